@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "loratop",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "loratop", targets: ["loratop"]),
+        .library(name: "LoRAKit", targets: ["LoRAKit"]),
+        .library(name: "TerminalUI", targets: ["TerminalUI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // OpenBLAS through pkg-config (Debian: libopenblas-dev).
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // ncursesw plus a tiny C shim for what Swift cannot import (macros, varargs).
+        .target(
+            name: "CNCurses",
+            cSettings: [.define("_XOPEN_SOURCE_EXTENDED"), .define("NCURSES_WIDECHAR", to: "1")],
+            linkerSettings: [.linkedLibrary("ncursesw")]
+        ),
+        // The engine: knows nothing of terminals.
+        .target(
+            name: "LoRAKit",
+            dependencies: ["CBLAS"],
+            swiftSettings: optimize
+        ),
+        // A small TUI toolkit: knows nothing of training.
+        .target(
+            name: "TerminalUI",
+            dependencies: ["CNCurses"],
+            swiftSettings: optimize
+        ),
+        .executableTarget(
+            name: "loratop",
+            dependencies: [
+                "LoRAKit", "TerminalUI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: optimize
+        ),
+        .testTarget(name: "LoRAKitTests", dependencies: ["LoRAKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI"]),
+        .testTarget(name: "loratopTests", dependencies: ["loratop", "LoRAKit", "TerminalUI"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

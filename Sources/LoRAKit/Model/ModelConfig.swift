@@ -1,0 +1,116 @@
+/// The shape of a LLaMA-family decoder. Keys match Hugging Face `config.json`, so a config file people
+/// already have decodes directly; every field has a default (SmolLM2-135M's value).
+public struct ModelConfig: Codable, Sendable, Equatable {
+    /// Decoder blocks.
+    public var layers: Int = 30
+    /// Model width C.
+    public var dim: Int = 576
+    /// Query heads.
+    public var heads: Int = 9
+    /// Key/value heads (grouped-query attention when fewer than `heads`).
+    public var kvHeads: Int = 3
+    /// Per-head width (usually dim / heads).
+    public var headDim: Int = 64
+    /// SwiGLU hidden width.
+    public var ffnDim: Int = 1536
+    /// Vocabulary size V.
+    public var vocab: Int = 49152
+    /// RoPE base frequency θ.
+    public var ropeTheta: Float = 100_000
+    /// RMSNorm epsilon.
+    public var normEps: Float = 1e-5
+    /// Whether the LM head reuses the token embedding.
+    public var tiedEmbeddings: Bool = true
+    /// Longest context the model was trained for.
+    public var maxPositions: Int = 8192
+    /// Whether q, k, v projections carry a bias (Qwen2).
+    public var attentionBias: Bool = false
+
+    enum CodingKeys: String, CodingKey {
+        case layers = "num_hidden_layers"
+        case dim = "hidden_size"
+        case heads = "num_attention_heads"
+        case kvHeads = "num_key_value_heads"
+        case headDim = "head_dim"
+        case ffnDim = "intermediate_size"
+        case vocab = "vocab_size"
+        case ropeTheta = "rope_theta"
+        case normEps = "rms_norm_eps"
+        case tiedEmbeddings = "tie_word_embeddings"
+        case maxPositions = "max_position_embeddings"
+        case attentionBias = "attention_bias"
+    }
+
+    /// A config with every field given.
+    public init(
+        layers: Int = 30, dim: Int = 576, heads: Int = 9, kvHeads: Int = 3, headDim: Int? = nil,
+        ffnDim: Int = 1536, vocab: Int = 49152, ropeTheta: Float = 100_000, normEps: Float = 1e-5,
+        tiedEmbeddings: Bool = true, maxPositions: Int = 8192, attentionBias: Bool = false
+    ) {
+        self.layers = layers
+        self.dim = dim
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim ?? (heads > 0 ? dim / heads : 0)
+        self.ffnDim = ffnDim
+        self.vocab = vocab
+        self.ropeTheta = ropeTheta
+        self.normEps = normEps
+        self.tiedEmbeddings = tiedEmbeddings
+        self.maxPositions = maxPositions
+        self.attentionBias = attentionBias
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ModelConfig()
+        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers
+        dim = try c.decodeIfPresent(Int.self, forKey: .dim) ?? d.dim
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
+        kvHeads = try c.decodeIfPresent(Int.self, forKey: .kvHeads) ?? heads
+        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? (heads > 0 ? dim / heads : 0)
+        ffnDim = try c.decodeIfPresent(Int.self, forKey: .ffnDim) ?? d.ffnDim
+        vocab = try c.decodeIfPresent(Int.self, forKey: .vocab) ?? d.vocab
+        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10_000
+        normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
+        tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? false
+        maxPositions = try c.decodeIfPresent(Int.self, forKey: .maxPositions) ?? 2048
+        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
+        try validate()
+    }
+
+    /// Checks the shape is self-consistent; throws a message naming the field.
+    public func validate() throws {
+        func need(_ ok: Bool, _ field: String, _ why: String) throws {
+            if !ok { throw ModelConfigError(field: field, message: why) }
+        }
+        try need(layers > 0 && layers <= 1024, "num_hidden_layers", "expected 1…1024, found \(layers)")
+        try need(dim > 0 && dim <= 65536, "hidden_size", "expected 1…65536, found \(dim)")
+        try need(heads > 0 && heads <= 1024, "num_attention_heads", "expected 1…1024, found \(heads)")
+        try need(kvHeads > 0 && heads % kvHeads == 0, "num_key_value_heads",
+                 "expected a divisor of num_attention_heads (\(heads)), found \(kvHeads)")
+        try need(headDim > 0 && headDim % 2 == 0 && headDim <= 1024, "head_dim",
+                 "expected an even width 2…1024, found \(headDim)")
+        try need(ffnDim > 0 && ffnDim <= 1 << 20, "intermediate_size", "expected 1…1048576, found \(ffnDim)")
+        try need(vocab > 0 && vocab <= 1 << 24, "vocab_size", "expected 1…16777216, found \(vocab)")
+        try need(ropeTheta.isFinite && ropeTheta > 0, "rope_theta", "expected a positive number, found \(ropeTheta)")
+        try need(normEps.isFinite && normEps > 0, "rms_norm_eps", "expected a positive number, found \(normEps)")
+    }
+
+    /// Parameters of the frozen base (embedding, blocks, norms, and the LM head when untied).
+    public var parameterCount: Int {
+        let attn = dim * heads * headDim * 2 + dim * kvHeads * headDim * 2
+        let mlp = 3 * dim * ffnDim
+        let block = attn + mlp + 2 * dim + (attentionBias ? (heads + 2 * kvHeads) * headDim : 0)
+        return vocab * dim * (tiedEmbeddings ? 1 : 2) + layers * block + dim
+    }
+}
+
+/// A model configuration field that is out of range or inconsistent.
+public struct ModelConfigError: Error, CustomStringConvertible, Sendable {
+    /// The config.json key at fault.
+    public let field: String
+    /// What was expected and what was found.
+    public let message: String
+    public var description: String { "model config: \(field): \(message)" }
+}

@@ -1,0 +1,109 @@
+/// A frozen (never trained) weight matrix of shape (rows, cols) = (out, in), row-major, in any storage:
+/// dense fp32, bitsandbytes-style NF4/FP4/INT8 blocks, or a GGUF block format read straight from the file.
+///
+/// Linear layers never expand a whole quantized matrix for good: they ask for a tile of rows as fp32
+/// in a reusable scratch buffer (`withRows`), run sgemm on it, and move on.
+public protocol FrozenMatrix: AnyObject, Sendable {
+    /// Output features (rows).
+    var rows: Int { get }
+    /// Input features (columns).
+    var cols: Int { get }
+    /// Short storage name for reports: "f32", "nf4", "nf4+dq", "q4_1", ...
+    var storageName: String { get }
+    /// Bytes of memory this matrix occupies (codes, scales and nested quantization state).
+    var storageBytes: Int { get }
+    /// Writes rows `rowRange` as fp32 into `dst` (rowRange.count × cols, row-major).
+    func dequantize(rows rowRange: Range<Int>, into dst: UnsafeMutablePointer<Float>)
+    /// For dense fp32 storage: the first element (row-major, row stride `cols`); nil otherwise.
+    var denseBase: UnsafePointer<Float>? { get }
+}
+
+extension FrozenMatrix {
+    /// Number of elements (rows × cols).
+    public var count: Int { rows * cols }
+
+    /// Calls `body` with rows `rowRange` as dense fp32 (stride `cols`): a pointer into the storage when it
+    /// is dense, otherwise the rows dequantized into `scratch` (grown when too small, reused otherwise).
+    @inlinable
+    public func withRows<R>(
+        _ rowRange: Range<Int>, scratch: ScratchBuffer, _ body: (UnsafePointer<Float>) throws -> R
+    ) rethrows -> R {
+        if let base = denseBase {
+            return try body(base + rowRange.lowerBound * cols)
+        }
+        let p = scratch.reserve(rowRange.count * cols)
+        dequantize(rows: rowRange, into: p)
+        return try body(UnsafePointer(p))
+    }
+
+    /// All rows as a fresh fp32 array (tests, export, merging; not for the training hot path).
+    public func dequantizedArray() -> [Float] {
+        var out = [Float](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { buf in
+            guard let p = buf.baseAddress, count > 0 else { return }
+            if let base = denseBase { p.update(from: base, count: count) } else { dequantize(rows: 0..<rows, into: p) }
+        }
+        return out
+    }
+}
+
+/// A growable fp32 buffer reused across calls (one per thread that dequantizes).
+public final class ScratchBuffer: @unchecked Sendable {
+    @usableFromInline var pointer: UnsafeMutablePointer<Float>
+    @usableFromInline var capacity: Int
+
+    /// An empty buffer; it grows on first use.
+    public init(capacity: Int = 0) {
+        self.capacity = max(capacity, 1)
+        pointer = .allocate(capacity: self.capacity)
+    }
+
+    deinit { pointer.deallocate() }
+
+    /// Bytes currently held.
+    public var bytes: Int { capacity * MemoryLayout<Float>.stride }
+
+    /// A pointer to at least `count` floats (contents unspecified).
+    @inlinable
+    public func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity {
+            pointer.deallocate()
+            capacity = count
+            pointer = .allocate(capacity: count)
+        }
+        return pointer
+    }
+}
+
+/// A dense fp32 frozen matrix that owns its storage.
+public final class DenseMatrix: FrozenMatrix, @unchecked Sendable {
+    public let rows: Int
+    public let cols: Int
+    /// The values, row-major (rows × cols).
+    public let storage: UnsafeMutableBufferPointer<Float>
+
+    /// Takes a copy of `values` (rows × cols, row-major).
+    public init(rows: Int, cols: Int, values: [Float]) {
+        precondition(values.count == rows * cols, "DenseMatrix: \(values.count) values for \(rows)×\(cols)")
+        self.rows = rows
+        self.cols = cols
+        storage = .allocate(capacity: max(rows * cols, 1))
+        _ = values.withUnsafeBufferPointer { storage.initialize(from: $0) }
+    }
+
+    /// Copies any frozen matrix into dense fp32.
+    public convenience init(_ other: FrozenMatrix) {
+        self.init(rows: other.rows, cols: other.cols, values: other.dequantizedArray())
+    }
+
+    deinit { storage.deallocate() }
+
+    public var storageName: String { "f32" }
+    public var storageBytes: Int { rows * cols * MemoryLayout<Float>.stride }
+    public var denseBase: UnsafePointer<Float>? { UnsafePointer(storage.baseAddress) }
+
+    public func dequantize(rows rowRange: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+        guard let base = storage.baseAddress else { return }
+        dst.update(from: base + rowRange.lowerBound * cols, count: rowRange.count * cols)
+    }
+}
