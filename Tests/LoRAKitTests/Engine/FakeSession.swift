@@ -1,0 +1,64 @@
+import Foundation
+@testable import LoRAKit
+
+/// A TrainingSession with no model: steps are counted, losses fall as 1/step, and a step can be made to block
+/// until the test releases it (a "slow step" with no timing in it).
+final class FakeSession: TrainingSession, @unchecked Sendable {
+    var settings = TrainingSettings()
+    var step = 0
+    var totalSteps: Int
+    var epoch: Double { Double(step) / 10 }
+    var trainableParameters = 1234
+    var baseParameters = 100_000
+    /// Steps (1-based) whose trainStep waits on `gate` before returning.
+    var blockingSteps: Set<Int> = []
+    let gate = DispatchSemaphore(value: 0)
+    /// Signalled when a blocking step has started.
+    let entered = DispatchSemaphore(value: 0)
+    var saved: [TrainingHistory] = []
+    var restarts = 0
+    var learningRatesUsed: [Float] = []
+
+    init(totalSteps: Int) { self.totalSteps = totalSteps }
+
+    func trainStep() throws -> StepRecord {
+        let next = step + 1
+        if blockingSteps.contains(next) {
+            entered.signal()
+            gate.wait()
+        }
+        step = next
+        learningRatesUsed.append(settings.learningRate)
+        return StepRecord(step: step, loss: 1 / Float(step), learningRate: settings.learningRate, gradNorm: 1,
+                          tokens: 512, seconds: 0.001, epoch: epoch)
+    }
+
+    func evaluate() throws -> EvalRecord? { EvalRecord(step: step, loss: 2 / Float(step + 1), seconds: 0) }
+    func sample() throws -> [SampleRecord] { [SampleRecord(step: step, prompt: "p", base: "b", adapted: "a", reference: "a")] }
+
+    func apply(_ command: Command) throws -> ChangeEvent {
+        switch command {
+        case .setRank(let r):
+            defer { settings.rank = r }
+            return ChangeEvent(step: step, kind: "rank", from: "\(settings.rank)", to: "\(r)")
+        case .setAlpha(let a):
+            defer { settings.alpha = a }
+            return ChangeEvent(step: step, kind: "alpha", from: formatNumber(settings.alpha), to: formatNumber(a))
+        case .setLearningRate(let lr):
+            defer { settings.learningRate = lr }
+            return ChangeEvent(step: step, kind: "lr", from: formatNumber(settings.learningRate), to: formatNumber(lr))
+        default:
+            throw CommandParseError(line: command.label, message: "not supported by the fake session")
+        }
+    }
+
+    func saveCheckpoint(history: TrainingHistory) throws -> String {
+        saved.append(history)
+        return "/tmp/fake-checkpoint-\(step)"
+    }
+
+    func restart() throws {
+        restarts += 1
+        step = 0
+    }
+}
