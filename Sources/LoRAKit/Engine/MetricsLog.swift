@@ -1,0 +1,142 @@
+import Foundation
+
+/// Appends one JSON object per engine event to a `.jsonl` file: steps, evals, change events, checkpoints, status.
+/// Each line is written with a single `write` so a crash never leaves half a line behind a good one.
+public final class MetricsLog: @unchecked Sendable {
+    private let fd: Int32
+    /// The file being written.
+    public let path: String
+    private let lock = NSLock()
+
+    /// Opens (creating or appending to) `path`.
+    public init(path: String, append: Bool) throws {
+        self.path = path
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
+        let fd = open(path, flags, 0o644)
+        guard fd >= 0 else {
+            throw FileError(path: path, message: "cannot open the metrics file for writing: \(String(cString: strerror(errno)))",
+                            hint: "check that the folder exists and is writable")
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Writes the event as one line (status and message events included).
+    public func record(_ event: EngineEvent) {
+        guard let line = MetricsLog.line(for: event) else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        var bytes = Array((line + "\n").utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n <= 0 { if errno == EINTR { continue } else { return } }
+            off += n
+        }
+        bytes.removeAll()
+    }
+
+    /// The JSON line for an event (keys in a fixed order; non-finite numbers become null).
+    public static func line(for event: EngineEvent) -> String? {
+        var o = JSONObject()
+        switch event {
+        case .step(let s):
+            o.add("type", "step")
+            o.add("step", s.step)
+            o.add("loss", Double(s.loss))
+            o.add("lr", Double(s.learningRate))
+            o.add("grad_norm", Double(s.gradNorm))
+            o.add("tokens", s.tokens)
+            o.add("seconds", s.seconds)
+            o.add("tokens_per_s", s.tokensPerSecond)
+            o.add("epoch", s.epoch)
+        case .eval(let e):
+            o.add("type", "eval")
+            o.add("step", e.step)
+            o.add("loss", Double(e.loss))
+            if let em = e.exactMatch { o.add("exact_match", em) }
+            o.add("seconds", e.seconds)
+        case .change(let c):
+            o.add("type", "change")
+            o.add("step", c.step)
+            o.add("kind", c.kind)
+            o.add("from", c.from)
+            o.add("to", c.to)
+            if let d = c.detail { o.add("detail", d) }
+        case .samples(let samples):
+            o.add("type", "samples")
+            o.add("step", samples.first?.step ?? 0)
+            o.add("count", samples.count)
+        case .checkpoint(let path):
+            o.add("type", "checkpoint")
+            o.add("path", path)
+        case .message(let m):
+            o.add("type", "message")
+            o.add("text", m)
+        case .status(let s):
+            o.add("type", "status")
+            o.add("status", s.label)
+            if case .failed(let why) = s { o.add("error", why) }
+        }
+        o.add("time", Date().timeIntervalSince1970)
+        return o.text
+    }
+}
+
+/// A tiny ordered JSON object writer (keys in insertion order, numbers without locale, NaN/Inf as null).
+public struct JSONObject {
+    private var parts: [String] = []
+
+    /// An empty object.
+    public init() {}
+
+    /// Adds a string field.
+    public mutating func add(_ key: String, _ value: String) { parts.append("\(quote(key)):\(quote(value))") }
+    /// Adds an integer field.
+    public mutating func add(_ key: String, _ value: Int) { parts.append("\(quote(key)):\(value)") }
+    /// Adds a number field (null when not finite).
+    public mutating func add(_ key: String, _ value: Double) {
+        parts.append("\(quote(key)):" + (value.isFinite ? "\(value)" : "null"))
+    }
+    /// Adds a boolean field.
+    public mutating func add(_ key: String, _ value: Bool) { parts.append("\(quote(key)):\(value)") }
+
+    /// The object as one line of JSON.
+    public var text: String { "{" + parts.joined(separator: ",") + "}" }
+
+    private func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A file that could not be read or written.
+public struct FileError: Error, CustomStringConvertible, Sendable {
+    /// The path.
+    public let path: String
+    /// What went wrong.
+    public let message: String
+    /// What to try.
+    public let hint: String?
+
+    /// An error about `path`.
+    public init(path: String, message: String, hint: String? = nil) {
+        self.path = path
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String { "\(path): \(message)" + (hint.map { " (hint: \($0))" } ?? "") }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import LoRAKit
+
+/// Turns engine events into one progress line per step (and a line per eval, change and checkpoint) on stdout.
+/// It is a consumer of the same engine and events as the TUI and the JSONL log; it never drives training.
+final class HeadlessPrinter: @unchecked Sendable {
+    private let totalSteps: Int
+    private let out: FileHandle
+    private var elapsed = 0.0
+
+    init(totalSteps: Int, out: FileHandle = .standardOutput) {
+        self.totalSteps = totalSteps
+        self.out = out
+    }
+
+    func handle(_ event: EngineEvent) {
+        switch event {
+        case .step(let s):
+            elapsed += s.seconds
+            let width = String(totalSteps).count
+            let step = String(s.step).leftPadded(to: width)
+            print("step \(step)/\(totalSteps)  loss \(fixed(s.loss, 4))  lr \(sci(s.learningRate))  gnorm \(fixed(s.gradNorm, 3))"
+                  + "  \(fixed(Float(s.tokensPerSecond), 1)) tok/s  \(fixed(Float(s.seconds), 2)) s/step  elapsed \(clock(elapsed))")
+        case .eval(let e):
+            var line = "eval at step \(e.step): loss \(fixed(e.loss, 4))"
+            if let em = e.exactMatch { line += "  exact match \(fixed(Float(em * 100), 1))%" }
+            print(line)
+        case .change(let c):
+            print("change at step \(c.step): \(c.label)" + (c.detail.map { " (\($0))" } ?? ""))
+        case .samples(let samples):
+            for s in samples {
+                print("sample at step \(s.step): \(s.prompt.oneLine(80))")
+                if let b = s.base { print("  base:    \(b.oneLine(100))") }
+                print("  adapted: \(s.adapted.oneLine(100))")
+            }
+        case .checkpoint(let path):
+            print("checkpoint: \(path)")
+        case .message(let m):
+            if m.hasPrefix("saved ") { return }  // the checkpoint line says it
+            print("note: \(m)")
+        case .status(let s):
+            switch s {
+            case .paused: print("paused (send `resume` to continue)")
+            case .finished: print("finished: \(totalSteps) steps in \(clock(elapsed))")
+            case .stopped: print("stopped")
+            case .failed(let why): FileHandle.standardError.write(Data("error: \(why)\n".utf8))
+            default: break
+            }
+        }
+    }
+
+    private func print(_ line: String) {
+        out.write(Data((line + "\n").utf8))
+    }
+}
+
+func fixed(_ v: Float, _ digits: Int) -> String {
+    v.isFinite ? String(format: "%.\(digits)f", Double(v)) : (v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf"))
+}
+
+func sci(_ v: Float) -> String { v.isFinite ? String(format: "%.2e", Double(v)) : "\(v)" }
+
+/// "1:02:03" or "2:03".
+func clock(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "--:--" }
+    let s = Int(seconds.rounded())
+    let h = s / 3600, m = (s % 3600) / 60, sec = s % 60
+    return h > 0 ? String(format: "%d:%02d:%02d", h, m, sec) : String(format: "%d:%02d", m, sec)
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+
+    /// The text on one line, cut to `limit` characters with "…".
+    func oneLine(_ limit: Int) -> String {
+        let flat = self.replacingOccurrences(of: "\n", with: " ⏎ ")
+        return flat.count <= limit ? flat : String(flat.prefix(max(0, limit - 1))) + "…"
+    }
+}
