@@ -288,11 +288,10 @@ public final class TrainingEngine: @unchecked Sendable {
         samples = []
         finishedHandled = false
         unsaved = false
-        note("restarted; \(label) kept as a ghost")
+        if !paused { setStatus(.running) }
         let event = ChangeEvent(step: 0, kind: "restart", from: "run \(runNumber - 1)", to: "run \(runNumber)")
         emit(.change(event))
-        if !paused { setStatus(.running) }
-        publish()
+        note("restarted; \(label) kept as a ghost")
     }
 
     private func fail(_ error: Error) {

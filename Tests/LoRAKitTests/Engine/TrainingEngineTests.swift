@@ -136,7 +136,8 @@ final class TrainingEngineTests: XCTestCase {
         while engine.latest.status != .finished && spins < 100_000 { usleep(100); spins += 1 }
         engine.send(.restart)
         spins = 0
-        while (engine.latest.ghosts.isEmpty || engine.latest.status != .finished) && spins < 100_000 { usleep(100); spins += 1 }
+        while !(engine.latest.ghosts.count == 1 && engine.latest.status == .finished && engine.latest.trainLoss.count == 4)
+              && spins < 100_000 { usleep(100); spins += 1 }
         let s = engine.latest
         XCTAssertEqual(s.ghosts.count, 1)
         XCTAssertEqual(s.ghosts[0].train.count, 4)
