@@ -1,0 +1,196 @@
+import LoRAKit
+
+/// Everything that happens to the app, in one enum: keys, resizes, ticks and new snapshots.
+enum AppEvent: Sendable {
+    case key(AppKey)
+    case resize(width: Int, height: Int)
+    case tick
+    case snapshot(Snapshot)
+}
+
+/// What the reducer asks the outside world to do.
+enum Effect: Equatable, Sendable {
+    /// Send a command to the engine.
+    case send(Command)
+    /// Leave the app (after the engine has stopped, saving first when asked).
+    case quit(save: Bool)
+    /// Repaint every cell (Ctrl-L, theme change).
+    case redrawAll
+}
+
+/// How the loss chart is drawn.
+struct ChartOptions: Equatable, Sendable {
+    /// Smoothing weights offered by `[` and `]` (TensorBoard's EMA).
+    static let smoothingSteps: [Double] = [0, 0.6, 0.8, 0.9, 0.95, 0.99]
+    /// Zoom windows offered by `z` (nil = all steps).
+    static let zoomSteps: [Int?] = [nil, 500, 100]
+
+    var logY = false
+    var smoothingIndex = 3
+    var zoomIndex = 0
+
+    var smoothing: Double { ChartOptions.smoothingSteps[smoothingIndex] }
+    var window: Int? { ChartOptions.zoomSteps[zoomIndex] }
+}
+
+/// The app's state; drawing is a pure function of it.
+struct AppState: Sendable {
+    var snapshot = Snapshot()
+    var chart = ChartOptions()
+    var themeNames: [String] = ["default"]
+    var themeIndex = 0
+    var showHelp = false
+    var confirmQuit = false
+    var scroll = 0
+    var width = 0
+    var height = 0
+    /// Set when the app should exit (and whether to save first).
+    var quitting: Bool?
+
+    var themeName: String { themeNames.isEmpty ? "default" : themeNames[themeIndex % themeNames.count] }
+
+    /// Settings as they will be once the pending commands apply (so pressing R twice goes 8 → 16 → 32).
+    var effectiveSettings: TrainingSettings {
+        var s = snapshot.settings
+        for c in snapshot.pending {
+            switch c {
+            case .setRank(let r): s.rank = r
+            case .setAlpha(let a): s.alpha = a
+            case .setLearningRate(let lr): s.learningRate = lr
+            case .setDropout(let p): s.dropout = p
+            case .setQuantization(let q): s.quantization = q
+            default: break
+            }
+        }
+        return s
+    }
+
+    /// Whether pause is pending or in force.
+    var pausedOrPausing: Bool {
+        if let last = snapshot.pending.last(where: { $0 == .pause || $0 == .resume }) { return last == .pause }
+        return snapshot.status == .paused
+    }
+}
+
+/// Quantization choices cycled by `b`.
+let quantCycle = ["none", "int8", "fp4", "nf4", "source"]
+
+/// Updates the state for one event and returns what should happen outside.
+func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
+    switch event {
+    case .snapshot(let s):
+        state.snapshot = s
+        return []
+    case .resize(let w, let h):
+        state.width = w
+        state.height = h
+        return [.redrawAll]
+    case .tick:
+        return []
+    case .key(let key):
+        if state.confirmQuit { return confirmKey(&state, key) }
+        guard let action = KeyMap.action(for: key) else { return [] }
+        if state.showHelp, action != .toggleHelp, action != .quit, action != .redraw {
+            state.showHelp = false
+            if action == .cancel { return [] }
+        }
+        return perform(&state, action)
+    }
+}
+
+private func confirmKey(_ state: inout AppState, _ key: AppKey) -> [Effect] {
+    switch key {
+    case .char("y"), .char("s"), .enter:
+        state.confirmQuit = false
+        state.quitting = true
+        return [.quit(save: true)]
+    case .char("n"), .char("q"):
+        state.confirmQuit = false
+        state.quitting = false
+        return [.quit(save: false)]
+    case .escape, .char("c"):
+        state.confirmQuit = false
+        return []
+    default:
+        return []
+    }
+}
+
+private func perform(_ state: inout AppState, _ action: Action) -> [Effect] {
+    let s = state.effectiveSettings
+    switch action {
+    case .quit:
+        if state.snapshot.unsavedProgress && !state.snapshot.status.isTerminal {
+            state.confirmQuit = true
+            return []
+        }
+        state.quitting = false
+        return [.quit(save: false)]
+    case .togglePause:
+        return [.send(state.pausedOrPausing ? .resume : .pause)]
+    case .rankDown:
+        return s.rank > 1 ? [.send(.setRank(max(1, s.rank / 2)))] : []
+    case .rankUp:
+        return s.rank < 256 ? [.send(.setRank(min(256, s.rank * 2)))] : []
+    case .alphaDown:
+        return s.alpha > 0.25 ? [.send(.setAlpha(s.alpha / 2))] : []
+    case .alphaUp:
+        return s.alpha < 4096 ? [.send(.setAlpha(s.alpha * 2))] : []
+    case .lrDown:
+        return s.learningRate > 1e-7 ? [.send(.setLearningRate(s.learningRate / 2))] : []
+    case .lrUp:
+        return s.learningRate < 1 ? [.send(.setLearningRate(s.learningRate * 2))] : []
+    case .dropoutDown:
+        let p = max(0, ((s.dropout - 0.05) * 100).rounded() / 100)
+        return p != s.dropout ? [.send(.setDropout(p))] : []
+    case .dropoutUp:
+        let p = min(0.5, ((s.dropout + 0.05) * 100).rounded() / 100)
+        return p != s.dropout ? [.send(.setDropout(p))] : []
+    case .cycleQuantization:
+        let current = quantCycle.firstIndex { s.quantization.hasPrefix($0) } ?? 0
+        return [.send(.setQuantization(quantCycle[(current + 1) % quantCycle.count]))]
+    case .saveNow:
+        return [.send(.saveCheckpoint)]
+    case .evalNow:
+        return [.send(.evaluateNow)]
+    case .sampleNow:
+        return [.send(.sampleNow)]
+    case .newRun:
+        return [.send(.restart)]
+    case .toggleLogY:
+        state.chart.logY.toggle()
+        return []
+    case .smoothingDown:
+        state.chart.smoothingIndex = max(0, state.chart.smoothingIndex - 1)
+        return []
+    case .smoothingUp:
+        state.chart.smoothingIndex = min(ChartOptions.smoothingSteps.count - 1, state.chart.smoothingIndex + 1)
+        return []
+    case .cycleZoom:
+        state.chart.zoomIndex = (state.chart.zoomIndex + 1) % ChartOptions.zoomSteps.count
+        return []
+    case .cycleTheme:
+        state.themeIndex = (state.themeIndex + 1) % max(1, state.themeNames.count)
+        return [.redrawAll]
+    case .toggleHelp:
+        state.showHelp.toggle()
+        return []
+    case .redraw:
+        return [.redrawAll]
+    case .scrollUp:
+        state.scroll = max(0, state.scroll - 1)
+        return []
+    case .scrollDown:
+        state.scroll += 1
+        return []
+    case .pageUp:
+        state.scroll = max(0, state.scroll - 10)
+        return []
+    case .pageDown:
+        state.scroll += 10
+        return []
+    case .cancel:
+        state.showHelp = false
+        return []
+    }
+}
