@@ -140,3 +140,51 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { "\(path): \(message)" + (hint.map { " (hint: \($0))" } ?? "") }
 }
+
+/// A metrics file read back: the run's curves and change events (for `loratop plot` and resumed runs).
+public struct MetricsHistory: Sendable, Equatable {
+    /// Training loss per step (the last record wins when a resumed run repeats a step).
+    public var train: [LossPoint] = []
+    /// Eval loss per evaluation.
+    public var eval: [LossPoint] = []
+    /// Applied changes.
+    public var changes: [ChangeEvent] = []
+
+    /// An empty history.
+    public init() {}
+
+    /// Reads a `.jsonl` metrics file; a line that is not a JSON object stops with file:line.
+    public static func read(path: String) throws -> MetricsHistory {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FileError(path: path, message: "cannot read the metrics file", hint: "give the --metrics file of a run")
+        }
+        var h = MetricsHistory()
+        var trainByStep: [Int: Float] = [:]
+        var lineNumber = 0
+        for raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if raw.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(raw)) as? [String: Any] else {
+                throw FileError(path: "\(path):\(lineNumber)", message: "expected one JSON object per line",
+                                hint: "is this a loratop metrics file?")
+            }
+            let step = (obj["step"] as? NSNumber)?.intValue
+            let loss = (obj["loss"] as? NSNumber)?.floatValue ?? (obj["loss"] is NSNull ? Float.nan : nil)
+            switch obj["type"] as? String {
+            case "step":
+                if let s = step, let l = loss { trainByStep[s] = l }
+            case "eval":
+                if let s = step, let l = loss { h.eval.append(LossPoint(step: s, value: l)) }
+            case "change":
+                if let s = step, let k = obj["kind"] as? String {
+                    h.changes.append(ChangeEvent(step: s, kind: k, from: obj["from"] as? String ?? "",
+                                                 to: obj["to"] as? String ?? "", detail: obj["detail"] as? String))
+                }
+            default:
+                continue
+            }
+        }
+        h.train = trainByStep.keys.sorted().map { LossPoint(step: $0, value: trainByStep[$0] ?? .nan) }
+        return h
+    }
+}
