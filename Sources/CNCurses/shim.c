@@ -1,6 +1,121 @@
 #include "CNCurses.h"
+#include <langinfo.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 WINDOW *cnc_stdscr(void) { return stdscr; }
 int cnc_colors(void) { return COLORS; }
 int cnc_color_pairs(void) { return COLOR_PAIRS; }
 int cnc_color_pair(int n) { return (int)COLOR_PAIR(n); }
+
+const char *cnc_locale_codeset(void) {
+    setlocale(LC_ALL, "");
+    const char *c = nl_langinfo(CODESET);
+    return c ? c : "";
+}
+
+static volatile sig_atomic_t cnc_active_flag = 0;
+static SCREEN *cnc_screen = NULL;
+
+int cnc_start(int *colors, int *pairs) {
+    setlocale(LC_ALL, "");
+    if (cnc_active_flag) { *colors = has_colors() ? COLORS : 0; *pairs = has_colors() ? COLOR_PAIRS : 0; return 0; }
+    cnc_screen = newterm(NULL, stdout, stdin);
+    if (cnc_screen == NULL) return -1;
+    set_term(cnc_screen);
+    cnc_active_flag = 1;
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    intrflush(stdscr, FALSE);
+    set_escdelay(25);
+    curs_set(0);
+    leaveok(stdscr, TRUE);
+    scrollok(stdscr, FALSE);
+    *colors = 0; *pairs = 0;
+    if (has_colors()) {
+        start_color();
+        use_default_colors();
+        *colors = COLORS;
+        *pairs = COLOR_PAIRS;
+    }
+    return 0;
+}
+
+int cnc_is_active(void) { return cnc_active_flag ? 1 : 0; }
+
+void cnc_end(void) {
+    if (!cnc_active_flag) return;
+    cnc_active_flag = 0;
+    curs_set(1);
+    endwin();
+}
+
+static void cnc_on_fatal(int sig) {
+    cnc_end();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int cnc_handlers_installed = 0;
+
+void cnc_install_restore_handlers(int include_sigint) {
+    if (cnc_handlers_installed) return;
+    cnc_handlers_installed = 1;
+    atexit(cnc_end);
+    int sigs[] = { SIGTERM, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS };
+    struct sigaction sa;
+    sa.sa_handler = cnc_on_fatal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+    if (include_sigint) sigaction(SIGINT, &sa, NULL);
+}
+
+void cnc_suspend(void) {
+    if (!cnc_active_flag) { kill(getpid(), SIGSTOP); return; }
+    endwin();
+    kill(getpid(), SIGSTOP);
+    /* continued (SIGCONT): back into curses mode, repaint everything */
+    clearok(curscr, TRUE);
+    wnoutrefresh(stdscr);
+    doupdate();
+}
+
+void cnc_size(int *rows, int *cols) {
+    int r, c;
+    getmaxyx(stdscr, r, c);
+    *rows = r; *cols = c;
+}
+
+int cnc_init_pair(int pair, int fg, int bg) { return init_extended_pair(pair, fg, bg); }
+
+int cnc_put(int y, int x, const wchar_t *wcs, int flags, int pair) {
+    attr_t a = A_NORMAL;
+    if (flags & CNC_BOLD) a |= A_BOLD;
+    if (flags & CNC_DIM) a |= A_DIM;
+    if (flags & CNC_REVERSE) a |= A_REVERSE;
+    if (flags & CNC_UNDERLINE) a |= A_UNDERLINE;
+    cchar_t c;
+    int p = pair;
+    if (setcchar(&c, wcs, a, 0, &p) == ERR) return ERR;
+    return mvwadd_wch(stdscr, y, x, &c);
+}
+
+void cnc_flush(void) {
+    wnoutrefresh(stdscr);
+    doupdate();
+}
+
+void cnc_clear_screen(void) { clearok(curscr, TRUE); }
+
+int cnc_read(int timeout_ms, unsigned int *ch) {
+    wtimeout(stdscr, timeout_ms);
+    wint_t w = 0;
+    int r = wget_wch(stdscr, &w);
+    *ch = (unsigned int)w;
+    if (r == ERR) return -1;
+    return r == KEY_CODE_YES ? 1 : 0;
+}

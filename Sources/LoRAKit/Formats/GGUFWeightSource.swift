@@ -1,0 +1,188 @@
+/// Base-model weights from a GGUF file (llama.cpp's `llama` and `qwen2` architectures), exposed under HF names
+/// and layouts: q/k rows un-permuted for LLaMA, every shape checked against the config read from the metadata.
+public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
+    /// The parsed file.
+    public let file: GGUFFile
+    public let config: ModelConfig
+    /// `general.architecture`.
+    public let architecture: String
+    /// HF name → GGUF name, for every tensor present.
+    public let hfToGGUF: [String: String]
+    private let permuted: Bool
+
+    public var origin: String { file.path }
+
+    /// Architectures whose tensor naming this reader knows.
+    public static let supportedArchitectures = ["llama", "qwen2"]
+
+    /// Opens and validates a GGUF model file.
+    public convenience init(path: String) throws {
+        try self.init(file: GGUFFile(path: path))
+    }
+
+    /// Builds the config from `<arch>.*` metadata and checks every expected tensor's presence and shape.
+    public init(file: GGUFFile) throws {
+        self.file = file
+        let path = file.path
+        let arch = try file.requireString("general.architecture")
+        guard Self.supportedArchitectures.contains(arch) else {
+            throw FormatError(file: path, field: "metadata \"general.architecture\"",
+                              message: "expected one of \(Self.supportedArchitectures), found \"\(arch)\"",
+                              hint: "loratop trains LLaMA-family decoders (LLaMA, SmolLM, Qwen2)")
+        }
+        architecture = arch
+        permuted = arch == "llama"
+        let dim = try file.requireInt("\(arch).embedding_length")
+        let heads = try file.requireInt("\(arch).attention.head_count")
+        let kvHeads = file.int("\(arch).attention.head_count_kv") ?? heads
+        let headDim = file.int("\(arch).attention.key_length") ?? (heads > 0 ? dim / heads : 0)
+        var vocab = file.int("\(arch).vocab_size") ?? file.strings("tokenizer.ggml.tokens")?.count
+        if vocab == nil, let emb = file.tensor("token_embd.weight"), emb.dims.count == 2 { vocab = emb.dims[1] }
+        let hasOutput = file.tensor("output.weight") != nil
+        let cfg = ModelConfig(
+            layers: try file.requireInt("\(arch).block_count"),
+            dim: dim, heads: heads, kvHeads: kvHeads, headDim: headDim,
+            ffnDim: try file.requireInt("\(arch).feed_forward_length"),
+            vocab: vocab ?? 0,
+            ropeTheta: file.float("\(arch).rope.freq_base") ?? 10_000,
+            normEps: file.float("\(arch).attention.layer_norm_rms_epsilon") ?? 1e-5,
+            tiedEmbeddings: !hasOutput,
+            maxPositions: file.int("\(arch).context_length") ?? 2048,
+            attentionBias: file.tensor("blk.0.attn_q.bias") != nil)
+        do {
+            try cfg.validate()
+        } catch let e as ModelConfigError {
+            throw FormatError(file: path, field: "metadata (\(e.field))", message: e.message, hint: "the file's metadata is inconsistent")
+        }
+        config = cfg
+
+        var map = [String: String]()
+        for t in file.tensors {
+            if let hf = Self.hfName(gguf: t.name) { map[hf] = t.name }
+        }
+        hfToGGUF = map
+        for (name, shape) in Self.expectedShapes(cfg) {
+            guard let g = map[name], let info = file.tensor(g) else {
+                throw FormatError(file: path, field: "tensor \(Self.ggufName(hf: name) ?? name)",
+                                  message: "missing (expected for \(name) with shape \(shape))",
+                                  hint: "the file is incomplete or not a \(arch) model")
+            }
+            let found = Array(info.dims.reversed())  // HF order: (out, in)
+            guard found == shape else {
+                throw FormatError(file: path, field: "tensor \(g)",
+                                  message: "expected shape \(shape) (HF \(name)), found \(found)",
+                                  hint: "the tensor does not match the model config in the metadata")
+            }
+            guard info.type.canDequantize else {
+                throw FormatError(file: path, field: "tensor \(g)", message: "storage type \(info.type.name) is not supported",
+                                  hint: "re-quantize the model with llama-quantize to Q8_0, Q4_K_M or F16")
+            }
+        }
+    }
+
+    public func has(_ name: String) -> Bool { hfToGGUF[name] != nil }
+
+    public func matrix(_ name: String) throws -> FrozenMatrix {
+        let info = try lookup(name)
+        guard info.dims.count == 2 else {
+            throw WeightError(origin: origin, tensor: name, message: "expected a 2-D tensor, found dims \(info.dims)")
+        }
+        if permuted, let heads = permutationHeads(name) {
+            guard let order = GGUFMatrix.llamaUnpermuteOrder(rows: info.dims[1], heads: heads) else {
+                throw WeightError(origin: origin, tensor: name, message: "\(info.dims[1]) rows do not split into \(heads) heads of even width")
+            }
+            return try GGUFMatrix(file: file, info: info, rowOrder: order)
+        }
+        return try GGUFMatrix(file: file, info: info)
+    }
+
+    public func vector(_ name: String) throws -> [Float] {
+        let info = try lookup(name)
+        var v = try GGUFMatrix(file: file, info: info).dequantizedArray()
+        if permuted, let heads = permutationHeads(name.replacingOccurrences(of: ".bias", with: ".weight")),
+           let order = GGUFMatrix.llamaUnpermuteOrder(rows: v.count, heads: heads) {
+            v = order.map { v[Int($0)] }
+        }
+        return v
+    }
+
+    private func lookup(_ name: String) throws -> GGUFTensorInfo {
+        guard let g = hfToGGUF[name], let info = file.tensor(g) else {
+            let hint = name == "lm_head.weight" ? " (hint: the LM head is tied: use model.embed_tokens.weight)" : ""
+            throw WeightError(origin: origin, tensor: name, message: "not in this GGUF file\(hint)")
+        }
+        return info
+    }
+
+    /// Heads to un-permute over for q (all heads) and k (kv heads); nil for other tensors.
+    private func permutationHeads(_ name: String) -> Int? {
+        if name.hasSuffix("self_attn.q_proj.weight") { return config.heads }
+        if name.hasSuffix("self_attn.k_proj.weight") { return config.kvHeads }
+        return nil
+    }
+
+    // MARK: names
+
+    static let blockNames: [(gguf: String, hf: String)] = [
+        ("attn_norm", "input_layernorm"), ("ffn_norm", "post_attention_layernorm"),
+        ("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"), ("attn_v", "self_attn.v_proj"),
+        ("attn_output", "self_attn.o_proj"),
+        ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj"),
+    ]
+
+    /// The HF name of a GGUF tensor name ("blk.3.attn_q.weight" → "model.layers.3.self_attn.q_proj.weight"), or nil.
+    public static func hfName(gguf: String) -> String? {
+        switch gguf {
+        case "token_embd.weight": return "model.embed_tokens.weight"
+        case "output_norm.weight": return "model.norm.weight"
+        case "output.weight": return "lm_head.weight"
+        default: break
+        }
+        let parts = gguf.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), layer >= 0,
+              parts[3] == "weight" || parts[3] == "bias",
+              let pair = blockNames.first(where: { $0.gguf == parts[2] }) else { return nil }
+        return "model.layers.\(layer).\(pair.hf).\(parts[3])"
+    }
+
+    /// The GGUF name of an HF tensor name, or nil.
+    public static func ggufName(hf: String) -> String? {
+        switch hf {
+        case "model.embed_tokens.weight": return "token_embd.weight"
+        case "model.norm.weight": return "output_norm.weight"
+        case "lm_head.weight": return "output.weight"
+        default: break
+        }
+        guard hf.hasPrefix("model.layers.") else { return nil }
+        let rest = hf.dropFirst("model.layers.".count)
+        guard let dot = rest.firstIndex(of: "."), let layer = Int(rest[..<dot]) else { return nil }
+        let tail = rest[rest.index(after: dot)...]
+        for pair in blockNames {
+            for kind in ["weight", "bias"] where tail == "\(pair.hf).\(kind)" {
+                return "blk.\(layer).\(pair.gguf).\(kind)"
+            }
+        }
+        return nil
+    }
+
+    /// Every tensor a model of this config must have, with its HF shape (out, in) or (n).
+    public static func expectedShapes(_ c: ModelConfig) -> [(String, [Int])] {
+        var out: [(String, [Int])] = [("model.embed_tokens.weight", [c.vocab, c.dim]), ("model.norm.weight", [c.dim])]
+        if !c.tiedEmbeddings { out.append(("lm_head.weight", [c.vocab, c.dim])) }
+        let q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
+        for i in 0..<c.layers {
+            let p = "model.layers.\(i)."
+            out += [
+                (p + "input_layernorm.weight", [c.dim]), (p + "post_attention_layernorm.weight", [c.dim]),
+                (p + "self_attn.q_proj.weight", [q, c.dim]), (p + "self_attn.k_proj.weight", [kv, c.dim]),
+                (p + "self_attn.v_proj.weight", [kv, c.dim]), (p + "self_attn.o_proj.weight", [c.dim, q]),
+                (p + "mlp.gate_proj.weight", [c.ffnDim, c.dim]), (p + "mlp.up_proj.weight", [c.ffnDim, c.dim]),
+                (p + "mlp.down_proj.weight", [c.dim, c.ffnDim]),
+            ]
+            if c.attentionBias {
+                out += [(p + "self_attn.q_proj.bias", [q]), (p + "self_attn.k_proj.bias", [kv]), (p + "self_attn.v_proj.bias", [kv])]
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A whole file mapped read-only (`MAP_PRIVATE`); the mapping lives as long as any reference to this object,
+/// so tensor views keep it alive.
+public final class MappedFile: @unchecked Sendable {
+    /// The path the file was opened from (for messages).
+    public let path: String
+    /// The first byte (nil for an empty file).
+    public let base: UnsafeRawPointer?
+    /// The file size in bytes.
+    public let size: Int
+
+    /// Maps `path`; throws a FormatError naming the file when it cannot be opened or mapped.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw FormatError(file: path, field: "file", message: "cannot open: \(String(cString: strerror(errno)))",
+                              hint: "check the path and its permissions")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw FormatError(file: path, field: "file", message: "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw FormatError(file: path, field: "file", message: "expected a regular file, found a directory or device",
+                              hint: "give the path of the model file itself")
+        }
+        size = Int(st.st_size)
+        if size == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else {
+            throw FormatError(file: path, field: "file", message: "cannot map \(size) bytes: \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(p)
+    }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+    }
+
+    /// The bytes `range` (must lie inside the file) as a fresh array.
+    public func bytes(_ range: Range<Int>) -> [UInt8] {
+        guard let base, range.lowerBound >= 0, range.upperBound <= size else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+    }
+}
+
+/// A bounds-checked little-endian cursor over a mapped file; every read that would pass the end throws.
+struct ByteCursor {
+    let file: MappedFile
+    var offset: Int
+    /// What is being read (for messages), e.g. "metadata key 3".
+    var context: String = "header"
+
+    init(_ file: MappedFile, offset: Int = 0) {
+        self.file = file
+        self.offset = offset
+    }
+
+    var remaining: Int { file.size - offset }
+
+    func truncated(_ need: Int) -> FormatError {
+        FormatError(file: file.path, field: context,
+                    message: "expected \(need) more bytes at offset \(offset), found \(max(remaining, 0)) before end of file",
+                    hint: "the file is truncated or corrupt; download it again")
+    }
+
+    mutating func need(_ n: Int) throws {
+        if n < 0 || n > remaining { throw truncated(n) }
+    }
+
+    mutating func read<T: FixedWidthInteger>(_: T.Type) throws -> T {
+        let n = MemoryLayout<T>.size
+        try need(n)
+        guard let base = file.base else { throw truncated(n) }
+        let v = base.loadUnaligned(fromByteOffset: offset, as: T.self)
+        offset += n
+        return T(littleEndian: v)
+    }
+
+    mutating func readFloat() throws -> Float { Float(bitPattern: try read(UInt32.self)) }
+    mutating func readDouble() throws -> Double { Double(bitPattern: try read(UInt64.self)) }
+
+    /// A u64 count or length that must fit in what is left of the file when each item takes `minBytes`.
+    mutating func readCount(_ what: String, minBytes: Int) throws -> Int {
+        let raw = try read(UInt64.self)
+        let limit = UInt64(max(remaining, 0) / max(minBytes, 1))
+        guard raw <= limit else {
+            throw FormatError(file: file.path, field: context,
+                              message: "\(what) \(raw) cannot fit in the \(max(remaining, 0)) bytes left in the file",
+                              hint: "the header is corrupt")
+        }
+        return Int(raw)
+    }
+
+    mutating func readString(_ what: String) throws -> String {
+        let n = try readCount("\(what) length", minBytes: 1)
+        guard let base = file.base else { return "" }
+        let s = String(decoding: UnsafeRawBufferPointer(start: base + offset, count: n), as: UTF8.self)
+        offset += n
+        return s
+    }
+}
