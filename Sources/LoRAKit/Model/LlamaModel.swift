@@ -1,0 +1,200 @@
+/// One decoder block: pre-norm attention and pre-norm SwiGLU MLP, each around a residual.
+public final class LlamaBlock: @unchecked Sendable {
+    /// RMSNorm weight before attention (C).
+    public let inputNorm: FloatBuffer
+    /// RMSNorm weight before the MLP (C).
+    public let postNorm: FloatBuffer
+    /// Attention projections: q (Cq, C), k, v (Ckv, C), o (C, Cq).
+    public let q: LoRALinear, k: LoRALinear, v: LoRALinear, o: LoRALinear
+    /// MLP projections: gate, up (F, C), down (C, F).
+    public let gate: LoRALinear, up: LoRALinear, down: LoRALinear
+
+    /// A block from its weights.
+    public init(inputNorm: FloatBuffer, postNorm: FloatBuffer, q: LoRALinear, k: LoRALinear, v: LoRALinear,
+                o: LoRALinear, gate: LoRALinear, up: LoRALinear, down: LoRALinear) {
+        self.inputNorm = inputNorm
+        self.postNorm = postNorm
+        self.q = q; self.k = k; self.v = v; self.o = o
+        self.gate = gate; self.up = up; self.down = down
+    }
+
+    /// The projection for a LoRA target.
+    public func linear(_ t: LoRATarget) -> LoRALinear {
+        switch t {
+        case .q: return q
+        case .k: return k
+        case .v: return v
+        case .o: return o
+        case .gate: return gate
+        case .up: return up
+        case .down: return down
+        }
+    }
+}
+
+/// A LLaMA-family decoder (LLaMA, SmolLM2, Qwen2 with q/k/v biases) with frozen base weights and
+/// optional LoRA adapters on its projections.
+public final class LlamaModel: @unchecked Sendable {
+    /// The shape.
+    public let config: ModelConfig
+    /// Token embedding (V, C), frozen.
+    public let embedding: FrozenMatrix
+    /// LM head (V, C): the same object as `embedding` when tied.
+    public let lmHead: FrozenMatrix
+    /// The decoder blocks.
+    public let blocks: [LlamaBlock]
+    /// Final RMSNorm weight (C).
+    public let finalNorm: FloatBuffer
+    /// RoPE cos/sin tables (grown on demand).
+    public let rope: RoPETable
+
+    /// A model from its parts.
+    public init(config: ModelConfig, embedding: FrozenMatrix, lmHead: FrozenMatrix?, blocks: [LlamaBlock],
+                finalNorm: FloatBuffer) {
+        self.config = config
+        self.embedding = embedding
+        self.lmHead = lmHead ?? embedding
+        self.blocks = blocks
+        self.finalNorm = finalNorm
+        rope = RoPETable(headDim: config.headDim, theta: config.ropeTheta, length: 256)
+    }
+
+    /// Loads the base from a weight source (HF names). `storage` turns each source matrix into what is
+    /// trained on: identity keeps the file's storage ("source"), `{ DenseMatrix($1) }` expands to fp32,
+    /// a quantizer returns NF4 etc. It receives the tensor name and the source matrix.
+    public convenience init(
+        source: WeightSource, storage: (String, FrozenMatrix) throws -> FrozenMatrix = { $1 }
+    ) throws {
+        let c = source.config
+        try c.validate()
+        let Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim
+        func mat(_ name: String, _ rows: Int, _ cols: Int) throws -> FrozenMatrix {
+            let m = try source.matrix(name)
+            guard m.rows == rows, m.cols == cols else {
+                throw WeightError(origin: source.origin, tensor: name,
+                                  message: "expected shape [\(rows), \(cols)] (out, in), found [\(m.rows), \(m.cols)]; "
+                                  + "hint: the config does not match the weights")
+            }
+            return try storage(name, m)
+        }
+        func vec(_ name: String, _ n: Int) throws -> [Float] {
+            let v = try source.vector(name)
+            guard v.count == n else {
+                throw WeightError(origin: source.origin, tensor: name, message: "expected \(n) values, found \(v.count)")
+            }
+            return v
+        }
+        let emb = try mat("model.embed_tokens.weight", c.vocab, c.dim)
+        var head: FrozenMatrix? = nil
+        if !c.tiedEmbeddings || source.has("lm_head.weight") {
+            if source.has("lm_head.weight") {
+                head = try mat("lm_head.weight", c.vocab, c.dim)
+            } else {
+                throw WeightError(origin: source.origin, tensor: "lm_head.weight",
+                                  message: "missing while tie_word_embeddings is false; hint: check the model file")
+            }
+        }
+        var blocks: [LlamaBlock] = []
+        for i in 0..<c.layers {
+            let p = "model.layers.\(i)."
+            func lin(_ n: String, _ rows: Int, _ cols: Int, bias: Bool) throws -> LoRALinear {
+                let name = p + n
+                let b: [Float]? = bias ? try vec(name + ".bias", rows) : nil
+                return LoRALinear(name: name, base: try mat(name + ".weight", rows, cols), bias: b)
+            }
+            let qkvBias = c.attentionBias
+            blocks.append(LlamaBlock(
+                inputNorm: FloatBuffer(try vec(p + "input_layernorm.weight", c.dim)),
+                postNorm: FloatBuffer(try vec(p + "post_attention_layernorm.weight", c.dim)),
+                q: try lin("self_attn.q_proj", Cq, c.dim, bias: qkvBias),
+                k: try lin("self_attn.k_proj", Ckv, c.dim, bias: qkvBias),
+                v: try lin("self_attn.v_proj", Ckv, c.dim, bias: qkvBias),
+                o: try lin("self_attn.o_proj", c.dim, Cq, bias: false),
+                gate: try lin("mlp.gate_proj", c.ffnDim, c.dim, bias: false),
+                up: try lin("mlp.up_proj", c.ffnDim, c.dim, bias: false),
+                down: try lin("mlp.down_proj", c.dim, c.ffnDim, bias: false)))
+        }
+        self.init(config: c, embedding: emb, lmHead: head, blocks: blocks,
+                  finalNorm: FloatBuffer(try vec("model.norm.weight", c.dim)))
+    }
+
+    /// A randomly initialised model of any shape (tests, benchmarks): matrices U(−a, a) with std 0.02,
+    /// norms 1, biases small; dense fp32 unless `storage` says otherwise.
+    public convenience init(
+        random config: ModelConfig, seed: UInt64,
+        storage: (String, FrozenMatrix) throws -> FrozenMatrix = { $1 }
+    ) throws {
+        try config.validate()
+        var rng = SeededRNG(seed: seed)
+        let a = Float(0.02 * 3.0.squareRoot())
+        func mat(_ name: String, _ rows: Int, _ cols: Int) throws -> FrozenMatrix {
+            var v = [Float](repeating: 0, count: rows * cols)
+            for i in 0..<v.count { v[i] = rng.uniform(-a, a) }
+            return try storage(name, DenseMatrix(rows: rows, cols: cols, values: v))
+        }
+        func ones(_ n: Int) -> FloatBuffer { FloatBuffer([Float](repeating: 1, count: n)) }
+        let c = config, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim
+        let emb = try mat("model.embed_tokens.weight", c.vocab, c.dim)
+        let head = c.tiedEmbeddings ? nil : try mat("lm_head.weight", c.vocab, c.dim)
+        var blocks: [LlamaBlock] = []
+        for i in 0..<c.layers {
+            let p = "model.layers.\(i)."
+            func lin(_ n: String, _ rows: Int, _ cols: Int, bias: Bool) throws -> LoRALinear {
+                let b: [Float]? = bias ? (0..<rows).map { _ in rng.uniform(-a, a) } : nil
+                return LoRALinear(name: p + n, base: try mat(p + n + ".weight", rows, cols), bias: b)
+            }
+            blocks.append(LlamaBlock(
+                inputNorm: ones(c.dim), postNorm: ones(c.dim),
+                q: try lin("self_attn.q_proj", Cq, c.dim, bias: c.attentionBias),
+                k: try lin("self_attn.k_proj", Ckv, c.dim, bias: c.attentionBias),
+                v: try lin("self_attn.v_proj", Ckv, c.dim, bias: c.attentionBias),
+                o: try lin("self_attn.o_proj", c.dim, Cq, bias: false),
+                gate: try lin("mlp.gate_proj", c.ffnDim, c.dim, bias: false),
+                up: try lin("mlp.up_proj", c.ffnDim, c.dim, bias: false),
+                down: try lin("mlp.down_proj", c.dim, c.ffnDim, bias: false)))
+        }
+        self.init(config: c, embedding: emb, lmHead: head, blocks: blocks, finalNorm: ones(c.dim))
+    }
+
+    /// Puts a fresh adapter (PEFT init: A Kaiming-uniform, B zero) on every targeted projection, drawing A
+    /// layer by layer in target order q,k,v,o,gate,up,down from `rng`; untargeted projections lose theirs.
+    public func attachAdapters(_ lora: LoRAConfig, rng: inout SeededRNG) {
+        for block in blocks {
+            for t in LoRATarget.allCases {
+                let lin = block.linear(t)
+                guard lora.targets.contains(t) else { lin.adapter = nil; continue }
+                let ad = LoRAAdapter(name: lin.name, rank: lora.rank, inFeatures: lin.inFeatures,
+                                     outFeatures: lin.outFeatures, scale: lora.scale, dropout: lora.dropout)
+                ad.initialize(rng: &rng)
+                lin.adapter = ad
+            }
+        }
+    }
+
+    /// Every attached adapter in a fixed order (layer, then q,k,v,o,gate,up,down), with its module name.
+    public var adapters: [(name: String, adapter: LoRAAdapter)] {
+        var out: [(String, LoRAAdapter)] = []
+        for block in blocks {
+            for t in LoRATarget.allCases {
+                let lin = block.linear(t)
+                if let ad = lin.adapter { out.append((lin.name, ad)) }
+            }
+        }
+        return out
+    }
+
+    /// Throws when a token id is outside the vocabulary (naming the position).
+    public func checkTokens(_ tokens: [Int32]) throws {
+        if let i = tokens.firstIndex(where: { $0 < 0 || Int($0) >= config.vocab }) {
+            throw ModelInputError(message: "token id \(tokens[i]) at position \(i) is outside the vocabulary 0..<\(config.vocab); "
+                                  + "hint: the tokenizer does not match the model")
+        }
+    }
+}
+
+/// Input the model cannot run on (token ids, lengths).
+public struct ModelInputError: Error, CustomStringConvertible, Sendable {
+    /// What was wrong, with a hint.
+    public let message: String
+    public var description: String { "model input: \(message)" }
+}

@@ -1,0 +1,147 @@
+import Foundation
+
+/// What one optimizer step did.
+public struct StepStats: Sendable, Equatable {
+    /// Mean cross-entropy over the unmasked positions of all micro-batches.
+    public var loss: Float
+    /// Global L2 norm of the LoRA gradients before clipping.
+    public var gradNorm: Float
+    /// The learning rate applied.
+    public var learningRate: Float
+    /// Unmasked (trained) positions in the step.
+    public var tokens: Int
+    /// Wall-clock seconds of the step.
+    public var seconds: Double
+}
+
+/// Trains the LoRA adapters of a `LlamaModel`: forward, backward, clip, AdamW, one call per step.
+///
+/// Deterministic: the same model, seed, batches and thread count give bit-identical results; all state a
+/// checkpoint needs (A, B, moments, step, RNG) is in `state()` / `restore(_:)`.
+public final class Trainer {
+    /// The model being adapted.
+    public let model: LlamaModel
+    /// Adapter settings (rank and targets fixed; alpha and dropout follow the setters).
+    public internal(set) var lora: LoRAConfig
+    /// Optimizer settings (the learning rate follows `learningRate`).
+    public internal(set) var optimizer: OptimizerConfig
+    /// Optimizer steps taken.
+    public internal(set) var stepCount = 0
+    /// Whether block activations are recomputed in backward.
+    public let checkpointing: Bool
+    var rng: SeededRNG
+    var graph: TrainingGraph?
+    var pendingAlpha: Float?
+    var pendingDropout: Float?
+
+    /// Attaches fresh adapters (PEFT init drawn from `seed`) to `model` and prepares the optimizer.
+    public init(model: LlamaModel, lora: LoRAConfig, optimizer: OptimizerConfig, seed: UInt64,
+                checkpointing: Bool = false) throws {
+        try lora.validate()
+        self.model = model
+        self.lora = lora
+        self.optimizer = optimizer
+        self.checkpointing = checkpointing
+        rng = SeededRNG(seed: seed)
+        model.attachAdapters(lora, rng: &rng)
+    }
+
+    /// Every trainable tensor in a fixed order (per adapter: A then B).
+    public var parameters: [ParameterTensor] { model.adapters.flatMap { [$0.adapter.a, $0.adapter.b] } }
+
+    /// Peak learning rate of the schedule (a new value applies from the next step).
+    public var learningRate: Float {
+        get { optimizer.learningRate }
+        set { optimizer.learningRate = newValue }
+    }
+
+    /// Changes LoRA alpha (scale = alpha/r or alpha/√r) from the next step.
+    public func setAlpha(_ alpha: Float) throws {
+        var c = lora
+        c.alpha = alpha
+        try c.validate()
+        pendingAlpha = alpha
+    }
+
+    /// Changes the LoRA dropout probability from the next step.
+    public func setDropout(_ p: Float) throws {
+        var c = lora
+        c.dropout = p
+        try c.validate()
+        pendingDropout = p
+    }
+
+    func applyPending() {
+        if let a = pendingAlpha { lora.alpha = a; pendingAlpha = nil }
+        if let p = pendingDropout { lora.dropout = p; pendingDropout = nil }
+        for (_, ad) in model.adapters {
+            ad.scale = lora.scale
+            ad.dropout = lora.dropout
+        }
+    }
+
+    func graph(for b: Batch) -> TrainingGraph {
+        if let g = graph, g.B == b.batch, g.T == b.seqLen { return g }
+        graph = nil  // release the old activations first
+        let g = TrainingGraph(model: model, B: b.batch, T: b.seqLen, checkpointing: checkpointing)
+        graph = g
+        return g
+    }
+
+    /// The learning rate the next step will use.
+    public var nextLearningRate: Float {
+        optimizer.learningRate * Float(optimizer.schedule.factor(step: stepCount))
+    }
+
+    /// One optimizer step over `microBatches` (gradient accumulation): the loss is the mean over every
+    /// unmasked position of all micro-batches, gradients are clipped to `maxGradNorm`, then AdamW.
+    public func step(microBatches: [Batch]) throws -> StepStats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        guard !microBatches.isEmpty else { throw ModelInputError(message: "a step needs at least one micro-batch") }
+        applyPending()
+        let tokens = microBatches.reduce(0) { $0 + $1.trainedTokens }
+        let params = parameters
+        for p in params { p.grad.zero() }
+        let stepSeed = rng.next()
+        var lossSum = 0.0
+        if tokens > 0 {
+            let scale = 1 / Float(tokens)
+            for (i, mb) in microBatches.enumerated() {
+                let g = graph(for: mb)
+                try g.forward(mb, dropoutSeed: stepSeed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
+                lossSum += g.backward(mb, gradScale: scale)
+            }
+        }
+        // global gradient norm (Double, fixed order) and clipping as torch.nn.utils.clip_grad_norm_
+        var sq = 0.0
+        for p in params { sq += Vec.sumSquares(p.grad.pointer, p.count) }
+        let norm = Float(sq.squareRoot())
+        if optimizer.maxGradNorm > 0 {
+            let coef = min(1, optimizer.maxGradNorm / (norm + 1e-6))
+            if coef < 1 { for p in params { for i in 0..<p.count { p.grad[i] *= coef } } }
+        }
+        let lr = nextLearningRate
+        stepCount += 1
+        if tokens > 0 {
+            for p in params { AdamW.update(p, lr: lr, t: stepCount, config: optimizer) }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return StepStats(loss: tokens > 0 ? Float(lossSum / Double(tokens)) : 0, gradNorm: norm, learningRate: lr,
+                         tokens: tokens, seconds: seconds)
+    }
+
+    /// Mean masked cross-entropy over `batches` (weighted by unmasked positions), no gradients or dropout.
+    public func evaluate(_ batches: [Batch]) throws -> Float {
+        applyPending()
+        var sum = 0.0, count = 0
+        for b in batches {
+            let (s, n) = try graph(for: b).loss(b)
+            sum += s
+            count += n
+        }
+        return count > 0 ? Float(sum / Double(count)) : .nan
+    }
+
+    /// Releases the activation buffers (they come back at the next step).
+    public func releaseActivations() { graph = nil }
+}
