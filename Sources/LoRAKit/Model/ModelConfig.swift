@@ -41,6 +41,14 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case attentionBias = "attention_bias"
     }
 
+    /// transformers ≥ 5 nests θ: `"rope_parameters": {"rope_theta": …, "rope_type": "default"}`.
+    private enum RopeKeys: String, CodingKey {
+        case ropeParameters = "rope_parameters"
+        case ropeTheta = "rope_theta"
+        case ropeType = "rope_type"
+        case architectures
+    }
+
     /// A config with every field given.
     public init(
         layers: Int = 30, dim: Int = 576, heads: Int = 9, kvHeads: Int = 3, headDim: Int? = nil,
@@ -71,11 +79,21 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? (heads > 0 ? dim / heads : 0)
         ffnDim = try c.decodeIfPresent(Int.self, forKey: .ffnDim) ?? d.ffnDim
         vocab = try c.decodeIfPresent(Int.self, forKey: .vocab) ?? d.vocab
-        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10_000
+        let extra = try decoder.container(keyedBy: RopeKeys.self)
+        let nested = try? extra.nestedContainer(keyedBy: RopeKeys.self, forKey: .ropeParameters)
+        if let type = try nested?.decodeIfPresent(String.self, forKey: .ropeType), type != "default" {
+            throw ModelConfigError(field: "rope_parameters.rope_type",
+                                   message: "RoPE scaling `\(type)` is not supported (expected default)")
+        }
+        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta)
+            ?? nested?.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10_000
         normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
         tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? false
         maxPositions = try c.decodeIfPresent(Int.self, forKey: .maxPositions) ?? 2048
-        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
+        let architectures = (try? extra.decodeIfPresent([String].self, forKey: .architectures)) ?? nil
+        // Qwen2 always has q/k/v biases and says so only through its architecture.
+        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias)
+            ?? (architectures?.contains { $0.hasPrefix("Qwen2") } ?? false)
         try validate()
     }
 
