@@ -139,7 +139,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     private static func int(_ any: Any) -> Int? {
-        if any is Bool { return nil }
+        if any is Bool, type(of: any) != NSNumber.self { return nil }  // Linux bridges NSNumber 0 and 1 to Bool
         if let i = any as? Int { return i }
         if let d = any as? Double, d == d.rounded(), abs(d) < 9.0e15 { return Int(d) }
         return nil

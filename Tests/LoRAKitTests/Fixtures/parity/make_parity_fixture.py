@@ -31,13 +31,14 @@ prompts = [
 ]
 g = torch.Generator().manual_seed(1234)
 subset = sorted(torch.randperm(model.config.vocab_size, generator=g)[:256].tolist())
-out = {"gguf": gguf, "subset_ids": subset, "prompts": []}
+stop_ids = sorted({tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")})
+out = {"gguf": gguf, "subset_ids": subset, "stop_ids": stop_ids, "prompts": []}
 for p in prompts:
     ids = tok(p, add_special_tokens=False).input_ids
     with torch.no_grad():
         logits = model(torch.tensor([ids])).logits[0]
         gen = model.generate(torch.tensor([ids]), max_new_tokens=48, do_sample=False,
-                             eos_token_id=[tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")],
+                             eos_token_id=stop_ids,
                              pad_token_id=tok.eos_token_id)[0, len(ids):].tolist()
     positions = []
     for row in logits:
