@@ -139,7 +139,6 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     private static func int(_ any: Any) -> Int? {
-        if any is Bool { return nil }
         if let i = any as? Int { return i }
         if let d = any as? Double, d == d.rounded(), abs(d) < 9.0e15 { return Int(d) }
         return nil
