@@ -155,10 +155,10 @@ final class FormatsMalformedTests: XCTestCase {
             while h.count % 8 != 0 { h.append(0x20) }
             var out = [UInt8](repeating: 0, count: 8)
             patchU64(&out, at: 0, UInt64(h.count))
-            return out + h + [UInt8](repeating: 0, count: 16)
+            return out + h + [UInt8](repeating: 0, count: 32)
         }
         expectError(withHeader(#"{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,20]}}"#), "size mismatch", contains: "expected 16 bytes", open: openST)
-        expectError(withHeader(#"{"a":{"dtype":"F32","shape":[4,2],"data_offsets":[0,32]}}"#), "past EOF", contains: "inside", open: openST)
+        expectError(withHeader(#"{"a":{"dtype":"F32","shape":[4,4],"data_offsets":[0,64]}}"#), "past EOF", contains: "inside", open: openST)
         expectError(withHeader(#"{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}}"#), "overflow", contains: "overflow", open: openST)
         expectError(withHeader(#"{"a":{"dtype":"Q9","shape":[1],"data_offsets":[0,4]}}"#), "dtype", contains: "dtype", open: openST)
         expectError(withHeader(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#),
