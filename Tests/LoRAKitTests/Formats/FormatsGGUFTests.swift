@@ -39,6 +39,18 @@ final class FormatsGGUFReaderTests: XCTestCase {
         XCTAssertEqual(f.dataOffset % 32, 0)
     }
 
+    /// Version 2 has the same layout as version 3 (64-bit counts); both parse the same.
+    func testVersion2ParsesLikeVersion3() throws {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: FormatsFixtures.path("written.gguf"))))
+        bytes[4] = 2
+        let v2 = try GGUFFile(mapped: MappedFile(bytes: bytes, name: "v2.gguf"))
+        let v3 = try GGUFFile(path: FormatsFixtures.path("written.gguf"))
+        XCTAssertEqual(v2.version, 2)
+        XCTAssertEqual(v2.metadata, v3.metadata)
+        XCTAssertEqual(v2.tensors.map(\.name), v3.tensors.map(\.name))
+        XCTAssertEqual(try v2.floats("m.q8_0"), try v3.floats("m.q8_0"))
+    }
+
     func testTensorValuesAndCustomAlignment() throws {
         let src = try FormatsFixtures.floats("written_source.f32.bin")
         let f = try GGUFFile(path: FormatsFixtures.path("written.gguf"))

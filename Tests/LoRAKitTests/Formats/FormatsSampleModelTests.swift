@@ -64,6 +64,25 @@ final class FormatsSampleGGUFTests: XCTestCase {
         }
     }
 
+    /// The HF float32 folder transformers wrote from this GGUF gives the same config and the same weights
+    /// through HFFolderWeightSource as the GGUF does through GGUFWeightSource (q/k un-permuted included).
+    func testHFFolderTwinMatchesGGUF() throws {
+        let w = try sample()
+        let folder = NSHomeDirectory() + "/.cache/loratop-ref/models/smollm2-135m-hf"
+        guard FileManager.default.fileExists(atPath: folder + "/model.safetensors") else { throw XCTSkip("HF twin not present") }
+        let hf = try XCTUnwrap(try loadWeights(path: folder) as? HFFolderWeightSource)
+        XCTAssertEqual(hf.config, w.config)
+        for name in ["model.layers.7.self_attn.q_proj.weight", "model.layers.7.self_attn.k_proj.weight",
+                     "model.layers.7.mlp.down_proj.weight", "model.embed_tokens.weight"] {
+            let a = try w.matrix(name), b = try hf.matrix(name)
+            XCTAssertEqual([a.rows, a.cols], [b.rows, b.cols], name)
+            XCTAssertNotNil(b.denseBase, "f32 safetensors are used in place")
+            XCTAssertTrue(a.dequantizedArray() == b.dequantizedArray(), name)
+        }
+        XCTAssertEqual(try w.vector("model.layers.3.input_layernorm.weight"), try hf.vector("model.layers.3.input_layernorm.weight"))
+        XCTAssertEqual(try w.vector("model.norm.weight"), try hf.vector("model.norm.weight"))
+    }
+
     /// Throughput of row-range dequantization of a Q4_1 1536×576 matrix (reported, loosely bounded).
     func testQ41DequantizeThroughput() throws {
         let w = try sample()
