@@ -1,4 +1,7 @@
+#define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE 1
 #include "CNCurses.h"
+#include <fcntl.h>
 #include <langinfo.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -18,10 +21,16 @@ const char *cnc_locale_codeset(void) {
 static volatile sig_atomic_t cnc_active_flag = 0;
 static SCREEN *cnc_screen = NULL;
 
-int cnc_start(int *colors, int *pairs) {
+int cnc_start(int *colors, int *pairs) { return cnc_start_on(NULL, -1, -1, colors, pairs); }
+
+int cnc_start_on(const char *term, int in_fd, int out_fd, int *colors, int *pairs) {
     setlocale(LC_ALL, "");
     if (cnc_active_flag) { *colors = has_colors() ? COLORS : 0; *pairs = has_colors() ? COLOR_PAIRS : 0; return 0; }
-    cnc_screen = newterm(NULL, stdout, stdin);
+    FILE *in = in_fd >= 0 ? fdopen(dup(in_fd), "r") : stdin;
+    FILE *out = out_fd >= 0 ? fdopen(dup(out_fd), "w") : stdout;
+    if (in == NULL || out == NULL) return -1;
+    if (cnc_screen != NULL) { delscreen(cnc_screen); cnc_screen = NULL; }
+    cnc_screen = newterm(term, out, in);
     if (cnc_screen == NULL) return -1;
     set_term(cnc_screen);
     cnc_active_flag = 1;
@@ -51,6 +60,7 @@ void cnc_end(void) {
     cnc_active_flag = 0;
     curs_set(1);
     endwin();
+    fflush(NULL);
 }
 
 static void cnc_on_fatal(int sig) {
@@ -118,4 +128,16 @@ int cnc_read(int timeout_ms, unsigned int *ch) {
     *ch = (unsigned int)w;
     if (r == ERR) return -1;
     return r == KEY_CODE_YES ? 1 : 0;
+}
+
+int cnc_open_pty(int *master_fd, int *slave_fd) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (m < 0) return -1;
+    if (grantpt(m) != 0 || unlockpt(m) != 0) { close(m); return -1; }
+    const char *name = ptsname(m);
+    if (name == NULL) { close(m); return -1; }
+    int s = open(name, O_RDWR | O_NOCTTY);
+    if (s < 0) { close(m); return -1; }
+    *master_fd = m; *slave_fd = s;
+    return 0;
 }

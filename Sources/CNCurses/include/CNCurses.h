@@ -27,6 +27,9 @@ const char *cnc_locale_codeset(void);
 /// Returns 0 on success, -1 when the terminal cannot be initialised. `*colors` receives COLORS (0 without colour),
 /// `*pairs` receives COLOR_PAIRS.
 int cnc_start(int *colors, int *pairs);
+/// Like cnc_start, but on the given terminal type (NULL = $TERM) and file descriptors (negative = stdin/stdout),
+/// e.g. a pseudo-terminal in tests.
+int cnc_start_on(const char *term, int in_fd, int out_fd, int *colors, int *pairs);
 /// 1 while curses is active (between cnc_start and cnc_end).
 int cnc_is_active(void);
 /// endwin if active; idempotent and safe to call from atexit.
@@ -52,4 +55,6 @@ void cnc_clear_screen(void);
 /// Waits up to timeout_ms (negative = forever) for input. Returns 0 for a character (in *ch), 1 for a key code
 /// (KEY_* in *ch), -1 on timeout or error.
 int cnc_read(int timeout_ms, unsigned int *ch);
+/// Opens a pseudo-terminal pair (for tests that drive curses); returns 0 and both descriptors, or -1. Not a curses call.
+int cnc_open_pty(int *master_fd, int *slave_fd);
 #endif

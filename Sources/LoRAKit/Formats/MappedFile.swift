@@ -13,10 +13,13 @@ public final class MappedFile: @unchecked Sendable {
     public let base: UnsafeRawPointer?
     /// The file size in bytes.
     public let size: Int
+    /// Whether `base` is an owned heap copy (in-memory files) rather than a mapping.
+    private let ownsHeapCopy: Bool
 
     /// Maps `path`; throws a FormatError naming the file when it cannot be opened or mapped.
     public init(path: String) throws {
         self.path = path
+        ownsHeapCopy = false
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
             throw FormatError(file: path, field: "file", message: "cannot open: \(String(cString: strerror(errno)))",
@@ -43,8 +46,27 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(p)
     }
 
+    /// An in-memory "file" holding a copy of `bytes` (parsing buffers without touching the disk); `name` is used in messages.
+    public init(bytes: [UInt8], name: String) {
+        path = name
+        size = bytes.count
+        ownsHeapCopy = true
+        if bytes.isEmpty {
+            base = nil
+        } else {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+            bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+            base = UnsafeRawPointer(p)
+        }
+    }
+
     deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+        guard let base else { return }
+        if ownsHeapCopy {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        } else {
+            munmap(UnsafeMutableRawPointer(mutating: base), size)
+        }
     }
 
     /// The bytes `range` (must lie inside the file) as a fresh array.

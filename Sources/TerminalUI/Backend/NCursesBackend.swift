@@ -11,12 +11,20 @@ public struct NCursesOptions: Sendable {
     public var installRestoreHandlers: Bool
     /// Also restore-and-exit on SIGINT (Ctrl-C). Leave false if the app handles SIGINT itself.
     public var restoreOnInterrupt: Bool
+    /// Terminal type for terminfo (nil = $TERM).
+    public var terminalType: String?
+    /// Input file descriptor (nil = stdin); with `outputFD`, lets tests drive a pseudo-terminal.
+    public var inputFD: Int32?
+    /// Output file descriptor (nil = stdout).
+    public var outputFD: Int32?
 
     /// Makes options.
     public init(forcedColorDepth: ColorDepth? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
-                installRestoreHandlers: Bool = true, restoreOnInterrupt: Bool = true) {
+                installRestoreHandlers: Bool = true, restoreOnInterrupt: Bool = true, terminalType: String? = nil,
+                inputFD: Int32? = nil, outputFD: Int32? = nil) {
         self.forcedColorDepth = forcedColorDepth; self.environment = environment
         self.installRestoreHandlers = installRestoreHandlers; self.restoreOnInterrupt = restoreOnInterrupt
+        self.terminalType = terminalType; self.inputFD = inputFD; self.outputFD = outputFD
     }
 }
 
@@ -47,13 +55,19 @@ public final class NCursesBackend: TerminalBackend {
     /// Starts curses (newterm on stdin/stdout): cbreak, noecho, keypad, ESC delay 25 ms, hidden cursor, default
     /// colours kept. Throws when stdin/stdout is not a terminal curses can use.
     public init(options: NCursesOptions = NCursesOptions()) throws {
-        guard isatty(0) == 1, isatty(1) == 1 else {
+        guard isatty(options.inputFD ?? 0) == 1, isatty(options.outputFD ?? 1) == 1 else {
             throw TerminalStartError(description: "stdin/stdout is not a terminal (hint: run in a terminal, or use --headless)")
         }
         if options.installRestoreHandlers { cnc_install_restore_handlers(options.restoreOnInterrupt ? 1 : 0) }
         var colors: Int32 = 0, pairCount: Int32 = 0
-        guard cnc_start(&colors, &pairCount) == 0 else {
-            let term = options.environment["TERM"] ?? "(unset)"
+        let started: Int32
+        if let t = options.terminalType {
+            started = t.withCString { cnc_start_on($0, options.inputFD ?? -1, options.outputFD ?? -1, &colors, &pairCount) }
+        } else {
+            started = cnc_start_on(nil, options.inputFD ?? -1, options.outputFD ?? -1, &colors, &pairCount)
+        }
+        guard started == 0 else {
+            let term = options.terminalType ?? options.environment["TERM"] ?? "(unset)"
             throw TerminalStartError(description: "curses could not start on TERM=\(term) (hint: set TERM to a known terminal, e.g. xterm-256color, or use --headless)")
         }
         cursesColors = Int(colors)

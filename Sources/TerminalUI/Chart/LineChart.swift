@@ -132,7 +132,7 @@ public struct LineChart: Widget {
         let all = series.flatMap { runs(of: $0).flatMap { $0 } }
         var x0 = all.map(\.x).min() ?? 0, x1 = all.map(\.x).max() ?? 1
         if let r = xRange, r.lowerBound.isFinite, r.upperBound.isFinite { x0 = r.lowerBound; x1 = r.upperBound }
-        if x0 == x1 { x0 -= 0.5; x1 += 0.5 }
+        if x0 == x1 { x0 -= 1; x1 += 1 }
         var y0: Double, y1: Double
         if let r = yRange, let a = transform(r.lowerBound), let b = transform(r.upperBound), a < b {
             y0 = a; y1 = b
@@ -171,7 +171,7 @@ public struct LineChart: Widget {
         let axesFit = showAxes && rest.height >= 3
         if axesFit {
             let h = rest.height - 2
-            let n = h == 1 ? 1 : min(5, max(2, h / 4 + 1))
+            let n = h == 1 ? 1 : min(5, max(2, (h - 1) / 3 + 1))
             for i in 0..<n {
                 let row = n == 1 ? 0 : Int((Double(i * (h - 1)) / Double(n - 1)).rounded())
                 let t = h == 1 ? yr.upperBound : yr.upperBound - Double(row) / Double(h - 1) * (yr.upperBound - yr.lowerBound)
