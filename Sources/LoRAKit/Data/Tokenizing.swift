@@ -66,7 +66,7 @@ extension Tokenizing {
 
 /// Turns a stream of generated ids into text, holding back bytes of a character that is not complete yet
 /// (an emoji or CJK character is often split across two or more byte-level tokens).
-public struct StreamingDecoder {
+public struct StreamingDecoder: Sendable {
     private let tokenizer: any Tokenizing
     private let skipSpecial: Bool
     private var pending: [UInt8] = []

@@ -19,9 +19,7 @@ final class DataTokenizerTests: XCTestCase {
     }
 
     func testTokenizerJSONMatchesTransformersOnCorpus() throws {
-        let t0 = Date()
         let tok = try TokenizerFixtures.smolLM2()
-        let loadSeconds = Date().timeIntervalSince(t0)
         let corpus = try TokenizerFixtures.corpus()
         XCTAssertGreaterThanOrEqual(corpus.count, 2000)
         let expected = try TokenizerFixtures.json("expected.json")
@@ -30,7 +28,6 @@ final class DataTokenizerTests: XCTestCase {
         XCTAssertEqual(tok.preTokenizerKind, .gpt2)
         XCTAssertEqual(tok.specialIDs, SpecialTokenIDs(bos: 1, eos: 2, unk: 0, pad: 2))
         assertMatches(tok, corpus, try TokenizerFixtures.ids(expected["gguf_transformers"]), "tokenizer.json")
-        print("DataTokenizerTests: tokenizer.json loaded in \(String(format: "%.2f", loadSeconds)) s")
     }
 
     /// The tokenizer built from plain arrays, as the GGUF metadata gives them (tokens, "a b" merges, token types).

@@ -24,7 +24,9 @@ enum TokenizerFixtures {
         lock.lock()
         defer { lock.unlock() }
         if let t = cached { return t }
+        let t0 = Date()
         let t = try BPETokenizer(tokenizerJSON: try url("tokenizer.json"))
+        print(String(format: "TokenizerFixtures: SmolLM2 tokenizer.json loaded in %.2f s", Date().timeIntervalSince(t0)))
         cached = t
         return t
     }
