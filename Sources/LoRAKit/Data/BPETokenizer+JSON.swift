@@ -1,0 +1,154 @@
+import Foundation
+
+extension BPETokenizer {
+    /// A tokenizer from a Hugging Face `tokenizer.json` (BPE model, byte-level pre-tokenizer).
+    ///
+    /// Special ids come from `specialIDs` when given, else from `tokenizer_config.json` in the same folder,
+    /// else from well-known token names (`<|endoftext|>`, `<|im_end|>`, `</s>`, ...).
+    public convenience init(tokenizerJSON url: URL, specialIDs: SpecialTokenIDs? = nil) throws {
+        let path = url.path
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw TokenizerError(source: path, message: "cannot read the file (\(error.localizedDescription))",
+                                 hint: "pass the tokenizer.json of a Hugging Face model folder")
+        }
+        let parsed = try Self.parse(data, source: path)
+        var resolved = specialIDs
+        if resolved == nil {
+            let config = url.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
+            if let configData = try? Data(contentsOf: config),
+               let json = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
+                resolved = TokenizerConfigNames(json: json).resolve(in: parsed.vocab)
+            }
+        }
+        let ids = resolved ?? TokenizerConfigNames.wellKnown.resolve(in: parsed.vocab)
+        try self.init(tokens: parsed.tokens, mergePairs: parsed.merges, tokenTypes: nil, specialIDs: ids,
+                      preTokenizer: parsed.preTokenizer, extraSpecialTokens: parsed.added, source: path)
+    }
+
+    /// What `tokenizer.json` holds, in plain values.
+    struct ParsedJSON {
+        var tokens: [String]
+        var vocab: [String: Int32]
+        var merges: [(String, String)]
+        var added: [Int32]
+        var preTokenizer: PreTokenizerKind
+    }
+
+    static func parse(_ data: Data, source: String) throws -> ParsedJSON {
+        func fail(_ message: String, _ hint: String = "expected a Hugging Face tokenizers file (tokenizer.json) with a BPE model") -> TokenizerError {
+            TokenizerError(source: source, message: message, hint: hint)
+        }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw fail("not a JSON object")
+        }
+        guard let model = root["model"] as? [String: Any] else { throw fail("no \"model\" object") }
+        let type = model["type"] as? String ?? "BPE"
+        guard type == "BPE" else { throw fail("unsupported model type (expected BPE, found \(type))", "only byte-level BPE tokenizers are supported") }
+        guard let vocabAny = model["vocab"] as? [String: Any] else { throw fail("model.vocab is missing or not an object") }
+
+        var vocab = [String: Int32](minimumCapacity: vocabAny.count)
+        var maxID = -1
+        for (k, v) in vocabAny {
+            guard let n = v as? NSNumber else { throw fail("model.vocab[\"\(k)\"] is not a number") }
+            vocab[k] = n.int32Value
+            maxID = max(maxID, n.intValue)
+        }
+        var added = [Int32]()
+        var addedText = [(String, Int32)]()
+        for item in root["added_tokens"] as? [[String: Any]] ?? [] {
+            guard let id = (item["id"] as? NSNumber)?.int32Value, let content = item["content"] as? String else {
+                throw fail("an added_tokens entry lacks id or content")
+            }
+            added.append(id)
+            addedText.append((content, id))
+            maxID = max(maxID, Int(id))
+        }
+        var tokens = [String](repeating: "", count: maxID + 1)
+        for (k, v) in vocab where v >= 0 { tokens[Int(v)] = k }
+        for (content, id) in addedText where id >= 0 {
+            tokens[Int(id)] = content
+            vocab[content] = id
+        }
+
+        var merges = [(String, String)]()
+        let rawMerges = model["merges"] as? [Any] ?? []
+        merges.reserveCapacity(rawMerges.count)
+        for (rank, m) in rawMerges.enumerated() {
+            if let s = m as? String {
+                let parts = s.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2 else { throw fail("merge \(rank) is not two tokens (expected \"a b\", found \"\(s)\")") }
+                merges.append((String(parts[0]), String(parts[1])))
+            } else if let p = m as? [String], p.count == 2 {
+                merges.append((p[0], p[1]))
+            } else {
+                throw fail("merge \(rank) is neither \"a b\" nor [\"a\", \"b\"]")
+            }
+        }
+        let pre = try preTokenizer(root["pre_tokenizer"], fail: fail)
+        return ParsedJSON(tokens: tokens, vocab: vocab, merges: merges, added: added, preTokenizer: pre)
+    }
+
+    private static func preTokenizer(_ any: Any?, fail: (String, String) -> TokenizerError) throws -> PreTokenizerKind {
+        let hint = "supported: ByteLevel(use_regex) alone, or Sequence[Digits(individual_digits), ByteLevel]"
+        guard let obj = any as? [String: Any], let type = obj["type"] as? String else {
+            throw fail("no pre_tokenizer (expected ByteLevel)", hint)
+        }
+        func checkByteLevel(_ o: [String: Any]) throws {
+            if (o["add_prefix_space"] as? Bool) == true { throw fail("ByteLevel add_prefix_space = true is not supported", hint) }
+            if (o["use_regex"] as? Bool) == false { throw fail("ByteLevel use_regex = false is not supported", hint) }
+        }
+        switch type {
+        case "ByteLevel":
+            try checkByteLevel(obj)
+            return .gpt2
+        case "Sequence":
+            let items = obj["pretokenizers"] as? [[String: Any]] ?? []
+            let types = items.map { $0["type"] as? String ?? "?" }
+            if types == ["Digits", "ByteLevel"], (items[0]["individual_digits"] as? Bool) == true {
+                try checkByteLevel(items[1])
+                return .smollm
+            }
+            if types == ["ByteLevel"] {
+                try checkByteLevel(items[0])
+                return .gpt2
+            }
+            throw fail("unsupported pre_tokenizer Sequence \(types)", hint)
+        default:
+            throw fail("unsupported pre_tokenizer \(type)", hint)
+        }
+    }
+}
+
+/// Special token names, as tokenizer_config.json gives them.
+struct TokenizerConfigNames {
+    var bos: [String]
+    var eos: [String]
+    var unk: [String]
+    var pad: [String]
+
+    static let wellKnown = TokenizerConfigNames(bos: ["<|im_start|>", "<s>", "<|begin_of_text|>"],
+                                                eos: ["<|im_end|>", "<|endoftext|>", "</s>", "<|end_of_text|>"],
+                                                unk: ["<|endoftext|>", "<unk>"], pad: [])
+
+    init(bos: [String], eos: [String], unk: [String], pad: [String]) {
+        self.bos = bos
+        self.eos = eos
+        self.unk = unk
+        self.pad = pad
+    }
+
+    init(json: [String: Any]) {
+        func name(_ key: String) -> [String] {
+            if let s = json[key] as? String { return [s] }
+            if let o = json[key] as? [String: Any], let s = o["content"] as? String { return [s] }
+            return []
+        }
+        self.init(bos: name("bos_token"), eos: name("eos_token"), unk: name("unk_token"), pad: name("pad_token"))
+    }
+
+    func resolve(in vocab: [String: Int32]) -> SpecialTokenIDs {
+        func first(_ names: [String]) -> Int32? { names.lazy.compactMap { vocab[$0] }.first }
+        return SpecialTokenIDs(bos: first(bos), eos: first(eos), unk: first(unk), pad: first(pad) ?? first(eos))
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import XCTest
+@testable import LoRAKit
+
+final class DataChatTemplateTests: XCTestCase {
+    func testRenderIdsAndMaskMatchTransformers() throws {
+        let tok = try TokenizerFixtures.smolLM2()
+        let fixture = try TokenizerFixtures.json("chat.json")
+        let jinja = try XCTUnwrap(fixture["chat_template"] as? String)
+        let template = try ChatTemplate(jinja: jinja)
+        XCTAssertEqual(template, .smolLM2)
+        let cases = try XCTUnwrap(fixture["conversations"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(cases.count, 10)
+        for c in cases {
+            let raw = try XCTUnwrap(c["messages"] as? [[String: String]])
+            let messages = raw.map { ChatMessage(role: $0["role"] ?? "", content: $0["content"] ?? "") }
+            let gen = try XCTUnwrap(c["add_generation_prompt"] as? Bool)
+            let text = try XCTUnwrap(c["text"] as? String)
+            XCTAssertEqual(template.render(messages, addGenerationPrompt: gen), text)
+            let ex = template.encode(messages, addGenerationPrompt: gen, tokenizer: tok)
+            XCTAssertEqual(ex.ids, try XCTUnwrap(c["ids"] as? [NSNumber]).map(\.int32Value), text.debugDescription)
+            XCTAssertEqual(ex.trained, try XCTUnwrap(c["trained"] as? [NSNumber]).map(\.boolValue), text.debugDescription)
+        }
+    }
+
+    func testMaskCoversAssistantContentAndClosingTagOnly() {
+        let tok = ByteTokenizer()
+        let msgs = [ChatMessage(role: "user", content: "hi"), ChatMessage(role: "assistant", content: "yo")]
+        let ex = ChatTemplate.chatML.encode(msgs, addGenerationPrompt: false, tokenizer: tok)
+        let trainedText = tok.decode(zip(ex.ids, ex.trained).filter { $0.1 }.map(\.0))
+        XCTAssertEqual(trainedText, "yo<|im_end|>")
+        XCTAssertEqual(tok.decode(ex.ids), "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nyo<|im_end|>\n")
+        XCTAssertEqual(ex.trainedCount, 3)
+    }
+
+    func testSystemMessageSuppressesDefaultAndTemplateErrors() throws {
+        let msgs = [ChatMessage(role: "system", content: "S"), ChatMessage(role: "user", content: "U")]
+        XCTAssertEqual(ChatTemplate.smolLM2.render(msgs, addGenerationPrompt: true),
+                       "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n")
+        XCTAssertThrowsError(try ChatTemplate(jinja: "{{ bos_token }}{% for m in messages %}[INST]{% endfor %}"))
+        let escaped = try ChatTemplate(jinja: "{{ '<|im_start|>system\\nBe brief.<|im_end|>\\n' }}{{ '<|im_start|>' + message['role'] }}")
+        XCTAssertEqual(escaped.defaultSystemPrompt, "Be brief.")
+        let plain = try ChatTemplate(jinja: "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}")
+        XCTAssertNil(plain.defaultSystemPrompt)
+    }
+}

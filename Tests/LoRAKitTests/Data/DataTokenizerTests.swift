@@ -1,0 +1,212 @@
+import Foundation
+import XCTest
+@testable import LoRAKit
+
+final class DataTokenizerTests: XCTestCase {
+    /// Compares encodings item by item and reports the first mismatches readably.
+    private func assertMatches(_ tok: BPETokenizer, _ corpus: [String], _ expected: [[Int32]], _ label: String,
+                               file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(corpus.count, expected.count, file: file, line: line)
+        var bad = 0
+        for (s, want) in zip(corpus, expected) {
+            let got = tok.encode(s)
+            if got != want {
+                bad += 1
+                if bad <= 5 { XCTFail("\(label): \(s.debugDescription)\n  got  \(got)\n  want \(want)", file: file, line: line) }
+            }
+        }
+        XCTAssertEqual(bad, 0, "\(label): \(bad) of \(corpus.count) items differ", file: file, line: line)
+    }
+
+    func testTokenizerJSONMatchesTransformersOnCorpus() throws {
+        let tok = try TokenizerFixtures.smolLM2()
+        let corpus = try TokenizerFixtures.corpus()
+        XCTAssertGreaterThanOrEqual(corpus.count, 2000)
+        let expected = try TokenizerFixtures.json("expected.json")
+        XCTAssertEqual(expected["hf_tokenizer_json_agrees_with_gguf"] as? Bool, true)
+        XCTAssertEqual(tok.vocabularySize, 49152)
+        XCTAssertEqual(tok.preTokenizerKind, .gpt2)
+        XCTAssertEqual(tok.specialIDs, SpecialTokenIDs(bos: 1, eos: 2, unk: 0, pad: 2))
+        assertMatches(tok, corpus, try TokenizerFixtures.ids(expected["gguf_transformers"]), "tokenizer.json")
+    }
+
+    /// The tokenizer built from plain arrays, as the GGUF metadata gives them (tokens, "a b" merges, token types).
+    private func fromArrays(_ pre: PreTokenizerKind) throws -> BPETokenizer {
+        let data = try Data(contentsOf: try TokenizerFixtures.url("tokenizer.json"))
+        let parsed = try BPETokenizer.parse(data, source: "tokenizer.json")
+        let expected = try TokenizerFixtures.json("expected.json")
+        let nonNormal = try XCTUnwrap(expected["gguf_non_normal_token_types"] as? [String: NSNumber])
+        var types = [Int32](repeating: 1, count: parsed.tokens.count)
+        for (k, v) in nonNormal { types[try XCTUnwrap(Int(k))] = v.int32Value }
+        return try BPETokenizer(tokens: parsed.tokens, merges: parsed.merges.map { $0.0 + " " + $0.1 }, tokenTypes: types,
+                                specialIDs: SpecialTokenIDs(bos: 1, eos: 2, unk: 0, pad: 2), preTokenizer: pre)
+    }
+
+    func testPlainArraysMatchTransformersFromGGUF() throws {
+        let expected = try TokenizerFixtures.json("expected.json")
+        // The generator checked that the GGUF's tokens and merges are tokenizer.json's, so these arrays are the GGUF's.
+        XCTAssertEqual(expected["gguf_tokens_equal_tokenizer_json"] as? Bool, true)
+        XCTAssertEqual(expected["gguf_merges_equal_tokenizer_json"] as? Bool, true)
+        assertMatches(try fromArrays(.gpt2), try TokenizerFixtures.corpus(), try TokenizerFixtures.ids(expected["gguf_transformers"]), "arrays gpt2")
+    }
+
+    func testSmolLMDigitsPreTokenizerMatchesTokenizersSequence() throws {
+        let expected = try TokenizerFixtures.json("expected.json")
+        XCTAssertEqual(expected["gguf_pre"] as? String, "smollm")
+        let pre = try PreTokenizerKind(ggufName: "smollm")
+        XCTAssertEqual(pre, .smollm)
+        let corpus = try TokenizerFixtures.corpus()
+        let digits = try TokenizerFixtures.ids(expected["smollm_digits"])
+        assertMatches(try fromArrays(pre), corpus, digits, "arrays smollm")
+        // The two splits really differ on some items, so this test can tell them apart.
+        let gpt2 = try TokenizerFixtures.ids(expected["gguf_transformers"])
+        XCTAssertGreaterThan(zip(gpt2, digits).filter { $0 != $1 }.count, 50)
+    }
+
+    func testDecodeRoundTripAndStreaming() throws {
+        let tok = try TokenizerFixtures.smolLM2()
+        var split = 0
+        for s in try TokenizerFixtures.corpus() {
+            let ids = tok.encode(s)
+            XCTAssertEqual(tok.decode(ids), s)
+            var dec = StreamingDecoder(tokenizer: tok)
+            var out = ""
+            for id in ids {
+                let piece = dec.push(id)
+                XCTAssertFalse(piece.unicodeScalars.contains("\u{FFFD}"), "held-back bytes leaked as U+FFFD in \(s.debugDescription)")
+                if piece.isEmpty && !tok.bytes(of: id).isEmpty { split += 1 }
+                out += piece
+            }
+            out += dec.finish()
+            XCTAssertEqual(out, s)
+        }
+        XCTAssertGreaterThan(split, 0, "the corpus should contain characters split across tokens")
+    }
+
+    func testStreamingDecoderHoldsBackAndFlushes() {
+        let tok = ByteTokenizer()
+        var dec = StreamingDecoder(tokenizer: tok)
+        let bytes = Array("é🙂".utf8)  // 2 + 4 bytes
+        XCTAssertEqual(dec.push(Int32(bytes[0])), "")
+        XCTAssertEqual(dec.push(Int32(bytes[1])), "é")
+        XCTAssertEqual(dec.push(Int32(bytes[2])), "")
+        XCTAssertEqual(dec.push(Int32(bytes[3])), "")
+        XCTAssertEqual(dec.push(Int32(bytes[4])), "")
+        XCTAssertEqual(dec.push(Int32(bytes[5])), "🙂")
+        XCTAssertEqual(dec.push(Int32(bytes[2])), "")
+        XCTAssertEqual(dec.finish(), "\u{FFFD}")
+        XCTAssertEqual(dec.push(258), "<|im_end|>")
+        var skipping = StreamingDecoder(tokenizer: tok, skipSpecial: true)
+        XCTAssertEqual(skipping.push(258), "")
+        XCTAssertEqual(skipping.push(65), "A")
+    }
+
+    func testSpecialTokensAndDecodeSkip() throws {
+        let tok = try TokenizerFixtures.smolLM2()
+        XCTAssertEqual(tok.specialID("<|im_start|>"), 1)
+        XCTAssertEqual(tok.specialID("<|im_end|>"), 2)
+        XCTAssertEqual(tok.specialID("<|endoftext|>"), 0)
+        XCTAssertNil(tok.specialID("hello"))
+        let ids = tok.encode("<|im_start|>user\nhi<|im_end|>")
+        XCTAssertEqual(ids.first, 1)
+        XCTAssertEqual(ids.last, 2)
+        XCTAssertEqual(tok.decode(ids, skipSpecial: true), "user\nhi")
+        XCTAssertTrue(tok.isSpecial(2))
+        XCTAssertFalse(tok.isSpecial(ids[1]))
+    }
+
+    func testByteLevelMapIsABijection() {
+        var seen = Set<UInt32>()
+        for b in 0..<256 {
+            let s = ByteLevel.byteToScalar[b]
+            XCTAssertTrue(seen.insert(s.value).inserted)
+            XCTAssertEqual(ByteLevel.byte(for: s), UInt8(b))
+        }
+        XCTAssertEqual(ByteLevel.byteToScalar[32], "Ġ")
+        XCTAssertEqual(ByteLevel.byteToScalar[10], "Ċ")
+        XCTAssertEqual(ByteLevel.string(of: Array(" a\n".utf8)), "ĠaĊ")
+    }
+
+    func testPreTokenizerLookaheadCases() {
+        func words(_ s: String, _ kind: PreTokenizerKind = .gpt2) -> [String] {
+            let scalars = Array(s.unicodeScalars)
+            return PreTokenizer(kind: kind).split(scalars).map { r in
+                var v = String.UnicodeScalarView()
+                v.append(contentsOf: scalars[r])
+                return String(v)
+            }
+        }
+        XCTAssertEqual(words("a   b"), ["a", "  ", " b"])
+        XCTAssertEqual(words("a   "), ["a", "   "])
+        XCTAssertEqual(words("a\t b"), ["a", "\t", " b"])
+        XCTAssertEqual(words("a \tb"), ["a", " ", "\t", "b"])
+        XCTAssertEqual(words("it's we'RE I'll"), ["it", "'s", " we", "'", "RE", " I", "'ll"])
+        XCTAssertEqual(words("x 12345!!"), ["x", " 12345", "!!"])
+        XCTAssertEqual(words("x   12", .smollm), ["x", "   ", "1", "2"])
+        XCTAssertEqual(words("x   12", .gpt2), ["x", "  ", " 12"])
+        XCTAssertEqual(words(""), [])
+    }
+
+    func testErrorsNameTheProblem() throws {
+        XCTAssertThrowsError(try PreTokenizerKind(ggufName: "llama3")) { e in
+            XCTAssertTrue("\(e)".contains("llama3"), "\(e)")
+        }
+        XCTAssertThrowsError(try BPETokenizer(tokens: ["a", "b", "ab"], merges: ["a b", "ab"], specialIDs: SpecialTokenIDs(), preTokenizer: .gpt2)) { e in
+            XCTAssertTrue("\(e)".contains("merge 1"), "\(e)")
+        }
+        XCTAssertThrowsError(try BPETokenizer(tokens: ["a", "b"], merges: ["a c"], specialIDs: SpecialTokenIDs(), preTokenizer: .gpt2)) { e in
+            XCTAssertTrue("\(e)".contains("not in the vocabulary"), "\(e)")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loratop-tok-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("tokenizer.json")
+        try Data("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}".utf8).write(to: bad)
+        XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: bad)) { e in
+            XCTAssertTrue("\(e)".contains("Unigram") && "\(e)".contains(bad.path), "\(e)")
+        }
+    }
+
+    /// A tiny tokenizer.json with merges in pair form, added tokens and the Digits sequence.
+    func testSmallTokenizerJSONPairMerges() throws {
+        let g = { (s: String) in ByteLevel.string(of: Array(s.utf8)) }
+        var vocab: [String: Int] = [:]
+        for b in 0..<256 { vocab[String(Character(ByteLevel.byteToScalar[b]))] = b + 1 }
+        vocab[g(" t")] = 257
+        vocab[g(" th")] = 258
+        vocab[g(" the")] = 259
+        let json: [String: Any] = [
+            "added_tokens": [["id": 0, "content": "<|endoftext|>", "special": true]],
+            "pre_tokenizer": ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true],
+                                                                    ["type": "ByteLevel", "add_prefix_space": false, "use_regex": true]]],
+            "model": ["type": "BPE", "vocab": vocab, "merges": [[g(" "), "t"], [g(" t"), "h"], [g(" th"), "e"]]],
+        ]
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loratop-tok-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("tokenizer.json")
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        let tok = try BPETokenizer(tokenizerJSON: url)
+        XCTAssertEqual(tok.preTokenizerKind, .smollm)
+        XCTAssertEqual(tok.encode("a the<|endoftext|>"), [98, 259, 0])
+        XCTAssertEqual(tok.encode(" 42"), [33, 53, 51])
+        XCTAssertEqual(tok.decode(tok.encode("a the 42<|endoftext|>")), "a the 42<|endoftext|>")
+        XCTAssertEqual(tok.specialIDs.eos, 0)
+    }
+
+    func testEncodeSpeed() throws {
+        let tok = try BPETokenizer(tokenizerJSON: try TokenizerFixtures.url("tokenizer.json"))  // fresh: empty word cache
+        let text = try TokenizerFixtures.corpus().joined(separator: "\n")
+        var t0 = Date()
+        let ids = tok.encode(text)
+        var sec = Date().timeIntervalSince(t0)
+        print(String(format: "DataTokenizerTests: cold cache %d bytes -> %d tokens in %.3f s (%.0f tokens/s)",
+                     text.utf8.count, ids.count, sec, Double(ids.count) / sec))
+        t0 = Date()
+        for _ in 0..<3 { _ = tok.encode(text) }
+        sec = Date().timeIntervalSince(t0) / 3
+        print(String(format: "DataTokenizerTests: warm cache %.0f tokens/s", Double(ids.count) / sec))
+        XCTAssertEqual(tok.decode(ids), text)
+        XCTAssertEqual(ids, try TokenizerFixtures.smolLM2().encode(text))
+    }
+}
