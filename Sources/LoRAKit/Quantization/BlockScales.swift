@@ -1,0 +1,103 @@
+/// Per-block absmax scales of a blockwise-quantized matrix: plain fp32, or double-quantized the bitsandbytes
+/// way (offset = mean(absmax); `absmax - offset` quantized with the dynamic 8-bit map in blocks of `nestedBlockSize`,
+/// each with its own fp32 absmax2). Restoring block b is `code8[q[b]] * absmax2[b / nestedBlockSize] + offset`.
+public final class BlockScales: @unchecked Sendable {
+    /// Number of blocks.
+    public let count: Int
+    /// Whether the scales are themselves quantized.
+    public let isNested: Bool
+    /// Nested block size (256 for 4-bit, the outer block size for int8, as bitsandbytes does); 0 when plain.
+    public let nestedBlockSize: Int
+    /// The mean subtracted before nested quantization (0 when plain).
+    public let offset: Float
+    // plain: count floats. nested: count codes + absmax2.
+    let plain: UnsafeMutableBufferPointer<Float>
+    let codes: UnsafeMutableBufferPointer<UInt8>
+    let absmax2: UnsafeMutableBufferPointer<Float>
+    let map: UnsafeMutableBufferPointer<Float>
+
+    /// Plain fp32 scales.
+    public init(plain absmax: [Float]) {
+        count = absmax.count
+        isNested = false
+        nestedBlockSize = 0
+        offset = 0
+        let values = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(count, 1))
+        _ = absmax.withUnsafeBufferPointer { values.initialize(from: $0) }
+        plain = values
+        codes = .allocate(capacity: 0)
+        absmax2 = .allocate(capacity: 0)
+        map = .allocate(capacity: 0)
+    }
+
+    /// Double-quantizes `absmax` exactly as bitsandbytes' `quantize_blockwise(absmax - absmax.mean(), blocksize)`.
+    public init(nesting absmax: [Float], nestedBlockSize: Int) {
+        count = absmax.count
+        isNested = true
+        self.nestedBlockSize = nestedBlockSize
+        let mean = TorchFloatSum.mean(absmax)
+        offset = mean
+        let centered = absmax.map { $0 - mean }
+        let blocks2 = (count + nestedBlockSize - 1) / nestedBlockSize
+        let q = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(count, 1))
+        let a2 = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(blocks2, 1))
+        let m = UnsafeMutableBufferPointer<Float>.allocate(capacity: 256)
+        _ = DynamicMap.values.withUnsafeBufferPointer { m.initialize(from: $0) }
+        let n = count
+        centered.withUnsafeBufferPointer { c in
+            guard let src = c.baseAddress, let dst = q.baseAddress, let mp = m.baseAddress else { return }
+            for b in 0..<blocks2 {
+                let lo = b * nestedBlockSize, len = min(nestedBlockSize, n - lo)
+                a2[b] = Int8Blocks.quantizeBlock(src + lo, count: len, into: dst + lo, map: UnsafePointer(mp))
+            }
+        }
+        codes = q
+        absmax2 = a2
+        map = m
+        plain = .allocate(capacity: 0)
+    }
+
+    deinit {
+        plain.deallocate()
+        codes.deallocate()
+        absmax2.deallocate()
+        map.deallocate()
+    }
+
+    /// The (restored) absmax of block `b`.
+    @inline(__always)
+    public func scale(_ b: Int) -> Float {
+        if !isNested { return plain[b] }
+        let product = map[Int(codes[b])] * absmax2[b / nestedBlockSize]
+        return product + offset
+    }
+
+    /// All restored scales (tests, export).
+    public func restored() -> [Float] { (0..<count).map(scale) }
+
+    /// Bytes held: 4 per block plain; nested 1 per block + 4 per nested block + 4 for the offset.
+    public var bytes: Int {
+        isNested ? count + 4 * ((count + nestedBlockSize - 1) / nestedBlockSize) + 4 : 4 * count
+    }
+
+    /// The plain fp32 absmax (nil when nested).
+    public var plainValues: [Float]? { isNested ? nil : Array(plain) }
+    /// The nested codes (nil when plain).
+    public var nestedCodes: [UInt8]? { isNested ? Array(codes) : nil }
+    /// The nested blocks' fp32 absmax (nil when plain).
+    public var nestedAbsmax: [Float]? { isNested ? Array(absmax2) : nil }
+}
+
+/// bitsandbytes' CPU blockwise 8-bit quantizer (`quantize_blockwise`, fp32 path) for one block.
+enum Int8Blocks {
+    /// Quantizes `count` values into codes; returns the block's absmax. normed = x / absmax (a division, as the
+    /// C kernel does); an all-zero block gives NaN there, which bitsandbytes stores as code 0.
+    @inline(__always)
+    static func quantizeBlock(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<UInt8>,
+                              map: UnsafePointer<Float>) -> Float {
+        var absmax = -Float.greatestFiniteMagnitude
+        for i in 0..<count { absmax = max(absmax, abs(x[i])) }
+        for i in 0..<count { out[i] = DynamicMap.code(for: x[i] / absmax, table: map) }
+        return absmax
+    }
+}
