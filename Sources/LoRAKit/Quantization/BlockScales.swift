@@ -44,11 +44,13 @@ public final class BlockScales: @unchecked Sendable {
         let m = UnsafeMutableBufferPointer<Float>.allocate(capacity: 256)
         _ = DynamicMap.values.withUnsafeBufferPointer { m.initialize(from: $0) }
         let n = count
-        centered.withUnsafeBufferPointer { c in
-            guard let src = c.baseAddress, let dst = q.baseAddress, let mp = m.baseAddress else { return }
-            for b in 0..<blocks2 {
-                let lo = b * nestedBlockSize, len = min(nestedBlockSize, n - lo)
-                a2[b] = Int8Blocks.quantizeBlock(src + lo, count: len, into: dst + lo, map: UnsafePointer(mp))
+        DynamicMap.lookup.withUnsafeBufferPointer { lut in
+            centered.withUnsafeBufferPointer { c in
+                guard let src = c.baseAddress, let dst = q.baseAddress, let l = lut.baseAddress else { return }
+                for b in 0..<blocks2 {
+                    let lo = b * nestedBlockSize, len = min(nestedBlockSize, n - lo)
+                    a2[b] = Int8Blocks.quantizeBlock(src + lo, count: len, into: dst + lo, lookup: l)
+                }
             }
         }
         codes = q
@@ -88,16 +90,21 @@ public final class BlockScales: @unchecked Sendable {
     public var nestedAbsmax: [Float]? { isNested ? Array(absmax2) : nil }
 }
 
-/// bitsandbytes' CPU blockwise 8-bit quantizer (`quantize_blockwise`, fp32 path) for one block.
+/// bitsandbytes' CPU blockwise 8-bit quantizer (`quantize_blockwise`, fp32 path, 0.50) for one block.
 enum Int8Blocks {
-    /// Quantizes `count` values into codes; returns the block's absmax. normed = x / absmax (a division, as the
-    /// C kernel does); an all-zero block gives NaN there, which bitsandbytes stores as code 0.
+    /// Quantizes `count` values into codes; returns the block's absmax. An all-zero block stores absmax 0 and
+    /// codes 0; otherwise each code is `lookup[index(x * (1 / absmax))]`.
     @inline(__always)
     static func quantizeBlock(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<UInt8>,
-                              map: UnsafePointer<Float>) -> Float {
-        var absmax = -Float.greatestFiniteMagnitude
+                              lookup: UnsafePointer<UInt8>) -> Float {
+        var absmax: Float = 0
         for i in 0..<count { absmax = max(absmax, abs(x[i])) }
-        for i in 0..<count { out[i] = DynamicMap.code(for: x[i] / absmax, table: map) }
+        if absmax == 0 {
+            out.update(repeating: 0, count: count)
+            return 0
+        }
+        let inv = Float(1) / absmax
+        for i in 0..<count { out[i] = lookup[DynamicMap.lookupIndex(x[i] * inv)] }
         return absmax
     }
 }

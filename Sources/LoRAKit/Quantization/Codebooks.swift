@@ -102,23 +102,31 @@ public enum DynamicMap {
         0x3F68999A, 0x3F6C3333, 0x3F6FCCCD, 0x3F736666, 0x3F770000, 0x3F7A999A, 0x3F7E3333, 0x3F800000,
     ]
 
-    /// The code bitsandbytes' CPU quantizer picks for `normed` (= x / absmax): the largest code whose value is
-    /// ≤ normed (0 when none, or for NaN from an all-zero block), moved up one when strictly nearer.
+    /// bitsandbytes 0.50's CPU quantizer does not search the map: it looks the normalised value up in a
+    /// 65536-entry table over [-1, 1], each entry the code nearest to that grid point (by fp32 midpoints, a value
+    /// on a midpoint taking the lower code). So a value between grid points takes its grid point's code.
+    static let lookup: [UInt8] = {
+        let c = values
+        var mids = [Float](repeating: 0, count: 255)
+        for i in 0..<255 { mids[i] = Float(0.5) * (c[i] + c[i + 1]) }
+        var lut = [UInt8](repeating: 0, count: 65536)
+        var code = 0
+        for i in 0..<65536 {
+            let v = Float(-1) + (Float(2) * Float(i)) / Float(65535)
+            while code < 255 && mids[code] < v { code += 1 }
+            lut[i] = UInt8(code)
+        }
+        return lut
+    }()
+
+    /// The lookup index of a normalised value: clamp to [-1, 1], then `(v + 1) * 0.5 * 65535 + 0.5` truncated,
+    /// the last multiply-add fused as the x86-64 build of bitsandbytes (-mfma, GCC's default contraction) does.
+    /// A NaN (0 · ∞ in a block of subnormals whose 1/absmax overflows) takes index 0, as bitsandbytes' x86 cast does.
     @inline(__always)
-    static func code(for normed: Float, table t: UnsafePointer<Float>) -> UInt8 {
+    static func lookupIndex(_ normed: Float) -> Int {
         if normed.isNaN { return 0 }
-        // largest i with t[i] <= normed
-        var lo = 0, hi = 256
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if t[mid] <= normed { lo = mid + 1 } else { hi = mid }
-        }
-        var idx = max(lo - 1, 0)
-        if idx < 255 {
-            let left = abs(normed - t[idx])
-            let right = abs(normed - t[idx + 1])
-            if right < left { idx += 1 }
-        }
-        return UInt8(idx)
+        let v = normed < -1 ? -1 : (normed > 1 ? 1 : normed)  // std::clamp
+        let half = (v + 1) * Float(0.5)
+        return Int(Float(0.5).addingProduct(half, Float(65535)))
     }
 }

@@ -56,12 +56,11 @@ public enum Quantizer {
         let n = source.count
         var codes = [UInt8](repeating: 0, count: n)
         var absmax = [Float](repeating: 0, count: (n + blockSize - 1) / blockSize)
-        let map = DynamicMap.values
-        try map.withUnsafeBufferPointer { m in
+        try DynamicMap.lookup.withUnsafeBufferPointer { lut in
             try codes.withUnsafeMutableBufferPointer { cb in
-                guard let c = cb.baseAddress, let mp = m.baseAddress else { return }
+                guard let c = cb.baseAddress, let l = lut.baseAddress else { return }
                 try streamBlocks(source, blockSize: blockSize, name: name) { x, first, count in
-                    absmax[first / blockSize] = Int8Blocks.quantizeBlock(x, count: count, into: c + first, map: mp)
+                    absmax[first / blockSize] = Int8Blocks.quantizeBlock(x, count: count, into: c + first, lookup: l)
                 }
             }
         }

@@ -7,8 +7,11 @@ import XCTest
 final class QuantBnbEdgeTests: XCTestCase {
     /// The fixture's many_blocks input, recomputed in fp32 exactly as the generator script does.
     static func manyBlocksInput(count: Int) -> [Float] {
-        (0..<count).map { i in
-            Float((i * 7919) % 2003 - 1001) / Float(40000) + (i % 13 == 0 ? Float(0.1) : 0)
+        (0..<count).map { (i: Int) -> Float in
+            let numerator: Int = (i * 7919) % 2003 - 1001
+            let base: Float = Float(numerator) / Float(40000)
+            let bump: Float = i % 13 == 0 ? Float(0.1) : Float(0)
+            return base + bump
         }
     }
 

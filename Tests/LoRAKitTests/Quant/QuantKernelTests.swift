@@ -96,7 +96,10 @@ final class QuantKernelTests: XCTestCase {
     /// torch's cascade sum differs from a naive running sum; check against values computed with torch 2.13.
     func testTorchFloatSumOrder() {
         // 1 + 1e-8 * k: a running sum in fp32 loses every 1e-8; torch's lanes and cascade keep the same.
-        let x = (0..<1000).map { i in Float(i % 7) * 0.1 + (i % 3 == 0 ? 1e-3 : 0) }
+        let x: [Float] = (0..<1000).map { (i: Int) -> Float in
+            let a: Float = Float(i % 7) * 0.1
+            return a + (i % 3 == 0 ? Float(1e-3) : Float(0))
+        }
         var naive: Float = 0
         for v in x { naive += v }
         let exact = x.reduce(0.0) { $0 + Double($1) }
