@@ -31,7 +31,8 @@ final class MemoryEstimatorTests: XCTestCase {
         // per SmolLM2 block at r 8: q 8·(576+576), k, v 8·(576+192), o 8·(576+576), gate, up, down 8·(576+1536)
         let c = try preset("smollm2")
         XCTAssertEqual(Estimator.adapterParameters(c, rank: 8, targets: LoRATarget.allCases), 30 * 81_408)
-        XCTAssertEqual(Estimator.adapterParameters(c, rank: 16, targets: [.q, .v]), 30 * 16 * (1152 + 768))
+        let qv: Int = 30 * 16 * (1152 + 768)
+        XCTAssertEqual(Estimator.adapterParameters(c, rank: 16, targets: [.q, .v]), qv)
         XCTAssertEqual(LoRATarget.parseList("v_proj, q"), [.q, .v])
         XCTAssertEqual(LoRATarget.parseList("all"), LoRATarget.allCases)
         XCTAssertNil(LoRATarget.parseList("q,qq"))
@@ -80,7 +81,8 @@ final class MemoryEstimatorTests: XCTestCase {
         s.doubleQuant = true
         let rows = Estimator.estimate(c, s)
         XCTAssertEqual(rows.last?.method, "LoRA, int8+dq base")
-        XCTAssertEqual(rows.last?.linearBitsPerParam ?? 0, 8 + 8.0 / 64 + 32.0 / (64 * 64), accuracy: 1e-9)
+        let int8dq: Double = 8 + 8.0 / 64 + 32.0 / 4096
+        XCTAssertEqual(rows.last?.linearBitsPerParam ?? 0, int8dq, accuracy: 1e-9)
     }
 }
 
@@ -99,9 +101,11 @@ final class MemoryReportTests: XCTestCase {
         let q2 = try Quantizer.quantize(a, kind: .nf4, blockSize: 64, doubleQuant: true, name: "b")
         let parts = MemoryReport.baseWeights([q1, a, q2], vectorFloats: 100)
         XCTAssertEqual(parts.map(\.name), ["base nf4+dq", "base f32", "base f32 vectors"])
-        XCTAssertEqual(parts[0].bytes, 2 * (2048 + 64 + 4 + 4))
+        let nf4dqBytes: Int = 2 * (2048 + 64 + 4 + 4)
+        XCTAssertEqual(parts[0].bytes, nf4dqBytes)
         var report = MemoryReport(components: parts + [MemoryComponent("LoRA A, B", bytes: 1000, kind: .adapters)])
-        XCTAssertEqual(report.total, parts[0].bytes + 16384 + 400 + 1000)
+        let expected: Int = parts[0].bytes + 16384 + 400 + 1000
+        XCTAssertEqual(report.total, expected)
         XCTAssertEqual(report.bytes(of: .baseWeights), report.total - 1000)
         let text = report.summaryLines().joined(separator: "\n")
         XCTAssertTrue(text.contains("base nf4+dq 4.14 KiB"), text)
@@ -110,7 +114,8 @@ final class MemoryReportTests: XCTestCase {
         let back = try JSONDecoder().decode(MemoryReport.self, from: JSONEncoder().encode(report))
         XCTAssertEqual(back, report)
         XCTAssertEqual(ByteFormat.binary(56_832_000), "54.2 MiB")
-        XCTAssertEqual(ByteFormat.binary(3 * (1 << 30) + (1 << 29)), "3.50 GiB")
+        let threeAndHalfGiB: Int = 3 * (1 << 30) + (1 << 29)
+        XCTAssertEqual(ByteFormat.binary(threeAndHalfGiB), "3.50 GiB")
     }
 
     /// The accounting and the OS agree: resident memory grows by at least the bytes a quantized matrix declares.
