@@ -153,7 +153,7 @@ enum EstimateTable {
             var line = pad(r.method, nameWidth)
             for (_, kind) in columns {
                 let b = kind.map { r.report.bytes(of: $0) } ?? r.total
-                line += " " + lpad(ByteFormat.binary(b), 10)
+                line += " " + lpad(b == 0 && kind != nil ? "-" : ByteFormat.binary(b), 10)
             }
             line += " " + lpad(String(format: "%.3f", r.linearBitsPerParam), 10)
             line += " " + lpad(String(format: "%.3f×", r.ratioToFull), 8)

@@ -93,21 +93,23 @@ final class QuantKernelTests: XCTestCase {
         XCTAssertEqual(QuantKind.allCases.count, 5)
     }
 
-    /// torch's cascade sum differs from a naive running sum; check against values computed with torch 2.13.
-    func testTorchFloatSumOrder() {
-        // 1 + 1e-8 * k: a running sum in fp32 loses every 1e-8; torch's lanes and cascade keep the same.
-        let x: [Float] = (0..<1000).map { (i: Int) -> Float in
-            let a: Float = Float(i % 7) * 0.1
-            return a + (i % 3 == 0 ? Float(1e-3) : Float(0))
+    /// torch's cascade sum differs from a running sum; expected bit patterns come from torch 2.13 (AVX2):
+    /// x = ((i·7919) mod 2003) / 2003 · 0.1 in fp32, `x.sum()`.
+    func testTorchFloatSumMatchesTorchOrder() {
+        for (n, torchBits, runningBits) in [(13824, UInt32(1_143_782_554), UInt32(1_143_782_565)),
+                                            (1000, 1_112_068_272, 1_112_068_270)] {
+            let x: [Float] = (0..<n).map { (i: Int) -> Float in
+                let a: Float = Float((i * 7919) % 2003) / Float(2003)
+                return a * Float(0.1)
+            }
+            var running: Float = 0
+            for v in x { running += v }
+            XCTAssertEqual(running.bitPattern, runningBits, "running sum n \(n)")
+            let s = x.withUnsafeBufferPointer { TorchFloatSum.sum($0) }
+            XCTAssertEqual(s.bitPattern, torchBits, "torch-order sum n \(n)")
         }
-        var naive: Float = 0
-        for v in x { naive += v }
-        let exact = x.reduce(0.0) { $0 + Double($1) }
-        let s = x.withUnsafeBufferPointer { TorchFloatSum.sum($0) }
-        XCTAssertEqual(Double(s), exact, accuracy: 1e-3)
         XCTAssertEqual(TorchFloatSum.mean([2, 4]), 3)
         XCTAssertTrue(TorchFloatSum.mean([]).isNaN)
-        _ = naive
     }
 
     /// Measures fp32 produced per second by row-tile dequantization (what every forward/backward does).
