@@ -88,6 +88,22 @@ public struct MemoryReport: Codable, Sendable, Equatable {
     /// Sum of all components.
     public var total: Int { components.reduce(0) { $0 + $1.bytes } }
 
+    enum CodingKeys: String, CodingKey { case components, process, total }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        components = try c.decode([MemoryComponent].self, forKey: .components)
+        process = try c.decodeIfPresent(ProcessMemory.self, forKey: .process)
+    }
+
+    /// Encodes the components, the OS reading and the total (for metrics logs; the total is recomputed on decode).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(components, forKey: .components)
+        try c.encodeIfPresent(process, forKey: .process)
+        try c.encode(total, forKey: .total)
+    }
+
     /// Sum of the components of one kind.
     public func bytes(of kind: MemoryKind) -> Int {
         components.filter { $0.kind == kind }.reduce(0) { $0 + $1.bytes }

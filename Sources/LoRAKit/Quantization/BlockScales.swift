@@ -82,6 +82,21 @@ public final class BlockScales: @unchecked Sendable {
         isNested ? count + 4 * ((count + nestedBlockSize - 1) / nestedBlockSize) + 4 : 4 * count
     }
 
+    /// Throws unless `codes` and this many scales fit a rows × cols matrix in blocks of `blockSize`.
+    static func checkShape(rows: Int, cols: Int, blockSize: Int, codes: Int, expectedCodes: Int, scales: BlockScales,
+                           name: String) throws {
+        guard rows >= 0, cols >= 0, blockSize > 0 else {
+            throw QuantizationError(tensor: name, message: "shape \(rows)×\(cols), block \(blockSize): expected positive sizes")
+        }
+        let blocks = (rows * cols + blockSize - 1) / blockSize
+        guard codes == expectedCodes, scales.count == blocks else {
+            throw QuantizationError(
+                tensor: name,
+                message: "\(rows)×\(cols) in blocks of \(blockSize) needs \(expectedCodes) code bytes and \(blocks) scales, "
+                    + "found \(codes) and \(scales.count); the file's quantization state does not match the tensor shape")
+        }
+    }
+
     /// The plain fp32 absmax (nil when nested).
     public var plainValues: [Float]? { isNested ? nil : Array(plain) }
     /// The nested codes (nil when plain).

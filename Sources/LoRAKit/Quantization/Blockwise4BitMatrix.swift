@@ -17,9 +17,12 @@ public final class Blockwise4BitMatrix: FrozenMatrix, @unchecked Sendable {
     /// code → value.
     let table: UnsafeMutableBufferPointer<Float>
 
-    /// Wraps already-packed codes and scales (the quantizer and file readers build these).
-    public init(rows: Int, cols: Int, type: FourBitType, blockSize: Int, packed codes: [UInt8], scales: BlockScales) {
-        precondition(codes.count == (rows * cols + 1) / 2, "Blockwise4BitMatrix: \(codes.count) bytes for \(rows)×\(cols)")
+    /// Wraps already-packed codes and scales (the quantizer and file readers build these); throws when the
+    /// byte or block counts do not fit the shape.
+    public init(rows: Int, cols: Int, type: FourBitType, blockSize: Int, packed codes: [UInt8], scales: BlockScales,
+                name: String = "matrix") throws {
+        try BlockScales.checkShape(rows: rows, cols: cols, blockSize: blockSize, codes: codes.count,
+                                   expectedCodes: (rows * cols + 1) / 2, scales: scales, name: name)
         self.rows = rows
         self.cols = cols
         self.type = type
@@ -63,21 +66,13 @@ public final class Blockwise4BitMatrix: FrozenMatrix, @unchecked Sendable {
             }
             let npairs = (blockEnd - e) >> 1
             let bytes = codes + (e >> 1)
-            let sv = SIMD8<Float>(repeating: s)
-            var k = 0
-            while k + 4 <= npairs {
-                let a = pairTable[Int(bytes[k])], b = pairTable[Int(bytes[k + 1])]
-                let c = pairTable[Int(bytes[k + 2])], d = pairTable[Int(bytes[k + 3])]
-                let v = SIMD8(lowHalf: SIMD4(lowHalf: a, highHalf: b), highHalf: SIMD4(lowHalf: c, highHalf: d)) * sv
-                UnsafeMutableRawPointer(out).storeBytes(of: v, as: SIMD8<Float>.self)
-                out += 8; k += 4
+            let sv = SIMD2<Float>(repeating: s)
+            let raw = UnsafeMutableRawPointer(out)
+            // one table load, one 2-wide multiply and one 8-byte store per byte of codes
+            for k in 0..<npairs {
+                raw.storeBytes(of: pairTable[Int(bytes[k])] * sv, toByteOffset: k << 3, as: SIMD2<Float>.self)
             }
-            while k < npairs {
-                let p = pairTable[Int(bytes[k])]
-                out[0] = p.x * s
-                out[1] = p.y * s
-                out += 2; k += 1
-            }
+            out += npairs << 1
             e += npairs << 1
             if e < blockEnd {  // one element left, even index: high nibble
                 out.pointee = t[Int(codes[e >> 1] >> 4)] * s

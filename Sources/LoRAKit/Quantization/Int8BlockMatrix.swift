@@ -10,9 +10,11 @@ public final class Int8BlockMatrix: FrozenMatrix, @unchecked Sendable {
     let codes: UnsafeMutableBufferPointer<UInt8>
     let table: UnsafeMutableBufferPointer<Float>
 
-    /// Wraps codes (rows·cols bytes) and scales.
-    public init(rows: Int, cols: Int, blockSize: Int, codes values: [UInt8], scales: BlockScales) {
-        precondition(values.count == rows * cols, "Int8BlockMatrix: \(values.count) codes for \(rows)×\(cols)")
+    /// Wraps codes (rows·cols bytes) and scales; throws when the counts do not fit the shape.
+    public init(rows: Int, cols: Int, blockSize: Int, codes values: [UInt8], scales: BlockScales,
+                name: String = "matrix") throws {
+        try BlockScales.checkShape(rows: rows, cols: cols, blockSize: blockSize, codes: values.count,
+                                   expectedCodes: rows * cols, scales: scales, name: name)
         self.rows = rows
         self.cols = cols
         self.blockSize = blockSize

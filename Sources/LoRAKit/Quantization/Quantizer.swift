@@ -45,8 +45,8 @@ public enum Quantizer {
             if n & 1 == 1 { p[n >> 1] |= book.code(for: 0) }  // bnb pads odd lengths with a 0.0 value
         }
         let scales = doubleQuant ? BlockScales(nesting: absmax, nestedBlockSize: 256) : BlockScales(plain: absmax)
-        return Blockwise4BitMatrix(rows: source.rows, cols: source.cols, type: type, blockSize: blockSize,
-                                   packed: packed, scales: scales)
+        return try Blockwise4BitMatrix(rows: source.rows, cols: source.cols, type: type, blockSize: blockSize,
+                                       packed: packed, scales: scales, name: name)
     }
 
     /// INT8 with the dynamic map, bit-exact with bitsandbytes' `quantize_blockwise(blocksize, nested)` on CPU.
@@ -65,7 +65,8 @@ public enum Quantizer {
             }
         }
         let scales = doubleQuant ? BlockScales(nesting: absmax, nestedBlockSize: blockSize) : BlockScales(plain: absmax)
-        return Int8BlockMatrix(rows: source.rows, cols: source.cols, blockSize: blockSize, codes: codes, scales: scales)
+        return try Int8BlockMatrix(rows: source.rows, cols: source.cols, blockSize: blockSize, codes: codes,
+                                   scales: scales, name: name)
     }
 
     static func checkBlockSize(_ blockSize: Int, name: String) throws {
