@@ -1,0 +1,214 @@
+import Foundation
+
+/// A linear layer LoRA can adapt in a LLaMA block.
+public enum LoRATarget: String, Codable, Sendable, CaseIterable {
+    case q, k, v, o, gate, up, down
+
+    /// Parses "q,k,v,o,gate,up,down", "q_proj", "all", "all-linear", "attn", "mlp".
+    public static func parseList(_ text: String) -> [LoRATarget]? {
+        var out = [LoRATarget]()
+        for raw in text.split(separator: ",") {
+            var t = raw.trimmingCharacters(in: .whitespaces).lowercased()
+            if t.hasSuffix("_proj") { t.removeLast(5) }
+            switch t {
+            case "all", "all-linear", "all_linear": out += allCases
+            case "attn", "attention": out += [.q, .k, .v, .o]
+            case "mlp", "ffn": out += [.gate, .up, .down]
+            default:
+                guard let one = LoRATarget(rawValue: t) else { return nil }
+                out.append(one)
+            }
+        }
+        var seen = Set<LoRATarget>()
+        let unique = out.filter { seen.insert($0).inserted }
+        return unique.isEmpty ? nil : allCases.filter { unique.contains($0) }
+    }
+
+    /// (in, out) features of this layer for a config.
+    public func shape(_ c: ModelConfig) -> (input: Int, output: Int) {
+        switch self {
+        case .q: return (c.dim, c.heads * c.headDim)
+        case .k, .v: return (c.dim, c.kvHeads * c.headDim)
+        case .o: return (c.heads * c.headDim, c.dim)
+        case .gate, .up: return (c.dim, c.ffnDim)
+        case .down: return (c.ffnDim, c.dim)
+        }
+    }
+}
+
+/// The numeric precision training runs in.
+public enum ComputePrecision: String, Codable, Sendable, CaseIterable {
+    /// This project's engine: fp32 activations, adapters, gradients and moments on the CPU.
+    case fp32
+    /// The QLoRA paper's GPU setting: bf16 activations, adapters and their gradients; fp32 AdamW moments.
+    case bf16
+
+    /// Bytes of one activation / adapter / gradient value.
+    public var bytes: Int { self == .fp32 ? 4 : 2 }
+}
+
+/// The knobs of a what-if estimate (the adapter, batch, sequence and quantization flags of `train`).
+public struct EstimateSettings: Codable, Sendable, Equatable {
+    /// LoRA rank r.
+    public var rank: Int = 8
+    /// LoRA alpha (does not change memory; echoed in the table).
+    public var alpha: Float = 16
+    /// Adapted layers.
+    public var targets: [LoRATarget] = LoRATarget.allCases
+    /// Sequences per step.
+    public var batch: Int = 4
+    /// Tokens per sequence.
+    public var seqLen: Int = 128
+    /// Recompute each block in backward, saving only block inputs.
+    public var checkpointing: Bool = false
+    /// The base storage the user picked (adds a row when it is not one of the five standard methods).
+    public var quant: QuantKind = .nf4
+    /// Double quantization for the user's row.
+    public var doubleQuant: Bool = false
+    /// Values per quantization block.
+    public var blockSize: Int = 64
+    /// Numeric precision of the run.
+    public var precision: ComputePrecision = .fp32
+
+    /// Defaults as `loratop train` uses them.
+    public init() {}
+}
+
+/// One row of the estimate: a training method's memory by component.
+public struct MethodEstimate: Codable, Sendable {
+    /// Short label, e.g. "QLoRA NF4+DQ".
+    public var method: String
+    /// One-line explanation of what is stored how.
+    public var explanation: String
+    /// Bytes by component.
+    public var report: MemoryReport
+    /// Storage bits per parameter of the (quantized) linear base weights.
+    public var linearBitsPerParam: Double
+    /// Storage bits per parameter over every base parameter (embeddings and norms included).
+    public var baseBitsPerParam: Double
+    /// Total divided by full fine-tuning's total.
+    public var ratioToFull: Double
+
+    /// Total bytes.
+    public var total: Int { report.total }
+}
+
+/// What-if memory estimates for LoRA / QLoRA / full fine-tuning of a LLaMA-shaped model.
+public enum Estimator {
+    /// Bits per parameter of blockwise storage: code bits + fp32 absmax per block, or with double quantization
+    /// 8-bit absmax codes + an fp32 absmax2 per `nestedBlock` blocks (the per-matrix offset is negligible).
+    public static func blockwiseBits(codeBits: Int, blockSize: Int, doubleQuant: Bool, nestedBlock: Int = 256) -> Double {
+        let b = Double(blockSize)
+        return Double(codeBits) + (doubleQuant ? 8 / b + 32 / (b * Double(nestedBlock)) : 32 / b)
+    }
+
+    /// Parameters in the adapted linear layers (all seven per block), and in everything else (embeddings, head, norms).
+    public static func parameterSplit(_ c: ModelConfig) -> (linear: Int, other: Int) {
+        let perBlock = LoRATarget.allCases.reduce(0) { s, t in let (i, o) = t.shape(c); return s + i * o }
+        let linear = perBlock * c.layers
+        return (linear, c.parameterCount - linear)
+    }
+
+    /// LoRA parameters: r·(in + out) per adapted layer per block.
+    public static func adapterParameters(_ c: ModelConfig, rank: Int, targets: [LoRATarget]) -> Int {
+        c.layers * targets.reduce(0) { s, t in let (i, o) = t.shape(c); return s + rank * (i + o) }
+    }
+
+    /// Values (not bytes) of activations kept alive for backward, by this project's engine's layout.
+    ///
+    /// With N = batch·seqLen tokens, per decoder block the engine saves: the block input and the residual after
+    /// attention (2·N·C, for the RMSNorm backwards) with their 2·N inverse RMS; both normed inputs (2·N·C, the
+    /// inputs of q/k/v and gate/up, needed for LoRA dA); q, k, v after RoPE (N·(H + 2·Hkv)·hd); the softmax
+    /// probabilities (B·H·T²); the attention output, input of o (N·H·hd); gate and up pre-activations and their
+    /// SwiGLU product, input of down (3·N·F); and each adapter's A·x (N·r per target).
+    /// With checkpointing only each block's input (N·C) is kept, and one block's full set is rebuilt during backward.
+    /// Outside the blocks: the embedding output and the final normed hidden state (2·N·C).
+    /// This is the one place to calibrate against measured RSS.
+    public static func activationValues(_ c: ModelConfig, batch: Int, seqLen: Int, rank: Int, targets: Int,
+                                        checkpointing: Bool) -> Int {
+        let n = batch * seqLen
+        let hd = c.headDim
+        let perBlock = n * (4 * c.dim + 2 + (c.heads + 2 * c.kvHeads) * hd + c.heads * hd + 3 * c.ffnDim + targets * rank)
+            + batch * c.heads * seqLen * seqLen
+        let blocks = checkpointing ? c.layers * n * c.dim + perBlock : c.layers * perBlock
+        return blocks + 2 * n * c.dim
+    }
+
+    /// Values of the logits and loss buffers: logits and their gradient (softmax probabilities), N·V each.
+    public static func logitValues(_ c: ModelConfig, batch: Int, seqLen: Int) -> Int { 2 * batch * seqLen * c.vocab }
+
+    /// Values of scratch: one dequantized base matrix (the largest linear layer) and backward work buffers
+    /// (3 tensors of N·max(C, F)).
+    public static func scratchValues(_ c: ModelConfig, batch: Int, seqLen: Int, dequantizes: Bool) -> Int {
+        let tile = dequantizes ? c.dim * max(c.ffnDim, c.heads * c.headDim) : 0
+        return tile + 3 * batch * seqLen * max(c.dim, c.ffnDim)
+    }
+
+    /// The five standard methods (and the user's own storage choice when it differs), biggest first.
+    public static func estimate(_ c: ModelConfig, _ s: EstimateSettings) -> [MethodEstimate] {
+        let split = parameterSplit(c)
+        let p = s.precision.bytes
+        let adapterParams = adapterParameters(c, rank: s.rank, targets: s.targets)
+        let act = activationValues(c, batch: s.batch, seqLen: s.seqLen, rank: s.rank, targets: s.targets.count,
+                                   checkpointing: s.checkpointing)
+        let actFull = activationValues(c, batch: s.batch, seqLen: s.seqLen, rank: 0, targets: 0,
+                                       checkpointing: s.checkpointing)
+        let logits = logitValues(c, batch: s.batch, seqLen: s.seqLen) * 4  // the loss is always computed in fp32
+        func bytes(bits: Double, params: Int) -> Int { Int((bits * Double(params) / 8).rounded(.up)) }
+
+        struct Row { var name, why: String; var linearBits, otherBits: Double; var storage: String; var dequantizes: Bool }
+        var rows: [Row] = []
+        let pBits = Double(8 * p)
+        rows.append(Row(name: "LoRA, fp32 base", why: "base kept dense fp32; only A, B train", linearBits: 32,
+                        otherBits: 32, storage: "f32", dequantizes: false))
+        rows.append(Row(name: "LoRA, 16-bit base", why: "base in bf16 (2 bytes/param); only A, B train",
+                        linearBits: 16, otherBits: 16, storage: "bf16", dequantizes: true))
+        let nf4 = blockwiseBits(codeBits: 4, blockSize: s.blockSize, doubleQuant: false)
+        let nf4dq = blockwiseBits(codeBits: 4, blockSize: s.blockSize, doubleQuant: true)
+        rows.append(Row(name: "QLoRA NF4", why: "linear layers NF4 + fp32 absmax per \(s.blockSize); embeddings, norms at \(p * 8)-bit",
+                        linearBits: nf4, otherBits: pBits, storage: "nf4", dequantizes: true))
+        rows.append(Row(name: "QLoRA NF4+DQ", why: "NF4 with absmax double-quantized to 8 bits (blocks of 256)",
+                        linearBits: nf4dq, otherBits: pBits, storage: "nf4+dq", dequantizes: true))
+        if s.quant == .int8 || s.quant == .fp4 {
+            // bitsandbytes nests int8 scales in blocks of the outer block size, 4-bit scales in blocks of 256
+            let bits = blockwiseBits(codeBits: s.quant.codeBits ?? 4, blockSize: s.blockSize, doubleQuant: s.doubleQuant,
+                                     nestedBlock: s.quant == .int8 ? s.blockSize : 256)
+            let label = s.quant.rawValue + (s.doubleQuant ? "+dq" : "")
+            rows.append(Row(name: "LoRA, \(label) base", why: "your --quant: linear layers \(label), block \(s.blockSize)",
+                            linearBits: bits, otherBits: pBits, storage: label, dequantizes: true))
+        }
+
+        // Full fine-tuning: every weight trains in fp32 with its gradient and two AdamW moments.
+        let params = c.parameterCount
+        let full = MemoryReport(components: [
+            MemoryComponent("weights f32", bytes: 4 * params, kind: .baseWeights),
+            MemoryComponent("weight gradients", bytes: 4 * params, kind: .gradients),
+            MemoryComponent("AdamW m, v", bytes: 8 * params, kind: .optimizerState),
+            MemoryComponent("activations", bytes: p * actFull, kind: .activations),
+            MemoryComponent("logits + loss", bytes: logits, kind: .logits),
+            MemoryComponent("scratch", bytes: p * scratchValues(c, batch: s.batch, seqLen: s.seqLen, dequantizes: false),
+                            kind: .scratch),
+        ])
+        let fullTotal = Double(full.total)
+        var out = [MethodEstimate(method: "Full fine-tuning", explanation: "all weights fp32, + gradients + 2 AdamW moments",
+                                  report: full, linearBitsPerParam: 32, baseBitsPerParam: 32, ratioToFull: 1)]
+        for r in rows {
+            let linearBytes = bytes(bits: r.linearBits, params: split.linear)
+            let otherBytes = bytes(bits: r.otherBits, params: split.other)
+            let report = MemoryReport(components: [
+                MemoryComponent("base \(r.storage)", bytes: linearBytes + otherBytes, kind: .baseWeights),
+                MemoryComponent("LoRA A, B", bytes: p * adapterParams, kind: .adapters),
+                MemoryComponent("adapter gradients", bytes: p * adapterParams, kind: .gradients),
+                MemoryComponent("AdamW m, v", bytes: 8 * adapterParams, kind: .optimizerState),
+                MemoryComponent("activations", bytes: p * act, kind: .activations),
+                MemoryComponent("logits + loss", bytes: logits, kind: .logits),
+                MemoryComponent("scratch", bytes: p * scratchValues(c, batch: s.batch, seqLen: s.seqLen,
+                                                                     dequantizes: r.dequantizes), kind: .scratch),
+            ])
+            let baseBits = Double(8 * (linearBytes + otherBytes)) / Double(params)
+            out.append(MethodEstimate(method: r.name, explanation: r.why, report: report, linearBitsPerParam: r.linearBits,
+                                      baseBitsPerParam: baseBits, ratioToFull: Double(report.total) / fullTotal))
+        }
+        return out
+    }
+}

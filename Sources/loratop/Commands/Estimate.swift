@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import LoRAKit
+
+/// `loratop estimate`: what-if memory for full fine-tuning, LoRA and QLoRA of a model shape.
+struct Estimate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "estimate",
+        abstract: "Estimate training memory by component for full fine-tuning, LoRA and QLoRA.",
+        discussion: "Presets: " + ModelPreset.all.map(\.name).joined(separator: ", ")
+    )
+
+    @Option(help: "A Hugging Face config.json (or its folder), or 'smollm2'.")
+    var model: String?
+
+    @Option(help: "A named model shape (see below).")
+    var preset: String?
+
+    @Option(help: "LoRA rank r.")
+    var rank: Int = 8
+
+    @Option(help: "LoRA alpha (scale = alpha / r); does not change memory.")
+    var alpha: Float = 16
+
+    @Option(help: "Adapted layers: q,k,v,o,gate,up,down (or all, attn, mlp).")
+    var targets: String = "q,k,v,o,gate,up,down"
+
+    @Option(name: .customLong("batch-size"), help: "Sequences per step.")
+    var batchSize: Int = 4
+
+    @Option(name: .customLong("seq-len"), help: "Tokens per sequence.")
+    var seqLen: Int = 128
+
+    @Flag(help: "Recompute blocks in backward (saves only block inputs).")
+    var checkpointing = false
+
+    @Option(help: "Base storage for an extra row: none, int8, fp4, nf4, source.")
+    var quant: String = "nf4"
+
+    @Flag(name: .customLong("double-quant"), help: "Double-quantize absmax for the extra row.")
+    var doubleQuant = false
+
+    @Option(name: .customLong("block-size"), help: "Values per quantization block (32…4096, power of two).")
+    var blockSize: Int = 64
+
+    @Option(help: "Numeric precision: fp32 (this engine) or bf16 (the QLoRA paper's GPU setting).")
+    var precision: String = "fp32"
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if (model == nil) == (preset == nil) { throw ValidationError("give exactly one of --model or --preset") }
+        if rank < 1 || rank > 4096 { throw ValidationError("--rank: expected 1…4096, found \(rank)") }
+        if batchSize < 1 { throw ValidationError("--batch-size: expected at least 1, found \(batchSize)") }
+        if seqLen < 1 { throw ValidationError("--seq-len: expected at least 1, found \(seqLen)") }
+        if !QuantKind.validBlockSizes.contains(blockSize) {
+            throw ValidationError("--block-size: expected a power of two 32…4096, found \(blockSize)")
+        }
+        if QuantKind(parsing: quant) == nil {
+            throw ValidationError("--quant: expected none, int8, fp4, nf4 or source, found '\(quant)'")
+        }
+        if ComputePrecision(rawValue: precision.lowercased()) == nil {
+            throw ValidationError("--precision: expected fp32 or bf16, found '\(precision)'")
+        }
+        if LoRATarget.parseList(targets) == nil {
+            throw ValidationError("--targets: expected names from q,k,v,o,gate,up,down (or all), found '\(targets)'")
+        }
+    }
+
+    func run() throws {
+        let (title, config) = try resolveModel()
+        var s = EstimateSettings()
+        s.rank = rank
+        s.alpha = alpha
+        s.targets = LoRATarget.parseList(targets) ?? LoRATarget.allCases
+        s.batch = batchSize
+        s.seqLen = seqLen
+        s.checkpointing = checkpointing
+        s.quant = QuantKind(parsing: quant) ?? .nf4
+        s.doubleQuant = doubleQuant
+        s.blockSize = blockSize
+        s.precision = ComputePrecision(rawValue: precision.lowercased()) ?? .fp32
+        let rows = Estimator.estimate(config, s)
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try enc.encode(rows)
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(EstimateTable.render(title: title, config: config, settings: s, rows: rows))
+        }
+    }
+
+    /// The shape from --preset, or --model as a preset name, an HF config.json, or a folder holding one.
+    func resolveModel() throws -> (String, ModelConfig) {
+        if let name = preset ?? model.flatMap({ ModelPreset.named($0) != nil ? $0 : nil }) {
+            guard let p = ModelPreset.named(name) else {
+                throw ValidationError("--preset: unknown '\(name)'; expected one of "
+                                      + ModelPreset.all.map(\.name).joined(separator: ", "))
+            }
+            return (p.title, p.config)
+        }
+        guard let path = model else { throw ValidationError("give --model or --preset") }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw ValidationError("--model: \(path): no such file or folder")
+        }
+        let file = isDir.boolValue ? (path as NSString).appendingPathComponent("config.json") : path
+        if file.lowercased().hasSuffix(".gguf") {
+            throw ValidationError("--model: \(file): reading shapes from GGUF is not wired into estimate yet; "
+                                  + "use --preset smollm2-135m or an HF config.json")
+        }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ValidationError("--model: \(file): cannot read (a Hugging Face folder needs config.json)")
+        }
+        do {
+            return ((path as NSString).lastPathComponent, try JSONDecoder().decode(ModelConfig.self, from: data))
+        } catch let e as ModelConfigError {
+            throw ValidationError("--model: \(file): \(e)")
+        } catch {
+            throw ValidationError("--model: \(file): not a config.json (\(error)); hint: pass the HF folder or --preset")
+        }
+    }
+}
+
+/// The text table `loratop estimate` prints.
+enum EstimateTable {
+    static let columns: [(String, MemoryKind?)] = [
+        ("base", .baseWeights), ("adapters", .adapters), ("grads", .gradients), ("AdamW", .optimizerState),
+        ("activ.", .activations), ("logits", .logits), ("scratch", .scratch), ("total", nil),
+    ]
+
+    /// The whole printout: heading, table, notes.
+    static func render(title: String, config c: ModelConfig, settings s: EstimateSettings, rows: [MethodEstimate]) -> String {
+        let params = c.parameterCount
+        let adapters = Estimator.adapterParameters(c, rank: s.rank, targets: s.targets)
+        var lines = [String]()
+        lines.append("\(title): \(String(format: "%.2f", Double(params) / 1e9))B parameters (\(c.layers) layers, "
+                     + "C \(c.dim), F \(c.ffnDim), heads \(c.heads)/\(c.kvHeads), vocab \(c.vocab))")
+        lines.append("LoRA r \(s.rank), alpha \(fmt(s.alpha)), targets \(s.targets.map(\.rawValue).joined(separator: ",")): "
+                     + "\(adapters) adapter parameters (\(String(format: "%.3f", 100 * Double(adapters) / Double(params)))%)")
+        lines.append("batch \(s.batch) × seq \(s.seqLen), checkpointing \(s.checkpointing ? "on" : "off"), "
+                     + "block size \(s.blockSize), precision \(s.precision.rawValue)")
+        lines.append("")
+        let nameWidth = max(18, rows.map(\.method.count).max() ?? 0)
+        var header = pad("method", nameWidth)
+        for (name, _) in columns { header += " " + lpad(name, 10) }
+        header += " " + lpad("bits/param", 10) + " " + lpad("vs full", 8)
+        lines.append(header)
+        lines.append(String(repeating: "-", count: header.count))
+        for r in rows {
+            var line = pad(r.method, nameWidth)
+            for (_, kind) in columns {
+                let b = kind.map { r.report.bytes(of: $0) } ?? r.total
+                line += " " + lpad(b == 0 && kind != nil ? "-" : ByteFormat.binary(b), 10)
+            }
+            line += " " + lpad(String(format: "%.3f", r.linearBitsPerParam), 10)
+            line += " " + lpad(String(format: "%.3f×", r.ratioToFull), 8)
+            lines.append(line)
+        }
+        lines.append("")
+        lines.append("bits/param: storage of the linear-layer base weights (embeddings and norms excluded).")
+        for r in rows {
+            lines.append("  \(pad(r.method, nameWidth)) \(r.explanation); whole base \(String(format: "%.2f", r.baseBitsPerParam)) bits/param")
+        }
+        lines.append("Activations follow Estimator.activationValues (this engine's saved tensors); GPU frameworks differ.")
+        return lines.joined(separator: "\n")
+    }
+
+    static func fmt(_ x: Float) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
+    static func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
+    static func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
+}
