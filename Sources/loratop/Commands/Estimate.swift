@@ -63,7 +63,7 @@ struct Estimate: ParsableCommand {
         if ComputePrecision(rawValue: precision.lowercased()) == nil {
             throw ValidationError("--precision: expected fp32 or bf16, found '\(precision)'")
         }
-        if LoRATarget.parseList(targets) == nil {
+        if (try? LoRATarget.parseList(targets)) == nil {
             throw ValidationError("--targets: expected names from q,k,v,o,gate,up,down (or all), found '\(targets)'")
         }
     }
@@ -73,7 +73,7 @@ struct Estimate: ParsableCommand {
         var s = EstimateSettings()
         s.rank = rank
         s.alpha = alpha
-        s.targets = LoRATarget.parseList(targets) ?? LoRATarget.allCases
+        s.targets = (try? LoRATarget.parseList(targets)) ?? LoRATarget.allCases
         s.batch = batchSize
         s.seqLen = seqLen
         s.checkpointing = checkpointing

@@ -33,9 +33,9 @@ final class MemoryEstimatorTests: XCTestCase {
         XCTAssertEqual(Estimator.adapterParameters(c, rank: 8, targets: LoRATarget.allCases), 30 * 81_408)
         let qv: Int = 30 * 16 * (1152 + 768)
         XCTAssertEqual(Estimator.adapterParameters(c, rank: 16, targets: [.q, .v]), qv)
-        XCTAssertEqual(LoRATarget.parseList("v_proj, q"), [.q, .v])
-        XCTAssertEqual(LoRATarget.parseList("all"), LoRATarget.allCases)
-        XCTAssertNil(LoRATarget.parseList("q,qq"))
+        XCTAssertEqual(try LoRATarget.parseList("v_proj, q"), [.q, .v])
+        XCTAssertEqual(try LoRATarget.parseList("all"), LoRATarget.allCases)
+        XCTAssertThrowsError(try LoRATarget.parseList("q,qq"))
     }
 
     func testMethodsOrderedAndNF4DQRowShows4127Bits() throws {
