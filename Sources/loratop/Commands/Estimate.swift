@@ -13,7 +13,7 @@ struct Estimate: ParsableCommand {
     @Option(help: "A Hugging Face config.json (or its folder), or 'smollm2'.")
     var model: String?
 
-    @Option(help: "A named model shape (see below).")
+    @Option(help: "A named model shape (listed above).")
     var preset: String?
 
     @Option(help: "LoRA rank r.")

@@ -103,7 +103,8 @@ final class MemoryReportTests: XCTestCase {
         XCTAssertEqual(parts.map(\.name), ["base nf4+dq", "base f32", "base f32 vectors"])
         let nf4dqBytes: Int = 2 * (2048 + 64 + 4 + 4)
         XCTAssertEqual(parts[0].bytes, nf4dqBytes)
-        var report = MemoryReport(components: parts + [MemoryComponent("LoRA A, B", bytes: 1000, kind: .adapters)])
+        XCTAssertEqual(MemoryComponent.floats("x", count: 250, kind: .adapters).bytes, 1000)
+        var report = MemoryReport(components: parts + [MemoryComponent.floats("LoRA A, B", count: 250, kind: .adapters)])
         let expected: Int = parts[0].bytes + 16384 + 400 + 1000
         XCTAssertEqual(report.total, expected)
         XCTAssertEqual(report.bytes(of: .baseWeights), report.total - 1000)

@@ -8,8 +8,10 @@ import XCTest
 enum QuantRealWeights {
     nonisolated(unsafe) static var loader: (String) throws -> (rows: Int, cols: Int, values: [Float])? = fromSafetensors
 
-    static let hfFile = FileManager.default.homeDirectoryForCurrentUser
-        .appendingPathComponent(".cache/loratop-ref/models/smollm2-135m-hf/model.safetensors").path
+    static let hfFile: String = {
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
+        return home + "/.cache/loratop-ref/models/smollm2-135m-hf/model.safetensors"
+    }()
 
     /// Reads one F32 2-D tensor from the HF folder's safetensors file; nil when the file is absent.
     static func fromSafetensors(_ name: String) throws -> (rows: Int, cols: Int, values: [Float])? {
