@@ -8,7 +8,7 @@ public final class LoRALinear: @unchecked Sendable {
     /// Module name (`layers.3.self_attn.q_proj`).
     public let name: String
     /// The frozen weight (out, in).
-    public private(set) var base: FrozenMatrix
+    public internal(set) var base: FrozenMatrix
     /// Frozen bias (out) or nil.
     public let bias: [Float]?
     /// The adapter, if this projection is a target.
