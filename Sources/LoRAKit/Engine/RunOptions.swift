@@ -47,13 +47,13 @@ public struct RunOptions: Codable, Sendable, Equatable {
     /// Folder for checkpoints.
     public var output = "runs/latest"
     /// At most this many eval examples count in the eval loss.
-    public var evalLimit = 64
+    public var evalLimit = 32
     /// At most this many eval examples are answered for exact match (0 = off).
-    public var exactMatchLimit = 16
+    public var exactMatchLimit = 8
     /// Samples shown (base vs adapted).
     public var sampleCount = 2
     /// Longest generated answer for samples and exact match.
-    public var sampleTokens = 32
+    public var sampleTokens = 24
 
     /// Defaults.
     public init() {}
