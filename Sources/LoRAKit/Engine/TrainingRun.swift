@@ -154,7 +154,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
 
     /// The storage a source matrix is trained on. Embeddings (and an untied LM head) keep the file's storage when the
     /// base is quantized, as QLoRA keeps them out of 4 bits; with `none` everything is expanded to fp32.
-    static func store(_ m: FrozenMatrix, name: String, kind: QuantKind, blockSize: Int, doubleQuant: Bool,
+    public static func store(_ m: FrozenMatrix, name: String, kind: QuantKind, blockSize: Int, doubleQuant: Bool,
                       isEmbedding: Bool) throws -> FrozenMatrix {
         switch kind {
         case .none: return m is DenseMatrix ? m : DenseMatrix(m)
