@@ -146,6 +146,9 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         let src = try loadWeights(path: path)
         let tokens = try ModelTokenizer.load(for: src)
         let model = try LlamaModel(source: src, storage: storage)
+        // The base now lives in its own storage (fp32 copies or quantized blocks): the file's pages that were read to
+        // build it need not stay resident. With `source` the file is the storage and its pages come back as used.
+        if o.quant != .source { src.releaseResidentPages() }
         guard tokens.tokenizer.vocabularySize <= model.config.vocab else {
             throw RunOptionsError(flag: "--model", message: "\(path): the tokenizer has \(tokens.tokenizer.vocabularySize) tokens but the embedding only \(model.config.vocab) rows")
         }
@@ -305,6 +308,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
             }
         }
         for (lin, m) in replaced { lin.base = m }
+        if kind != .source { source?.releaseResidentPages() }
         quant = kind
         doubleQuant = dq
         trainer.releaseActivations()
