@@ -103,3 +103,39 @@ final class HeadlessRunTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(saves, 20)
     }
 }
+
+/// Stopped at step k and resumed with `--resume`: steps k+1…n log the same losses, bit for bit, as one run
+/// (same seed and threads; dropout on, so the RNG state and the data position must both be restored).
+final class ResumeRunTests: XCTestCase {
+    /// (step, loss) of every step record, in file order.
+    private func losses(_ path: String) throws -> [(Int, Double)] {
+        var out: [(Int, Double)] = []
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
+            guard let o = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+                  o["type"] as? String == "step", let s = o["step"] as? Int, let l = o["loss"] as? Double else { continue }
+            out.append((s, l))
+        }
+        return out
+    }
+
+    func testResumedRunMatchesAnUninterruptedOne() throws {
+        let base = NSTemporaryDirectory() + "loratop-resume-\(UUID().uuidString)"
+        let common = ["train", "--preset", "tiny", "--data", "sample-data/logbook.txt", "--seq-len", "24", "--batch-size", "2",
+                      "--dropout", "0.1", "--schedule", "constant", "--warmup", "0", "--lr", "1e-3", "--headless", "--threads", "1"]
+        let full = try BinaryRunner(common + ["--max-steps", "12", "--output", base + "/full"])
+        full.closeInput()
+        XCTAssertEqual(try full.waitForExit(), 0, full.errors)
+        let first = try BinaryRunner(common + ["--max-steps", "6", "--output", base + "/split"])
+        first.closeInput()
+        XCTAssertEqual(try first.waitForExit(), 0, first.errors)
+        let second = try BinaryRunner(common + ["--max-steps", "12", "--output", base + "/split", "--resume", base + "/split"])
+        second.closeInput()
+        XCTAssertEqual(try second.waitForExit(), 0, second.errors)
+
+        let expected = try losses(base + "/full/metrics.jsonl")
+        let got = try losses(base + "/split/metrics.jsonl")
+        XCTAssertEqual(expected.map(\.0), Array(1...12))
+        XCTAssertEqual(got.map(\.0), Array(1...12), "the resumed run continues at step 7 and appends to the same log")
+        XCTAssertEqual(got.map(\.1), expected.map(\.1), "losses must be bit-identical")
+    }
+}
