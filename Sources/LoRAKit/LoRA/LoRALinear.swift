@@ -40,8 +40,12 @@ public final class LoRALinear: @unchecked Sendable {
         out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, N: Int, scratch: ScratchBuffer,
         dropoutSeed: UInt64? = nil
     ) {
-        Linear.forward(out: out, x: x, weight: base, bias: bias, N: N, scratch: scratch)
+        Profiler.measure("fwd.base") { Linear.forward(out: out, x: x, weight: base, bias: bias, N: N, scratch: scratch) }
         guard let ad = adapter, !isMerged else { return }
+        Profiler.measure("fwd.lora") { loraForward(ad, out: out, x: x, N: N, dropoutSeed: dropoutSeed) }
+    }
+
+    func loraForward(_ ad: LoRAAdapter, out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, N: Int, dropoutSeed: UInt64?) {
         let r = ad.rank, I = inFeatures, O = outFeatures
         if u.count < N * r { u = FloatBuffer(count: N * r); du = FloatBuffer(count: N * r) }
         var src = x
@@ -64,7 +68,12 @@ public final class LoRALinear: @unchecked Sendable {
         dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, N: Int,
         scratch: ScratchBuffer
     ) {
-        if let ad = adapter, !isMerged {
+        if let ad = adapter, !isMerged { Profiler.measure("bwd.lora") { loraBackward(ad, dx: dx, dout: dout, x: x, N: N) } }
+        if let dx { Profiler.measure("bwd.base") { Linear.backward(dx: dx, dout: dout, weight: base, N: N, scratch: scratch) } }
+    }
+
+    func loraBackward(_ ad: LoRAAdapter, dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, N: Int) {
+        do {
             let r = ad.rank, I = inFeatures, O = outFeatures
             let src = dropSeed == nil ? x : UnsafePointer(xd.pointer)
             // dB (out, r) += scale · doutᵀ u
@@ -89,7 +98,6 @@ public final class LoRALinear: @unchecked Sendable {
                 }
             }
         }
-        if let dx { Linear.backward(dx: dx, dout: dout, weight: base, N: N, scratch: scratch) }
     }
 
     /// W + scale·B·A as dense fp32 (out, in); refuses to produce NaN or Inf.
