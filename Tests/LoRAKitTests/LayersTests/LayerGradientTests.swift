@@ -174,3 +174,25 @@ final class LayerGradientTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-6)
     }
 }
+
+/// The worker-split sgemm against one plain sgemm, every transpose combination, both split directions.
+final class ParallelGemmTests: XCTestCase {
+    func testSplitGemmMatchesSingleCall() {
+        Parallel.setThreads(2)
+        var rng = SeededRNG(seed: 12)
+        for (m, n, k) in [(300, 70, 90), (40, 500, 80), (70, 70, 70)] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let a = randomArray(m * k, &rng), b = randomArray(k * n, &rng), c0 = randomArray(m * n, &rng)
+                    let lda = ta ? m : k, ldb = tb ? k : n
+                    var ref = c0, got = c0
+                    mutable(&ref) { c in a.withPtr { ap in b.withPtr { bp in
+                        BLAS.gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, a: ap, lda: lda, b: bp, ldb: ldb, beta: 0.5, c: c, ldc: n) } } }
+                    mutable(&got) { c in a.withPtr { ap in b.withPtr { bp in
+                        Parallel.gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, a: ap, lda: lda, b: bp, ldb: ldb, beta: 0.5, c: c, ldc: n) } } }
+                    XCTAssertLessThan(relMaxDiff(got, ref), 1e-6, "\(m)×\(n)×\(k) tA \(ta) tB \(tb)")
+                }
+            }
+        }
+    }
+}
