@@ -21,7 +21,7 @@ public enum Linear {
                 let r1 = min(O, r0 + tr)
                 w.withRows(r0..<r1, scratch: scratch) { tile in
                     Parallel.gemm(transB: true, m: N, n: r1 - r0, k: I, a: x, lda: I, b: tile, ldb: I,
-                              beta: beta, c: out + r0, ldc: O)
+                                  beta: beta, c: out + r0, ldc: O)
                 }
                 r0 = r1
             }

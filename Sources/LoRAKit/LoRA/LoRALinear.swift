@@ -59,7 +59,7 @@ public final class LoRALinear: @unchecked Sendable {
         // u (N, r) = src Aᵀ ; out (N, out) += scale · u Bᵀ
         Parallel.gemm(transB: true, m: N, n: r, k: I, a: src, lda: I, b: ad.a.value.pointer, ldb: I, c: u.pointer, ldc: r)
         Parallel.gemm(transB: true, m: N, n: O, k: r, alpha: ad.scale, a: u.pointer, lda: r,
-                  b: ad.b.value.pointer, ldb: r, beta: 1, c: out, ldc: O)
+                      b: ad.b.value.pointer, ldb: r, beta: 1, c: out, ldc: O)
     }
 
     /// Given dout (N, out): dA, dB accumulate (in the adapter) and, when `dx` is given, dx (N, in) += ∂/∂x
@@ -73,29 +73,27 @@ public final class LoRALinear: @unchecked Sendable {
     }
 
     func loraBackward(_ ad: LoRAAdapter, dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, N: Int) {
-        do {
-            let r = ad.rank, I = inFeatures, O = outFeatures
-            let src = dropSeed == nil ? x : UnsafePointer(xd.pointer)
-            // dB (out, r) += scale · doutᵀ u
-            Parallel.gemm(transA: true, m: O, n: r, k: N, alpha: ad.scale, a: dout, lda: O, b: u.pointer, ldb: r,
+        let r = ad.rank, I = inFeatures, O = outFeatures
+        let src = dropSeed == nil ? x : UnsafePointer(xd.pointer)
+        // dB (out, r) += scale · doutᵀ u
+        Parallel.gemm(transA: true, m: O, n: r, k: N, alpha: ad.scale, a: dout, lda: O, b: u.pointer, ldb: r,
                       beta: 1, c: ad.b.grad.pointer, ldc: r)
-            // du (N, r) = scale · dout B
-            Parallel.gemm(m: N, n: r, k: O, alpha: ad.scale, a: dout, lda: O, b: ad.b.value.pointer, ldb: r,
+        // du (N, r) = scale · dout B
+        Parallel.gemm(m: N, n: r, k: O, alpha: ad.scale, a: dout, lda: O, b: ad.b.value.pointer, ldb: r,
                       c: du.pointer, ldc: r)
-            // dA (r, in) += duᵀ src
-            Parallel.gemm(transA: true, m: r, n: I, k: N, a: du.pointer, lda: r, b: src, ldb: I,
+        // dA (r, in) += duᵀ src
+        Parallel.gemm(transA: true, m: r, n: I, k: N, a: du.pointer, lda: r, b: src, ldb: I,
                       beta: 1, c: ad.a.grad.pointer, ldc: I)
-            if let dx {
-                if let seed = dropSeed {
-                    // dx += (du A) ⊙ mask/(1−p); xd is free now, reuse it for du A
-                    Parallel.gemm(m: N, n: I, k: r, a: du.pointer, lda: r, b: ad.a.value.pointer, ldb: I,
+        if let dx {
+            if let seed = dropSeed {
+                // dx += (du A) ⊙ mask/(1−p); xd is free now, reuse it for du A
+                Parallel.gemm(m: N, n: I, k: r, a: du.pointer, lda: r, b: ad.a.value.pointer, ldb: I,
                               c: xd.pointer, ldc: I)
-                    LoRADropout.accumulateMasked(dx: dx, g: xd.pointer, count: N * I, p: ad.dropout, seed: seed)
-                } else {
-                    // dx (N, in) += du A
-                    Parallel.gemm(m: N, n: I, k: r, a: du.pointer, lda: r, b: ad.a.value.pointer, ldb: I,
+                LoRADropout.accumulateMasked(dx: dx, g: xd.pointer, count: N * I, p: ad.dropout, seed: seed)
+            } else {
+                // dx (N, in) += du A
+                Parallel.gemm(m: N, n: I, k: r, a: du.pointer, lda: r, b: ad.a.value.pointer, ldb: I,
                               beta: 1, c: dx, ldc: I)
-                }
             }
         }
     }
@@ -136,7 +134,7 @@ public final class LoRALinear: @unchecked Sendable {
         w.withUnsafeMutableBufferPointer { p in
             guard let c = p.baseAddress else { return }
             Parallel.gemm(m: outFeatures, n: inFeatures, k: ad.rank, alpha: sign * ad.scale, a: ad.b.value.pointer,
-                      lda: ad.rank, b: ad.a.value.pointer, ldb: inFeatures, beta: 1, c: c, ldc: inFeatures)
+                          lda: ad.rank, b: ad.a.value.pointer, ldb: inFeatures, beta: 1, c: c, ldc: inFeatures)
         }
     }
 
