@@ -43,7 +43,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     public init(options: RunOptions, resume: String? = nil) throws {
         try options.validate()
         var options = options
-        BLAS.setThreads(options.threads)
+        Parallel.setThreads(options.threads)
         let built = try TrainingRun.buildModel(options)
         model = built.model
         tokens = built.tokens

@@ -31,7 +31,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.setThreads(threads)
+        Parallel.setThreads(threads)
         var adapterDir = adapter
         if let a = adapter, !FileManager.default.fileExists(atPath: a + "/adapter_config.json") {
             adapterDir = try Checkpoint.resolve(a)  // an output folder: its newest checkpoint
