@@ -12,7 +12,7 @@ final class HeadlessRunTests: XCTestCase {
 
     private func trainArgs(_ out: String, steps: Int = 5000) -> [String] {
         ["train", "--preset", "tiny", "--data", "sample-data/logbook.txt", "--seq-len", "32", "--batch-size", "2",
-         "--max-steps", "\(steps)", "--warmup", "0", "--output", out, "--headless", "--threads", "1"]
+         "--max-steps", "\(steps)", "--warmup", "0", "--schedule", "constant", "--output", out, "--headless", "--threads", "1"]
     }
 
     private func events(_ path: String) throws -> [[String: Any]] {
