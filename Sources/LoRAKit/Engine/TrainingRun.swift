@@ -42,6 +42,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     /// Loads the base, tokenizer and data and prepares the trainer; resumes from a checkpoint folder when given.
     public init(options: RunOptions, resume: String? = nil) throws {
         try options.validate()
+        let rssAtStart = ProcessMemory.current()?.residentBytes ?? 0
         var options = options
         Parallel.setThreads(options.threads)
         let built = try TrainingRun.buildModel(options)
@@ -53,6 +54,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         quant = options.quant
         doubleQuant = options.doubleQuant
 
+        let rssBeforeData = ProcessMemory.current()?.residentBytes ?? 0
         let maxLength = options.seqLen + 1
         let trainFile = try DatasetFile(url: URL(fileURLWithPath: options.data))
         let all = try Dataset.load(trainFile, tokenizer: tokens.tokenizer, template: tokens.template, maxLength: maxLength)
@@ -69,6 +71,12 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
             eval = Dataset(format: all.format, examples: [], stats: DatasetStats())
         }
         evalQuestions = questions
+        let rssAfterData = ProcessMemory.current()?.residentBytes ?? 0
+        loadCosts = [
+            MemoryComponent("runtime + libraries (measured)", bytes: rssAtStart, kind: .other),
+            MemoryComponent("tokenizer (measured)", bytes: built.tokenizerBytes, kind: .other),
+            MemoryComponent("datasets (measured)", bytes: max(0, rssAfterData - rssBeforeData), kind: .other),
+        ]
         guard !train.examples.isEmpty else {
             throw RunOptionsError(flag: "--data", message: "\(options.data): no trainable examples after tokenizing (every example was empty or fully masked)")
         }
@@ -94,6 +102,9 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         }
     }
 
+    /// Memory measured while loading (the process before the run, the tokenizer, the datasets): resident-set deltas.
+    private var loadCosts: [MemoryComponent] = []
+
     /// The curves and events of the checkpoint this run resumed from.
     public private(set) var resumedHistory: TrainingHistory?
 
@@ -105,6 +116,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         var source: WeightSource?
         var sources: [String: FrozenMatrix]
         var path: String
+        var tokenizerBytes = 0
     }
 
     /// Random-weight shapes for `preset:NAME` (byte-level tokenizer, so the vocabulary is 259).
@@ -144,7 +156,9 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         }
         let path = try SampleModel.resolve(o.model)
         let src = try loadWeights(path: path)
+        let rss0 = ProcessMemory.current()?.residentBytes ?? 0
         let tokens = try ModelTokenizer.load(for: src)
+        let tokenizerBytes = max(0, (ProcessMemory.current()?.residentBytes ?? 0) - rss0)
         let model = try LlamaModel(source: src, storage: storage)
         // The base now lives in its own storage (fp32 copies or quantized blocks): the file's pages that were read to
         // build it need not stay resident. With `source` the file is the storage and its pages come back as used.
@@ -152,7 +166,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         guard tokens.tokenizer.vocabularySize <= model.config.vocab else {
             throw RunOptionsError(flag: "--model", message: "\(path): the tokenizer has \(tokens.tokenizer.vocabularySize) tokens but the embedding only \(model.config.vocab) rows")
         }
-        return Built(model: model, tokens: tokens, source: src, sources: sources, path: path)
+        return Built(model: model, tokens: tokens, source: src, sources: sources, path: path, tokenizerBytes: tokenizerBytes)
     }
 
     /// The storage a source matrix is trained on. Embeddings (and an untied LM head) keep the file's storage when the
@@ -353,7 +367,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         parts.append(MemoryComponent("gradients", bytes: p * 4, kind: .gradients))
         parts.append(MemoryComponent("AdamW m, v", bytes: p * 8, kind: .optimizerState))
         parts.append(MemoryComponent("activations", bytes: trainer.activationBytes, kind: .activations))
-        return MemoryReport(components: parts, measure: true)
+        return MemoryReport(components: parts + loadCosts, measure: true)
     }
 }
 

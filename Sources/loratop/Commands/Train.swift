@@ -157,6 +157,9 @@ struct Train: ParsableCommand {
         StdinCommands.start(engine: engine)
         engine.start()
         engine.wait()
+        if let m = engine.latest.memory {
+            print("memory: " + m.summaryLines().joined(separator: "; "))
+        }
         if let code = trap.exitCode { throw ExitCode(code) }
         if case .failed = engine.latest.status { throw ExitCode.failure }
     }
