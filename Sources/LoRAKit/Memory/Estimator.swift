@@ -46,6 +46,9 @@ public struct EstimateSettings: Codable, Sendable, Equatable {
     public var blockSize: Int = 64
     /// Numeric precision of the run.
     public var precision: ComputePrecision = .fp32
+    /// Bytes of the token embedding (and an untied head) as the model file stores them, when estimating from a file:
+    /// this engine keeps them in the file's storage under a quantized base. Nil: fp32.
+    public var embeddingFileBytes: Int?
 
     /// Defaults as `loratop train` uses them.
     public init() {}
@@ -186,6 +189,54 @@ public enum Estimator {
             out.append(MethodEstimate(method: r.name, explanation: r.why, report: report, linearBitsPerParam: r.linearBits,
                                       baseBitsPerParam: baseBits, ratioToFull: Double(report.total) / fullTotal))
         }
+        out.append(engineRow(c, s, fullTotal: fullTotal, adapterParams: adapterParams))
         return out
+    }
+
+    /// Measured on this machine for the SmolLM2 sample (Linux, Swift 6.3): the process before loading (runtime,
+    /// Foundation, OpenBLAS, the CLI) and the GGUF tokenizer. Used only by the engine row.
+    public static let runtimeBytes = 24 << 20
+    /// See `runtimeBytes`.
+    public static let tokenizerBytes = 5 << 20
+
+    /// What this engine itself would hold for the settings: the linear base in `s.quant` storage (dense fp32 for none),
+    /// embeddings in the file's storage when quantized (fp32 otherwise), fp32 adapters, gradients and AdamW moments,
+    /// the exact buffers `TrainingGraph` allocates (logits only in ~16 MiB chunks), LoRA's saved A·x, one dequantized
+    /// tile of the largest matrix, and the measured runtime and tokenizer. `loratop train` prints the same
+    /// components measured; the test suite checks they agree.
+    public static func engineRow(_ c: ModelConfig, _ s: EstimateSettings, fullTotal: Double, adapterParams: Int) -> MethodEstimate {
+        let split = parameterSplit(c)
+        let quantized = s.quant.isBlockwise
+        let linearBits: Double
+        switch s.quant {
+        case .none, .source: linearBits = 32
+        case .int8: linearBits = blockwiseBits(codeBits: 8, blockSize: s.blockSize, doubleQuant: s.doubleQuant, nestedBlock: s.blockSize)
+        case .fp4, .nf4: linearBits = blockwiseBits(codeBits: 4, blockSize: s.blockSize, doubleQuant: s.doubleQuant)
+        }
+        let linearBytes = Int((linearBits * Double(split.linear) / 8).rounded(.up))
+        let embedValues = c.vocab * c.dim * (c.tiedEmbeddings ? 1 : 2)
+        let embedBytes = quantized ? (s.embeddingFileBytes ?? 4 * embedValues) : 4 * embedValues
+        let normBytes = 4 * (split.other - embedValues)
+        let n = s.batch * s.seqLen
+        let lora = 2 * n * s.rank * s.targets.count * c.layers
+        let act = 4 * (TrainingGraph.plannedActivationValues(c, B: s.batch, T: s.seqLen, checkpointing: s.checkpointing) + lora)
+        let tile = quantized ? 4 * c.dim * max(c.ffnDim, c.heads * c.headDim) : 0
+        let label = s.quant == .none ? "f32" : s.quant.rawValue + (quantized && s.doubleQuant ? "+dq" : "")
+        let report = MemoryReport(components: [
+            MemoryComponent("base \(label)", bytes: linearBytes, kind: .baseWeights),
+            MemoryComponent("embeddings", bytes: embedBytes + normBytes, kind: .baseWeights),
+            MemoryComponent("LoRA A, B", bytes: 4 * adapterParams, kind: .adapters),
+            MemoryComponent("adapter gradients", bytes: 4 * adapterParams, kind: .gradients),
+            MemoryComponent("AdamW m, v", bytes: 8 * adapterParams, kind: .optimizerState),
+            MemoryComponent("activations", bytes: act, kind: .activations),
+            MemoryComponent("scratch", bytes: tile, kind: .scratch),
+            MemoryComponent("runtime + tokenizer", bytes: runtimeBytes + tokenizerBytes, kind: .other),
+        ])
+        let baseBits = Double(8 * (linearBytes + embedBytes + normBytes)) / Double(c.parameterCount)
+        return MethodEstimate(method: "loratop, this run",
+                              explanation: "this engine with your flags: \(label) linear base, embeddings "
+                                + (quantized ? "as the file stores them" : "fp32") + ", fp32 math, chunked LM head",
+                              report: report, linearBitsPerParam: linearBits, baseBitsPerParam: baseBits,
+                              ratioToFull: Double(report.total) / fullTotal)
     }
 }

@@ -270,3 +270,19 @@ public final class TrainingGraph {
         return out
     }
 }
+
+extension TrainingGraph {
+    /// The fp32 values a graph for B × T allocates (block activations, gradient scratch, the LM-head chunk buffers),
+    /// computed without allocating: the estimator's activation figure for this engine. A test keeps it equal to
+    /// `activationBytes / 4` of a real graph.
+    public static func plannedActivationValues(_ c: ModelConfig, B: Int, T: Int, checkpointing: Bool) -> Int {
+        let N = B * T, C = c.dim, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim, F = c.ffnDim
+        let block = 2 * N + 3 * N * C + 2 * N * Cq + 2 * N * Ckv + B * c.heads * T * T + 3 * N * F
+        let blocks = (checkpointing ? 1 : c.layers) * block
+        let resid = (c.layers + 1) * N * C + N * C + N
+        let grads = 2 * N * C + 3 * N * F + 2 * N * Cq + 2 * N * Ckv + B * c.kvHeads * T * T + (checkpointing ? N * C : 0)
+        let chunk = max(1, max(8, (1 << 22) / max(1, c.vocab)))
+        let head = chunk * c.vocab + 2 * chunk * C
+        return blocks + resid + grads + head
+    }
+}

@@ -71,6 +71,7 @@ struct Estimate: ParsableCommand {
     func run() throws {
         let (title, config) = try resolveModel()
         var s = EstimateSettings()
+        s.embeddingFileBytes = try embeddingFileBytes()
         s.rank = rank
         s.alpha = alpha
         s.targets = (try? LoRATarget.parseList(targets)) ?? LoRATarget.allCases
@@ -92,9 +93,23 @@ struct Estimate: ParsableCommand {
         }
     }
 
+    /// The bytes the model file spends on the embedding (and an untied head), when --model is a GGUF file.
+    func embeddingFileBytes() throws -> Int? {
+        guard preset == nil, let given = model,
+              SampleModel.named(given) != nil || FileManager.default.fileExists(atPath: given) else { return nil }
+        let path = try SampleModel.resolve(given)
+        guard path.lowercased().hasSuffix(".gguf") else { return nil }
+        let source = try loadWeights(path: path)
+        var bytes = try source.matrix("model.embed_tokens.weight").storageBytes
+        if source.has("lm_head.weight") { bytes += try source.matrix("lm_head.weight").storageBytes }
+        return bytes
+    }
+
     /// The shape from --preset, or --model as a preset name, an HF config.json, or a folder holding one.
     func resolveModel() throws -> (String, ModelConfig) {
-        if let name = preset ?? model.flatMap({ ModelPreset.named($0) != nil ? $0 : nil }) {
+        // --model names a file or the cached sample (smollm2); a preset name there is used only when it is neither.
+        let modelIsFile = model.map { SampleModel.named($0) != nil || FileManager.default.fileExists(atPath: $0) } ?? false
+        if let name = preset ?? (modelIsFile ? nil : model.flatMap({ ModelPreset.named($0) != nil ? $0 : nil })) {
             guard let p = ModelPreset.named(name) else {
                 throw ValidationError("--preset: unknown '\(name)'; expected one of "
                                       + ModelPreset.all.map(\.name).joined(separator: ", "))
