@@ -1,0 +1,110 @@
+import Foundation
+import LoRAKit
+import TerminalUI
+
+/// The loss chart: ghost runs (dim), training loss, its TensorBoard-smoothed curve, eval loss, and a marker at every
+/// applied change ("r 8→16"). Axis ranges snap to round values so the picture only reflows when the data cross one,
+/// which keeps the bytes sent per frame small.
+enum LossChartView {
+    /// The x range shown: all planned steps, or the last N steps (window start snapped to N/5).
+    static func xRange(_ state: AppState) -> ClosedRange<Double>? {
+        let s = state.snapshot
+        let last = max(s.step, s.trainLoss.last?.step ?? 0, s.evalLoss.last?.step ?? 0)
+        if let n = state.chart.window {
+            let q = max(1, n / 5)
+            let end = max(n, ((last + q - 1) / q) * q)
+            return Double(end - n)...Double(end)
+        }
+        let ghostEnd = s.ghosts.flatMap { $0.train.map(\.step) }.max() ?? 0
+        let end = max(s.totalSteps, last, ghostEnd)
+        return end > 0 ? 0...Double(end) : nil
+    }
+
+    /// A step of 1, 2 or 5 × 10ⁿ near `raw`.
+    static func niceStep(_ raw: Double) -> Double {
+        guard raw.isFinite, raw > 0 else { return 1 }
+        let e = floor(log10(raw))
+        let f = raw / pow(10, e)
+        let m: Double = f <= 1 ? 1 : (f <= 2 ? 2 : (f <= 5 ? 5 : 10))
+        return m * pow(10, e)
+    }
+
+    /// `lo…hi` widened to multiples of a round step (about four steps over the span).
+    static func niceRange(_ lo: Double, _ hi: Double) -> ClosedRange<Double> {
+        var span = hi - lo
+        if !(span > 0) { span = max(abs(hi) * 0.1, 0.1) }
+        let step = niceStep(span / 4)
+        var a = floor(lo / step) * step, b = ceil(hi / step) * step
+        if a == b { a -= step; b += step }
+        return a...b
+    }
+
+    /// The y range (in loss units) of the finite values in view, snapped; nil when nothing finite is in view.
+    static func yRange(_ values: [Double], log: Bool) -> ClosedRange<Double>? {
+        let usable = values.filter { $0.isFinite && (!log || $0 > 0) }
+        guard let lo = usable.min(), let hi = usable.max() else { return nil }
+        if log {
+            let r = niceRange(log10(lo), log10(hi))
+            return pow(10, r.lowerBound)...pow(10, r.upperBound)
+        }
+        return niceRange(lo, hi)
+    }
+
+    /// The chart widget for a state.
+    static func chart(_ state: AppState, _ ctx: ViewContext) -> LineChart {
+        let s = state.snapshot
+        let xr = xRange(state)
+        func inView(_ p: LossPoint) -> Bool { xr.map { $0.contains(Double(p.step)) } ?? true }
+        func pts(_ l: [LossPoint]) -> [ChartPoint] { l.map { ChartPoint(x: Double($0.step), y: Double($0.value)) } }
+
+        var series: [ChartSeries] = []
+        var visible: [Double] = []
+        let ghostStyle = ctx.style(.ghostLine).adding(.dim)
+        for (i, g) in s.ghosts.enumerated() {
+            series.append(ChartSeries(name: i == 0 ? "earlier runs" : "", points: pts(g.train), style: ghostStyle,
+                                      asciiPoint: "."))
+            visible += g.train.filter(inView).map { Double($0.value) }
+        }
+        let train = s.trainLoss
+        series.append(ChartSeries(name: "train", points: pts(train), style: ctx.style(.trainLine), asciiPoint: "*"))
+        visible += train.filter(inView).map { Double($0.value) }
+        let w = state.chart.smoothing
+        if w > 0, train.count > 1 {
+            let sm = Smoothing.exponentialMovingAverage(train.map { Double($0.value) }, weight: w)
+            let smPoints = zip(train, sm).map { ChartPoint(x: Double($0.0.step), y: $0.1) }
+            series.append(ChartSeries(name: "smoothed", points: smPoints, style: ctx.style(.smoothLine), asciiPoint: "+"))
+        }
+        if !s.evalLoss.isEmpty {
+            series.append(ChartSeries(name: "eval", points: pts(s.evalLoss), style: ctx.style(.evalLine), asciiPoint: "o"))
+            visible += s.evalLoss.filter(inView).map { Double($0.value) }
+        }
+        let markers = s.changes.filter { $0.kind != "restart" }.map {
+            ChartMarker(x: Double($0.step), label: ctx.arrows($0.label), style: ctx.style(.marker))
+        }
+        return LineChart(series: series, markers: markers, scale: state.chart.logY ? .log : .linear, glyphs: ctx.glyphs,
+                         yRange: yRange(visible, log: state.chart.logY), xRange: xr, axisStyle: ctx.style(.divLine),
+                         labelStyle: ctx.style(.graphText))
+    }
+
+    /// The box's right title: scale, smoothing and zoom.
+    static func caption(_ state: AppState, _ ctx: ViewContext) -> String {
+        let zoom = state.chart.window.map { "last \($0) steps" } ?? "all steps"
+        return ctx.arrows("\(state.chart.logY ? "log" : "linear") · smoothing \(String(format: "%.2f", state.chart.smoothing)) · \(zoom)")
+    }
+
+    /// Draws the chart in a titled box (the chart writes marker labels on its top row).
+    static func render(_ state: AppState, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
+        guard !area.isEmpty else { return }
+        buf.render(ctx.box(ctx.arrows("Loss (nats/token) · x: step"), right: caption(state, ctx)), in: area)
+        let inner = Box.inner(area)
+        let chart = chart(state, ctx)
+        if state.snapshot.trainLoss.isEmpty && state.snapshot.ghosts.isEmpty {
+            buf.render(chart, in: inner)
+            let msg = ctx.arrows("waiting for the first step…")
+            buf.line([ctx.span(msg, .inactiveFg)], in: inner.centered(width: msg.terminalWidth, height: 1), row: 0,
+                     ellipsis: ctx.glyphs.ellipsis)
+            return
+        }
+        buf.render(chart, in: inner)
+    }
+}
