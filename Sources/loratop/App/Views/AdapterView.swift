@@ -42,8 +42,8 @@ enum AdapterView {
         }
         out.append(trainable)
         out.append(row("batch", "\(s.batchSize) × \(s.seqLen) tokens" + (s.gradAccum > 1 ? ", accum \(s.gradAccum)" : ""),
-                       nil, ctx).map { Span(ctx.arrows($0.text), style: $0.style) })
-        return out
+                       nil, ctx))
+        return out.map { $0.map { Span(ctx.arrows($0.text), style: $0.style) } }
     }
 
     /// Draws the panel in a box.

@@ -140,7 +140,7 @@ enum AppView {
         var text = state.quitting == true ? "saving a checkpoint and stopping…" : "stopping…"
         if let sig = state.stopSignal { text = "signal \(signalName(sig)): " + text }
         if state.snapshot.status == .saving { text += "\nwriting the checkpoint now" }
-        buf.render(Modal(title: "Stopping", width: 52, height: 4, glyphs: ctx.glyphs.heavyBox,
+        buf.render(Modal(title: "Stopping", width: 64, height: 5, glyphs: ctx.glyphs.heavyBox,
                          borderStyle: ctx.palette.style(fg: .pending, bg: .modalBg), fill: modalStyle,
                          content: Text(ctx.arrows(text), style: modalStyle, wrap: true)), in: area)
     }

@@ -32,6 +32,8 @@ struct ViewContext: Sendable {
             .replacingOccurrences(of: "½", with: "1/2").replacingOccurrences(of: "÷", with: "/")
             .replacingOccurrences(of: "−", with: "-").replacingOccurrences(of: "↑", with: "Up")
             .replacingOccurrences(of: "↓", with: "Down").replacingOccurrences(of: "⏎", with: "|")
+            .replacingOccurrences(of: "—", with: "-").replacingOccurrences(of: "–", with: "-")
+            .replacingOccurrences(of: "√", with: "sqrt ")
     }
 }
 
