@@ -16,18 +16,27 @@ final class EndToEndTUITests: XCTestCase {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
+    /// Runs a program to completion with posix_spawn and waitpid; output goes through a temporary file, not a pipe,
+    /// because a tmux server started by the command inherits the descriptors and would keep a pipe open forever.
     @discardableResult
     static func run(_ exe: String, _ args: [String]) -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        do { try p.run() } catch { return (-1, "\(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let path = NSTemporaryDirectory() + "loratop-e2e-\(getpid())-\(UInt64.random(in: 0..<UInt64.max)).out"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([exe] + args).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, exe, &actions, nil, argv, environ) == 0 else { return (-1, "cannot start \(exe)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let data = FileManager.default.contents(atPath: path) ?? Data()
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
+        return (code, String(decoding: data, as: UTF8.self))
     }
 
     static func which(_ name: String) -> String? {
