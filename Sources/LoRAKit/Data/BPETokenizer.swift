@@ -161,7 +161,7 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
 
     /// Token ids for `text`, with special tokens recognised; no BOS is added.
     public func encode(_ text: String) -> [Int32] {
-        var utf8 = Array(text.utf8)
+        let utf8 = Array(text.utf8)
         var out = [Int32]()
         out.reserveCapacity(utf8.count / 3 + 4)
         var segmentStart = 0
@@ -178,7 +178,6 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
             }
         }
         if segmentStart < n { encodeOrdinary(utf8[segmentStart..<n], into: &out) }
-        utf8.removeAll()
         return out
     }
 

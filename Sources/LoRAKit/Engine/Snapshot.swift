@@ -259,6 +259,8 @@ public struct Snapshot: Sendable {
     public var baseParameters: Int = 0
     /// Whether there is progress since the last checkpoint.
     public var unsavedProgress: Bool = false
+    /// Memory by component and the measured resident set (after the latest step).
+    public var memory: MemoryReport?
 
     /// An empty snapshot (version 0, starting).
     public init() {}

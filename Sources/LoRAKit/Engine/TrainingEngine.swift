@@ -71,6 +71,7 @@ public final class TrainingEngine: @unchecked Sendable {
     private var unsaved = false
     private var runNumber = 1
     private var finishedHandled = false
+    private var memory: MemoryReport?
 
     /// An engine for `session`; call `start()` to begin.
     public init(session: TrainingSession, options: EngineOptions = EngineOptions()) {
@@ -215,6 +216,7 @@ public final class TrainingEngine: @unchecked Sendable {
 
     private func recordStep(_ r: StepRecord) {
         lastStep = r
+        memory = session.memoryReport()
         unsaved = true
         history.trainLoss.append(LossPoint(step: r.step, value: r.loss))
         history.learningRates.append(LossPoint(step: r.step, value: r.learningRate))
@@ -356,6 +358,7 @@ public final class TrainingEngine: @unchecked Sendable {
         s.trainableParameters = session.trainableParameters
         s.baseParameters = session.baseParameters
         s.unsavedProgress = unsaved
+        s.memory = memory
         return s
     }
 

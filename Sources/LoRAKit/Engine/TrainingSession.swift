@@ -25,6 +25,13 @@ public protocol TrainingSession: AnyObject {
     func saveCheckpoint(history: TrainingHistory) throws -> String
     /// Starts over from the same base and data with the current settings (fresh adapters and optimizer).
     func restart() throws
+    /// Memory by component next to the measured resident set (nil when the session cannot tell).
+    func memoryReport() -> MemoryReport?
+}
+
+extension TrainingSession {
+    /// No memory accounting by default.
+    public func memoryReport() -> MemoryReport? { nil }
 }
 
 /// The curves and events a checkpoint keeps so a resumed run shows its whole history.

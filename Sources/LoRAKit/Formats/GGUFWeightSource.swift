@@ -186,3 +186,8 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         return out
     }
 }
+
+extension GGUFWeightSource {
+    /// Drops the resident pages of the file's mapping (see `MappedFile.releaseResidentPages`).
+    public func releaseResidentPages() { file.mapped.releaseResidentPages() }
+}

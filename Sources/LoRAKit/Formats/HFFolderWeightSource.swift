@@ -127,3 +127,10 @@ public final class HFFolderWeightSource: WeightSource, @unchecked Sendable {
         return try f.floats(name)
     }
 }
+
+extension HFFolderWeightSource {
+    /// Drops the resident pages of every shard's mapping (see `MappedFile.releaseResidentPages`).
+    public func releaseResidentPages() {
+        for f in shards.values { f.mapped.releaseResidentPages() }
+    }
+}

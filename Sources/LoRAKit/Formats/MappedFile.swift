@@ -69,6 +69,13 @@ public final class MappedFile: @unchecked Sendable {
         }
     }
 
+    /// Drops the mapping's resident pages (they are read again from the file, through the page cache, when next
+    /// touched). Called after a base has been converted, so the file's pages stop counting in the resident set.
+    public func releaseResidentPages() {
+        guard let base, !ownsHeapCopy, size > 0 else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_DONTNEED))
+    }
+
     /// The bytes `range` (must lie inside the file) as a fresh array.
     public func bytes(_ range: Range<Int>) -> [UInt8] {
         guard let base, range.lowerBound >= 0, range.upperBound <= size else { return [] }

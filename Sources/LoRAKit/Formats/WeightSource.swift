@@ -16,6 +16,8 @@ public protocol WeightSource: AnyObject {
     func matrix(_ name: String) throws -> FrozenMatrix
     /// A 1-D tensor as fp32.
     func vector(_ name: String) throws -> [Float]
+    /// Drops the file's resident pages once the base has been converted (they are read again when touched).
+    func releaseResidentPages()
 }
 
 /// A tensor that is missing or has the wrong shape or type.
@@ -35,4 +37,9 @@ public struct WeightError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "\(origin): tensor \(tensor): \(message)" }
+}
+
+extension WeightSource {
+    /// Nothing to release for sources that hold no file mapping.
+    public func releaseResidentPages() {}
 }

@@ -56,7 +56,7 @@ public final class CrossEntropyHead {
                         var mx = -Float.infinity
                         var j = 0
                         var m8 = SIMD8<Float>(repeating: -Float.infinity)
-                        while j + 8 <= V { m8 = pointwiseMax(m8, Vec.load(row + j)); j += 8 }
+                        while j + 8 <= V { m8 = Vec.max(m8, Vec.load(row + j)); j += 8 }
                         mx = m8.max()
                         while j < V { mx = max(mx, row[j]); j += 1 }
                         let mv = SIMD8<Float>(repeating: mx)

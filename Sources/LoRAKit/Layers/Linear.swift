@@ -13,15 +13,15 @@ public enum Linear {
     ) {
         let O = w.rows, I = w.cols
         if let base = w.denseBase {
-            BLAS.gemm(transB: true, m: N, n: O, k: I, a: x, lda: I, b: base, ldb: I, beta: beta, c: out, ldc: O)
+            Parallel.gemm(transB: true, m: N, n: O, k: I, a: x, lda: I, b: base, ldb: I, beta: beta, c: out, ldc: O)
         } else {
             let tr = tileRows(w)
             var r0 = 0
             while r0 < O {
                 let r1 = min(O, r0 + tr)
                 w.withRows(r0..<r1, scratch: scratch) { tile in
-                    BLAS.gemm(transB: true, m: N, n: r1 - r0, k: I, a: x, lda: I, b: tile, ldb: I,
-                              beta: beta, c: out + r0, ldc: O)
+                    Parallel.gemm(transB: true, m: N, n: r1 - r0, k: I, a: x, lda: I, b: tile, ldb: I,
+                                  beta: beta, c: out + r0, ldc: O)
                 }
                 r0 = r1
             }
@@ -40,7 +40,7 @@ public enum Linear {
     ) {
         let O = w.rows, I = w.cols
         if let base = w.denseBase {
-            BLAS.gemm(m: N, n: I, k: O, a: dout, lda: O, b: base, ldb: I, beta: 1, c: dx, ldc: I)
+            Parallel.gemm(m: N, n: I, k: O, a: dout, lda: O, b: base, ldb: I, beta: 1, c: dx, ldc: I)
             return
         }
         let tr = tileRows(w)
@@ -48,7 +48,7 @@ public enum Linear {
         while r0 < O {
             let r1 = min(O, r0 + tr)
             w.withRows(r0..<r1, scratch: scratch) { tile in
-                BLAS.gemm(m: N, n: I, k: r1 - r0, a: dout + r0, lda: O, b: tile, ldb: I, beta: 1, c: dx, ldc: I)
+                Parallel.gemm(m: N, n: I, k: r1 - r0, a: dout + r0, lda: O, b: tile, ldb: I, beta: 1, c: dx, ldc: I)
             }
             r0 = r1
         }

@@ -14,20 +14,29 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
         return nil
     }
 
-    /// Parses a comma-separated list (`q,k,v,o,gate,up,down`); throws naming the first unknown entry.
+    /// Parses a comma-separated list (`q,k,v,o,gate,up,down`, PEFT names, or the groups `all` / `all-linear`, `attn`, `mlp`);
+    /// returns the targets in block order and throws naming the first unknown entry.
     public static func parseList(_ list: String) throws -> [LoRATarget] {
-        var out: [LoRATarget] = []
-        for part in list.split(separator: ",") where !part.trimmingCharacters(in: .whitespaces).isEmpty {
-            guard let t = LoRATarget(name: String(part)) else {
-                throw LoRAConfigError(field: "target_modules",
-                                      message: "unknown target '\(part)'; expected some of q,k,v,o,gate,up,down")
+        var out: Set<LoRATarget> = []
+        for part in list.split(separator: ",") {
+            let name = part.trimmingCharacters(in: .whitespaces).lowercased()
+            if name.isEmpty { continue }
+            switch name {
+            case "all", "all-linear", "all_linear": out.formUnion(allCases)
+            case "attn", "attention": out.formUnion([.q, .k, .v, .o])
+            case "mlp", "ffn": out.formUnion([.gate, .up, .down])
+            default:
+                guard let t = LoRATarget(name: name) else {
+                    throw LoRAConfigError(field: "target_modules",
+                                          message: "unknown target '\(part)'; expected some of q,k,v,o,gate,up,down (or all, attn, mlp)")
+                }
+                out.insert(t)
             }
-            if !out.contains(t) { out.append(t) }
         }
         guard !out.isEmpty else {
             throw LoRAConfigError(field: "target_modules", message: "empty list; expected some of q,k,v,o,gate,up,down")
         }
-        return out
+        return allCases.filter { out.contains($0) }
     }
 }
 

@@ -8,7 +8,7 @@ public final class LoRALinear: @unchecked Sendable {
     /// Module name (`layers.3.self_attn.q_proj`).
     public let name: String
     /// The frozen weight (out, in).
-    public private(set) var base: FrozenMatrix
+    public internal(set) var base: FrozenMatrix
     /// Frozen bias (out) or nil.
     public let bias: [Float]?
     /// The adapter, if this projection is a target.
@@ -40,8 +40,12 @@ public final class LoRALinear: @unchecked Sendable {
         out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, N: Int, scratch: ScratchBuffer,
         dropoutSeed: UInt64? = nil
     ) {
-        Linear.forward(out: out, x: x, weight: base, bias: bias, N: N, scratch: scratch)
+        Profiler.measure("fwd.base") { Linear.forward(out: out, x: x, weight: base, bias: bias, N: N, scratch: scratch) }
         guard let ad = adapter, !isMerged else { return }
+        Profiler.measure("fwd.lora") { loraForward(ad, out: out, x: x, N: N, dropoutSeed: dropoutSeed) }
+    }
+
+    func loraForward(_ ad: LoRAAdapter, out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, N: Int, dropoutSeed: UInt64?) {
         let r = ad.rank, I = inFeatures, O = outFeatures
         if u.count < N * r { u = FloatBuffer(count: N * r); du = FloatBuffer(count: N * r) }
         var src = x
@@ -53,9 +57,9 @@ public final class LoRALinear: @unchecked Sendable {
             dropSeed = seed
         }
         // u (N, r) = src Aᵀ ; out (N, out) += scale · u Bᵀ
-        BLAS.gemm(transB: true, m: N, n: r, k: I, a: src, lda: I, b: ad.a.value.pointer, ldb: I, c: u.pointer, ldc: r)
-        BLAS.gemm(transB: true, m: N, n: O, k: r, alpha: ad.scale, a: u.pointer, lda: r,
-                  b: ad.b.value.pointer, ldb: r, beta: 1, c: out, ldc: O)
+        Parallel.gemm(transB: true, m: N, n: r, k: I, a: src, lda: I, b: ad.a.value.pointer, ldb: I, c: u.pointer, ldc: r)
+        Parallel.gemm(transB: true, m: N, n: O, k: r, alpha: ad.scale, a: u.pointer, lda: r,
+                      b: ad.b.value.pointer, ldb: r, beta: 1, c: out, ldc: O)
     }
 
     /// Given dout (N, out): dA, dB accumulate (in the adapter) and, when `dx` is given, dx (N, in) += ∂/∂x
@@ -64,32 +68,34 @@ public final class LoRALinear: @unchecked Sendable {
         dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, N: Int,
         scratch: ScratchBuffer
     ) {
-        if let ad = adapter, !isMerged {
-            let r = ad.rank, I = inFeatures, O = outFeatures
-            let src = dropSeed == nil ? x : UnsafePointer(xd.pointer)
-            // dB (out, r) += scale · doutᵀ u
-            BLAS.gemm(transA: true, m: O, n: r, k: N, alpha: ad.scale, a: dout, lda: O, b: u.pointer, ldb: r,
+        if let ad = adapter, !isMerged { Profiler.measure("bwd.lora") { loraBackward(ad, dx: dx, dout: dout, x: x, N: N) } }
+        if let dx { Profiler.measure("bwd.base") { Linear.backward(dx: dx, dout: dout, weight: base, N: N, scratch: scratch) } }
+    }
+
+    func loraBackward(_ ad: LoRAAdapter, dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, N: Int) {
+        let r = ad.rank, I = inFeatures, O = outFeatures
+        let src = dropSeed == nil ? x : UnsafePointer(xd.pointer)
+        // dB (out, r) += scale · doutᵀ u
+        Parallel.gemm(transA: true, m: O, n: r, k: N, alpha: ad.scale, a: dout, lda: O, b: u.pointer, ldb: r,
                       beta: 1, c: ad.b.grad.pointer, ldc: r)
-            // du (N, r) = scale · dout B
-            BLAS.gemm(m: N, n: r, k: O, alpha: ad.scale, a: dout, lda: O, b: ad.b.value.pointer, ldb: r,
+        // du (N, r) = scale · dout B
+        Parallel.gemm(m: N, n: r, k: O, alpha: ad.scale, a: dout, lda: O, b: ad.b.value.pointer, ldb: r,
                       c: du.pointer, ldc: r)
-            // dA (r, in) += duᵀ src
-            BLAS.gemm(transA: true, m: r, n: I, k: N, a: du.pointer, lda: r, b: src, ldb: I,
+        // dA (r, in) += duᵀ src
+        Parallel.gemm(transA: true, m: r, n: I, k: N, a: du.pointer, lda: r, b: src, ldb: I,
                       beta: 1, c: ad.a.grad.pointer, ldc: I)
-            if let dx {
-                if let seed = dropSeed {
-                    // dx += (du A) ⊙ mask/(1−p); xd is free now, reuse it for du A
-                    BLAS.gemm(m: N, n: I, k: r, a: du.pointer, lda: r, b: ad.a.value.pointer, ldb: I,
+        if let dx {
+            if let seed = dropSeed {
+                // dx += (du A) ⊙ mask/(1−p); xd is free now, reuse it for du A
+                Parallel.gemm(m: N, n: I, k: r, a: du.pointer, lda: r, b: ad.a.value.pointer, ldb: I,
                               c: xd.pointer, ldc: I)
-                    LoRADropout.accumulateMasked(dx: dx, g: xd.pointer, count: N * I, p: ad.dropout, seed: seed)
-                } else {
-                    // dx (N, in) += du A
-                    BLAS.gemm(m: N, n: I, k: r, a: du.pointer, lda: r, b: ad.a.value.pointer, ldb: I,
+                LoRADropout.accumulateMasked(dx: dx, g: xd.pointer, count: N * I, p: ad.dropout, seed: seed)
+            } else {
+                // dx (N, in) += du A
+                Parallel.gemm(m: N, n: I, k: r, a: du.pointer, lda: r, b: ad.a.value.pointer, ldb: I,
                               beta: 1, c: dx, ldc: I)
-                }
             }
         }
-        if let dx { Linear.backward(dx: dx, dout: dout, weight: base, N: N, scratch: scratch) }
     }
 
     /// W + scale·B·A as dense fp32 (out, in); refuses to produce NaN or Inf.
@@ -127,8 +133,8 @@ public final class LoRALinear: @unchecked Sendable {
     func addDelta(_ ad: LoRAAdapter, into w: inout [Float], sign: Float) {
         w.withUnsafeMutableBufferPointer { p in
             guard let c = p.baseAddress else { return }
-            BLAS.gemm(m: outFeatures, n: inFeatures, k: ad.rank, alpha: sign * ad.scale, a: ad.b.value.pointer,
-                      lda: ad.rank, b: ad.a.value.pointer, ldb: inFeatures, beta: 1, c: c, ldc: inFeatures)
+            Parallel.gemm(m: outFeatures, n: inFeatures, k: ad.rank, alpha: sign * ad.scale, a: ad.b.value.pointer,
+                          lda: ad.rank, b: ad.a.value.pointer, ldb: inFeatures, beta: 1, c: c, ldc: inFeatures)
         }
     }
 

@@ -1,29 +1,6 @@
 import Foundation
 
-/// A linear layer LoRA can adapt in a LLaMA block.
-public enum LoRATarget: String, Codable, Sendable, CaseIterable {
-    case q, k, v, o, gate, up, down
-
-    /// Parses "q,k,v,o,gate,up,down", "q_proj", "all", "all-linear", "attn", "mlp".
-    public static func parseList(_ text: String) -> [LoRATarget]? {
-        var out = [LoRATarget]()
-        for raw in text.split(separator: ",") {
-            var t = raw.trimmingCharacters(in: .whitespaces).lowercased()
-            if t.hasSuffix("_proj") { t.removeLast(5) }
-            switch t {
-            case "all", "all-linear", "all_linear": out += allCases
-            case "attn", "attention": out += [.q, .k, .v, .o]
-            case "mlp", "ffn": out += [.gate, .up, .down]
-            default:
-                guard let one = LoRATarget(rawValue: t) else { return nil }
-                out.append(one)
-            }
-        }
-        var seen = Set<LoRATarget>()
-        let unique = out.filter { seen.insert($0).inserted }
-        return unique.isEmpty ? nil : allCases.filter { unique.contains($0) }
-    }
-
+extension LoRATarget {
     /// (in, out) features of this layer for a config.
     public func shape(_ c: ModelConfig) -> (input: Int, output: Int) {
         switch self {

@@ -35,6 +35,11 @@ public struct MemoryComponent: Codable, Sendable, Equatable {
         self.bytes = bytes
         self.kind = kind
     }
+
+    /// A component of `count` fp32 values (4 bytes each).
+    public static func floats(_ name: String, count: Int, kind: MemoryKind) -> MemoryComponent {
+        MemoryComponent(name, bytes: 4 * count, kind: kind)
+    }
 }
 
 /// The process's resident memory as the operating system reports it.

@@ -114,8 +114,10 @@ public final class TrainingGraph {
         for l in 0..<c.layers {
             blockForward(l, xIn: resid[l].pointer, xOut: resid[l + 1].pointer, a: acts[checkpointing ? 0 : l])
         }
-        RMSNorm.forward(out: lnf.pointer, rstd: rstdf.pointer, x: resid[c.layers].pointer,
-                        weight: model.finalNorm.pointer, N: N, C: c.dim, eps: c.normEps)
+        Profiler.measure("fwd.rmsnorm") {
+            RMSNorm.forward(out: lnf.pointer, rstd: rstdf.pointer, x: resid[c.layers].pointer,
+                            weight: model.finalNorm.pointer, N: N, C: c.dim, eps: c.normEps)
+        }
     }
 
     func blockForward(_ l: Int, xIn: UnsafeMutablePointer<Float>, xOut: UnsafeMutablePointer<Float>, a: BlockActivations) {
@@ -124,24 +126,40 @@ public final class TrainingGraph {
         func s(_ t: LoRATarget) -> UInt64? {
             seed.map { TrainingGraph.mix($0, l, LoRATarget.allCases.firstIndex(of: t) ?? 0) }
         }
-        RMSNorm.forward(out: a.ln1.pointer, rstd: a.rstd1.pointer, x: xIn, weight: blk.inputNorm.pointer,
-                        N: N, C: C, eps: c.normEps)
+        Profiler.measure("fwd.rmsnorm") {
+            RMSNorm.forward(out: a.ln1.pointer, rstd: a.rstd1.pointer, x: xIn, weight: blk.inputNorm.pointer,
+                            N: N, C: C, eps: c.normEps)
+        }
         blk.q.forward(out: a.q.pointer, x: a.ln1.pointer, N: N, scratch: scratch, dropoutSeed: s(.q))
         blk.k.forward(out: a.k.pointer, x: a.ln1.pointer, N: N, scratch: scratch, dropoutSeed: s(.k))
         blk.v.forward(out: a.v.pointer, x: a.ln1.pointer, N: N, scratch: scratch, dropoutSeed: s(.v))
-        RoPE.forward(x: a.q.pointer, table: model.rope, N: N, T: T, heads: c.heads)
-        RoPE.forward(x: a.k.pointer, table: model.rope, N: N, T: T, heads: c.kvHeads)
-        Attention.forward(out: a.o.pointer, att: a.att.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                          B: B, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+        Profiler.measure("fwd.rope") {
+            RoPE.forward(x: a.q.pointer, table: model.rope, N: N, T: T, heads: c.heads)
+        }
+        Profiler.measure("fwd.rope") {
+            RoPE.forward(x: a.k.pointer, table: model.rope, N: N, T: T, heads: c.kvHeads)
+        }
+        Profiler.measure("fwd.attention") {
+            Attention.forward(out: a.o.pointer, att: a.att.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
+                              B: B, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+        }
         blk.o.forward(out: a.x2.pointer, x: a.o.pointer, N: N, scratch: scratch, dropoutSeed: s(.o))
-        Vec.addParallel(a.x2.pointer, xIn, N * C)                                   // x2 = x + attn
-        RMSNorm.forward(out: a.ln2.pointer, rstd: a.rstd2.pointer, x: a.x2.pointer, weight: blk.postNorm.pointer,
-                        N: N, C: C, eps: c.normEps)
+        Profiler.measure("fwd.residual") {
+            Vec.addParallel(a.x2.pointer, xIn, N * C)                                   // x2 = x + attn
+        }
+        Profiler.measure("fwd.rmsnorm") {
+            RMSNorm.forward(out: a.ln2.pointer, rstd: a.rstd2.pointer, x: a.x2.pointer, weight: blk.postNorm.pointer,
+                            N: N, C: C, eps: c.normEps)
+        }
         blk.gate.forward(out: a.gate.pointer, x: a.ln2.pointer, N: N, scratch: scratch, dropoutSeed: s(.gate))
         blk.up.forward(out: a.up.pointer, x: a.ln2.pointer, N: N, scratch: scratch, dropoutSeed: s(.up))
-        SwiGLU.forward(h: a.h.pointer, gate: a.gate.pointer, up: a.up.pointer, count: N * F)
+        Profiler.measure("fwd.swiglu") {
+            SwiGLU.forward(h: a.h.pointer, gate: a.gate.pointer, up: a.up.pointer, count: N * F)
+        }
         blk.down.forward(out: xOut, x: a.h.pointer, N: N, scratch: scratch, dropoutSeed: s(.down))
-        Vec.addParallel(xOut, a.x2.pointer, N * C)                                  // out = x2 + mlp
+        Profiler.measure("fwd.residual") {
+            Vec.addParallel(xOut, a.x2.pointer, N * C)                                  // out = x2 + mlp
+        }
     }
 
     // MARK: backward
@@ -150,15 +168,21 @@ public final class TrainingGraph {
     /// accumulate. Call after `forward` on the same batch. Returns the summed loss over unmasked positions.
     public func backward(_ batch: Batch, gradScale: Float) -> Double {
         let c = model.config, C = c.dim
-        dln.zero()
-        let loss = batch.targets.withUnsafeBufferPointer { tp -> Double in
+        Profiler.measure("bwd.zero") {
+            dln.zero()
+        }
+        let loss = Profiler.measure("head") { batch.targets.withUnsafeBufferPointer { tp -> Double in
             guard let t = tp.baseAddress else { return 0 }
             return head.forwardBackward(dx: dln.pointer, x: lnf.pointer, weight: model.lmHead, targets: t, N: N,
                                         gradScale: gradScale)
+        } }
+        Profiler.measure("bwd.zero") {
+            dres.zero()
         }
-        dres.zero()
-        RMSNorm.backward(dx: dres.pointer, dout: dln.pointer, x: resid[c.layers].pointer,
-                         weight: model.finalNorm.pointer, rstd: rstdf.pointer, N: N, C: C)
+        Profiler.measure("bwd.rmsnorm") {
+            RMSNorm.backward(dx: dres.pointer, dout: dln.pointer, x: resid[c.layers].pointer,
+                             weight: model.finalNorm.pointer, rstd: rstdf.pointer, N: N, C: C)
+        }
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
             let a = acts[checkpointing ? 0 : l]
             if checkpointing { blockForward(l, xIn: resid[l].pointer, xOut: recomputeOut.pointer, a: a) }
@@ -172,33 +196,55 @@ public final class TrainingGraph {
         let c = model.config, blk = model.blocks[l]
         let C = c.dim, F = c.ffnDim
         // MLP: out = x2 + down(silu(gate)·up)
-        dff1.zero()
+        Profiler.measure("bwd.zero") {
+            dff1.zero()
+        }
         blk.down.backward(dx: dff1.pointer, dout: dres.pointer, x: a.h.pointer, N: N, scratch: scratch)
-        dff2.zero(); dff3.zero()
-        SwiGLU.backward(dgate: dff2.pointer, dup: dff3.pointer, dh: dff1.pointer, gate: a.gate.pointer, up: a.up.pointer,
-                        count: N * F)
-        dln.zero()
+        Profiler.measure("bwd.zero") {
+            dff2.zero(); dff3.zero()
+        }
+        Profiler.measure("bwd.swiglu") {
+            SwiGLU.backward(dgate: dff2.pointer, dup: dff3.pointer, dh: dff1.pointer, gate: a.gate.pointer, up: a.up.pointer,
+                            count: N * F)
+        }
+        Profiler.measure("bwd.zero") {
+            dln.zero()
+        }
         blk.gate.backward(dx: dln.pointer, dout: dff2.pointer, x: a.ln2.pointer, N: N, scratch: scratch)
         blk.up.backward(dx: dln.pointer, dout: dff3.pointer, x: a.ln2.pointer, N: N, scratch: scratch)
-        RMSNorm.backward(dx: dres.pointer, dout: dln.pointer, x: a.x2.pointer, weight: blk.postNorm.pointer,
-                         rstd: a.rstd2.pointer, N: N, C: C)                          // dres = d x2
+        Profiler.measure("bwd.rmsnorm") {
+            RMSNorm.backward(dx: dres.pointer, dout: dln.pointer, x: a.x2.pointer, weight: blk.postNorm.pointer,
+                             rstd: a.rstd2.pointer, N: N, C: C)                          // dres = d x2
+        }
         // Attention: x2 = x + o(attn(rope(q), rope(k), v))
-        dattn.zero()
+        Profiler.measure("bwd.zero") {
+            dattn.zero()
+        }
         blk.o.backward(dx: dattn.pointer, dout: dres.pointer, x: a.o.pointer, N: N, scratch: scratch)
-        dq.zero(); dk.zero(); dv.zero()
-        Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, scratch: attScratch.pointer,
-                           dout: dattn.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, att: a.att.pointer,
-                           B: B, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
-        RoPE.backward(dx: dq.pointer, table: model.rope, N: N, T: T, heads: c.heads)
-        RoPE.backward(dx: dk.pointer, table: model.rope, N: N, T: T, heads: c.kvHeads)
+        Profiler.measure("bwd.zero") {
+            dq.zero(); dk.zero(); dv.zero()
+        }
+        Profiler.measure("bwd.attention") {
+            Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, scratch: attScratch.pointer,
+                               dout: dattn.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, att: a.att.pointer,
+                               B: B, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+        }
+        Profiler.measure("bwd.rope") {
+            RoPE.backward(dx: dq.pointer, table: model.rope, N: N, T: T, heads: c.heads)
+        }
+        Profiler.measure("bwd.rope") {
+            RoPE.backward(dx: dk.pointer, table: model.rope, N: N, T: T, heads: c.kvHeads)
+        }
         let dx: UnsafeMutablePointer<Float>? = needInputGrad ? dln.pointer : nil
         if needInputGrad { dln.zero() }
         blk.q.backward(dx: dx, dout: dq.pointer, x: a.ln1.pointer, N: N, scratch: scratch)
         blk.k.backward(dx: dx, dout: dk.pointer, x: a.ln1.pointer, N: N, scratch: scratch)
         blk.v.backward(dx: dx, dout: dv.pointer, x: a.ln1.pointer, N: N, scratch: scratch)
         if needInputGrad {
-            RMSNorm.backward(dx: dres.pointer, dout: dln.pointer, x: xIn, weight: blk.inputNorm.pointer,
-                             rstd: a.rstd1.pointer, N: N, C: C)                      // dres = d x
+            Profiler.measure("bwd.rmsnorm") {
+                RMSNorm.backward(dx: dres.pointer, dout: dln.pointer, x: xIn, weight: blk.inputNorm.pointer,
+                                 rstd: a.rstd1.pointer, N: N, C: C)                      // dres = d x
+            }
         }
     }
 

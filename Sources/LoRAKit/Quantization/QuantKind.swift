@@ -60,3 +60,8 @@ public struct QuantizationError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { "quantize \(tensor): \(message)" }
 }
+
+extension FrozenMatrix {
+    /// Storage bits per weight (codes and every scale), e.g. 4.127 for NF4 with double quantization at block 64.
+    public var bitsPerParameter: Double { count == 0 ? 0 : Double(storageBytes * 8) / Double(count) }
+}

@@ -3,6 +3,10 @@ import Dispatch
 /// Deterministic data parallelism over index ranges with `DispatchQueue.concurrentPerform`.
 /// The split of work depends only on the range size and `Parallel.threads`, never on timing, so every
 /// element is computed by the same code in the same order whatever the scheduling: results are bit-reproducible.
+///
+/// OpenBLAS itself runs single-threaded: `gemm` splits a product into disjoint blocks of C, one per worker.
+/// That keeps one pool of threads (OpenBLAS's spinning workers would otherwise fight the engine's own
+/// workers for the cores between calls) and makes every sgemm safe to call from inside a parallel region.
 public enum Parallel {
     /// Worker count for elementwise kernels and attention (set together with the OpenBLAS threads).
     nonisolated(unsafe) public static var threads: Int = 1
@@ -10,7 +14,48 @@ public enum Parallel {
     /// Sets both OpenBLAS threads and the worker count used by LoRAKit kernels.
     public static func setThreads(_ n: Int) {
         threads = max(1, n)
-        BLAS.setThreads(threads)
+        BLAS.setThreads(1)
+    }
+
+    /// Row-major `C = alpha·op(A)·op(B) + beta·C` (as `BLAS.gemm`) split over the workers: along the longer side of C
+    /// (each block then reads only its share of the larger operand); each worker runs a single-threaded sgemm on its own block.
+    public static func gemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let w = threads
+        let work = m * n * max(k, 1)
+        if w <= 1 || work < 1 << 18 {
+            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                      beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if m >= 32 * w && (m > n || n < 32 * w) {
+            // blocks of rows (multiples of 16 for the kernels' sake)
+            let per = ((m + w - 1) / w + 15) / 16 * 16
+            let parts = (m + per - 1) / per
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let i0 = p * per, i1 = min(m, i0 + per)
+                guard i0 < i1 else { return }
+                let ap = transA ? a + i0 : a + i0 * lda
+                BLAS.gemm(transA: transA, transB: transB, m: i1 - i0, n: n, k: k, alpha: alpha, a: ap, lda: lda,
+                          b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
+            }
+        } else if n >= 32 * w {
+            let per = ((n + w - 1) / w + 15) / 16 * 16
+            let parts = (n + per - 1) / per
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let j0 = p * per, j1 = min(n, j0 + per)
+                guard j0 < j1 else { return }
+                let bp = transB ? b + j0 * ldb : b + j0
+                BLAS.gemm(transA: transA, transB: transB, m: m, n: j1 - j0, k: k, alpha: alpha, a: a, lda: lda,
+                          b: bp, ldb: ldb, beta: beta, c: c + j0, ldc: ldc)
+            }
+        } else {
+            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                      beta: beta, c: c, ldc: ldc)
+        }
     }
 
     /// Runs `body` over `0..<n` split into contiguous chunks of at least `minChunk` items.
@@ -25,18 +70,15 @@ public enum Parallel {
         }
     }
 
-    /// Runs `body(i)` for each independent work item `i` in `0..<n` on the workers, with OpenBLAS held to
-    /// one thread meanwhile (each item may call sgemm; OpenBLAS must not fan out from inside a worker).
+    /// Runs `body(i)` for each independent work item `i` in `0..<n` on the workers (items may call
+    /// `BLAS.gemm`, which is single-threaded).
     public static func forEachItem(_ n: Int, _ body: (Int) -> Void) {
         guard n > 0 else { return }
         let workers = min(threads, n)
         if workers <= 1 { for i in 0..<n { body(i) }; return }
-        let saved = BLAS.threads
-        BLAS.setThreads(1)
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             var i = w
             while i < n { body(i); i += workers }
         }
-        BLAS.setThreads(saved)
     }
 }

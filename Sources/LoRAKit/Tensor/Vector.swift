@@ -1,29 +1,44 @@
 /// SIMD elementwise kernels shared by the layers (8 floats a lane group; scalar tails).
 public enum Vec {
-    /// exp(x) for 8 lanes (Cephes-style range reduction + degree-6 polynomial; relative error ≈ 2e-7).
+    /// exp(x) for 4 lanes: Cephes-style reduction x = n·ln2 + r (n by the 1.5·2²³ rounding trick),
+    /// degree-6 polynomial for e^r, 2ⁿ by building the exponent bits; relative error ≈ 1e-7.
+    /// Written for plain SSE2 codegen: no lane rounding or conversion calls, clamping by `replacing`.
     @inlinable @inline(__always)
-    public static func exp(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        var x = v.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-        var fx = x * 1.44269504088896341 + 0.5
-        fx = fx.rounded(.down)
-        x = x - fx * 0.693359375
-        x = x - fx * -2.12194440e-4
+    public static func exp(_ v: SIMD4<Float>) -> SIMD4<Float> {
+        let lo = SIMD4<Float>(repeating: -87.3), hi = SIMD4<Float>(repeating: 88.3)
+        var x0 = v.replacing(with: lo, where: v .< lo)
+        x0 = x0.replacing(with: hi, where: x0 .> hi)
+        let magic = SIMD4<Float>(repeating: 12_582_912.0)
+        let t = x0 * SIMD4(repeating: 1.44269504088896341) + magic
+        let nf = t - magic
+        var x = x0 - nf * SIMD4(repeating: 0.693359375)
+        x = x - nf * SIMD4(repeating: -2.12194440e-4)
         let z = x * x
-        var y: SIMD8<Float> = SIMD8(repeating: 1.9875691500e-4)
-        y = y * x + 1.3981999507e-3
-        y = y * x + 8.3334519073e-3
-        y = y * x + 4.1665795894e-2
-        y = y * x + 1.6666665459e-1
-        y = y * x + 5.0000001201e-1
-        y = y * z + x + 1
-        let n = SIMD8<Int32>(fx, rounding: .towardZero) &+ 127
-        let pow2 = unsafeBitCast(n &<< 23, to: SIMD8<Float>.self)
+        var y = SIMD4<Float>(repeating: 1.9875691500e-4)
+        y = y * x + SIMD4(repeating: 1.3981999507e-3)
+        y = y * x + SIMD4(repeating: 8.3334519073e-3)
+        y = y * x + SIMD4(repeating: 4.1665795894e-2)
+        y = y * x + SIMD4(repeating: 1.6666665459e-1)
+        y = y * x + SIMD4(repeating: 5.0000001201e-1)
+        y = y * z + x + SIMD4(repeating: 1)
+        let n = unsafeBitCast(t, to: SIMD4<Int32>.self) &- SIMD4(repeating: 0x4B40_0000)
+        let pow2 = unsafeBitCast((n &+ SIMD4(repeating: 127)) &<< SIMD4(repeating: 23), to: SIMD4<Float>.self)
         return y * pow2
     }
 
+    /// exp(x) for 8 lanes (two 4-lane halves).
+    @inlinable @inline(__always)
+    public static func exp(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        SIMD8(lowHalf: exp(v.lowHalf), highHalf: exp(v.highHalf))
+    }
+
+    /// Lane-wise maximum without the NaN-aware generic path.
+    @inlinable @inline(__always)
+    public static func max(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
+
     /// exp(x) for one float, same approximation as the SIMD version.
     @inlinable @inline(__always)
-    public static func exp(_ x: Float) -> Float { exp(SIMD8(repeating: x))[0] }
+    public static func exp(_ x: Float) -> Float { exp(SIMD4(repeating: x))[0] }
 
     /// Loads 8 floats.
     @inlinable @inline(__always)

@@ -102,7 +102,11 @@ public enum Checkpoint {
     public static func prune(outputDir: String, keep: Int) throws {
         let fm = FileManager.default
         let all = list(outputDir: outputDir)
-        for c in all.dropLast(max(1, keep)) { try? fm.removeItem(atPath: c.path) }
+        for c in all.dropLast(max(1, keep)) {
+            // Rename first (atomic), then delete: a crash mid-delete leaves an `.old-` folder, never a half checkpoint.
+            let aside = c.path + ".old-\(getpid())"
+            if rename(c.path, aside) == 0 { try? fm.removeItem(atPath: aside) }
+        }
         let names = (try? fm.contentsOfDirectory(atPath: outputDir)) ?? []
         for n in names where n.hasPrefix("checkpoint-") && (n.contains(".tmp-") || n.contains(".old-")) {
             // Only another process's leftovers from a crash can be here; ours were renamed or removed.

@@ -31,6 +31,7 @@ public final class Trainer {
     public let checkpointing: Bool
     var rng: SeededRNG
     var graph: TrainingGraph?
+    var evalGraph: TrainingGraph?
     var pendingAlpha: Float?
     var pendingDropout: Float?
 
@@ -135,7 +136,14 @@ public final class Trainer {
         applyPending()
         var sum = 0.0, count = 0
         for b in batches {
-            let (s, n) = try graph(for: b).loss(b)
+            // a separate, activation-light graph (checkpointing keeps one block's activations): evaluating
+            // batches of another shape never throws away the training graph
+            if evalGraph == nil || evalGraph?.B != b.batch || evalGraph?.T != b.seqLen {
+                evalGraph = nil
+                evalGraph = TrainingGraph(model: model, B: b.batch, T: b.seqLen, checkpointing: true)
+            }
+            guard let eg = evalGraph else { continue }
+            let (s, n) = try eg.loss(b)
             sum += s
             count += n
         }
@@ -143,5 +151,8 @@ public final class Trainer {
     }
 
     /// Releases the activation buffers (they come back at the next step).
-    public func releaseActivations() { graph = nil }
+    public func releaseActivations() {
+        graph = nil
+        evalGraph = nil
+    }
 }

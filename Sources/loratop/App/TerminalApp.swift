@@ -87,7 +87,7 @@ func runTerminalApp(engine: TrainingEngine, options: AppOptions) throws -> AppEx
     // Signals first, so curses sees handlers in place and leaves SIGINT, SIGTERM and SIGTSTP to us; the restore
     // handlers (atexit, SIGSEGV, …) are installed without SIGINT. SIGTERM and SIGHUP then go to the trap.
     NCursesBackend.installRestoreHandlers(includeInterrupt: false)
-    let backendBox = BackendBox()
+    let backendBox = BackendBox.shared
     let trap = SignalTrap(onStop: { _ in engine.send(.stop(save: true)) },
                           emergency: { backendBox.emergencyShutdown() })
     let suspend = SuspendTrap()
@@ -129,6 +129,8 @@ final class ThemeSet {
 
 /// Lets the emergency path (a second Ctrl-C) restore the terminal from the signal queue before exiting.
 final class BackendBox: @unchecked Sendable {
+    /// The running app's backend (there is one curses screen per process).
+    static let shared = BackendBox()
     private let lock = NSLock()
     private var backend: NCursesBackend?
 

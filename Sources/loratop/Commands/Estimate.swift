@@ -10,10 +10,10 @@ struct Estimate: ParsableCommand {
         discussion: "Presets: " + ModelPreset.all.map(\.name).joined(separator: ", ")
     )
 
-    @Option(help: "A Hugging Face config.json (or its folder), or 'smollm2'.")
+    @Option(help: "smollm2, a GGUF file, a Hugging Face folder or its config.json.")
     var model: String?
 
-    @Option(help: "A named model shape (see below).")
+    @Option(help: "A named model shape (listed above).")
     var preset: String?
 
     @Option(help: "LoRA rank r.")
@@ -63,7 +63,7 @@ struct Estimate: ParsableCommand {
         if ComputePrecision(rawValue: precision.lowercased()) == nil {
             throw ValidationError("--precision: expected fp32 or bf16, found '\(precision)'")
         }
-        if LoRATarget.parseList(targets) == nil {
+        if (try? LoRATarget.parseList(targets)) == nil {
             throw ValidationError("--targets: expected names from q,k,v,o,gate,up,down (or all), found '\(targets)'")
         }
     }
@@ -73,7 +73,7 @@ struct Estimate: ParsableCommand {
         var s = EstimateSettings()
         s.rank = rank
         s.alpha = alpha
-        s.targets = LoRATarget.parseList(targets) ?? LoRATarget.allCases
+        s.targets = (try? LoRATarget.parseList(targets)) ?? LoRATarget.allCases
         s.batch = batchSize
         s.seqLen = seqLen
         s.checkpointing = checkpointing
@@ -101,15 +101,17 @@ struct Estimate: ParsableCommand {
             }
             return (p.title, p.config)
         }
-        guard let path = model else { throw ValidationError("give --model or --preset") }
+        guard let given = model else { throw ValidationError("give --model or --preset") }
+        let path = try SampleModel.resolve(given)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw ValidationError("--model: \(path): no such file or folder")
         }
         let file = isDir.boolValue ? (path as NSString).appendingPathComponent("config.json") : path
         if file.lowercased().hasSuffix(".gguf") {
-            throw ValidationError("--model: \(file): reading shapes from GGUF is not wired into estimate yet; "
-                                  + "use --preset smollm2-135m or an HF config.json")
+            // The shape from the GGUF's metadata (validated against its tensors); nothing is dequantized.
+            let source = try loadWeights(path: file)
+            return ((path as NSString).lastPathComponent, source.config)
         }
         guard let data = FileManager.default.contents(atPath: file) else {
             throw ValidationError("--model: \(file): cannot read (a Hugging Face folder needs config.json)")

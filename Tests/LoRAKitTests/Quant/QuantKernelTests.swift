@@ -47,8 +47,7 @@ final class QuantKernelTests: XCTestCase {
         let nf4dq = try Quantizer.quantize(m, kind: .nf4, blockSize: 64, doubleQuant: true, name: "q")
         XCTAssertEqual(nf4dq.storageName, "nf4+dq")
         XCTAssertEqual(nf4dq.storageBytes, n / 2 + blocks + 4 * ((blocks + 255) / 256) + 4)
-        let bits = Double(nf4dq.storageBytes * 8) / Double(n)
-        XCTAssertEqual(bits, 4.127, accuracy: 0.002, "NF4+DQ bits/param")
+        XCTAssertEqual(nf4dq.bitsPerParameter, 4.127, accuracy: 0.002, "NF4+DQ bits/param")
         XCTAssertEqual(Double(nf4.storageBytes * 8) / Double(n), 4.5, accuracy: 1e-9)
         let fp4 = try Quantizer.quantize(m, kind: .fp4, blockSize: 128, doubleQuant: true, name: "q")
         XCTAssertEqual(fp4.storageName, "fp4+dq")
@@ -138,7 +137,11 @@ final class QuantKernelTests: XCTestCase {
         let tile = 64
         var out = [Float](repeating: 0, count: tile * cols)
         for (kind, dq) in [(QuantKind.nf4, false), (.nf4, true), (.fp4, true), (.int8, true)] {
+            let q0 = Self.threadCPUSeconds()
             let q = try Quantizer.quantize(m, kind: kind, blockSize: 64, doubleQuant: dq, name: "w")
+            let qs = Self.threadCPUSeconds() - q0
+            print("quantize \(q.storageName): \(String(format: "%.1f", Double(rows * cols) / max(qs, 1e-9) / 1e6)) M weights "
+                  + "per CPU-second, \(String(format: "%.3f", q.bitsPerParameter)) bits/param")
             let reps = 40
             let t0 = DispatchTime.now().uptimeNanoseconds
             let c0 = Self.threadCPUSeconds()

@@ -2,33 +2,14 @@ import Foundation
 import XCTest
 @testable import LoRAKit
 
-/// Full fp32 values of a real SmolLM2 matrix for the bit-exact tests, by Hugging Face tensor name.
-/// Today: the HF folder's model.safetensors when present. The lead wires `loader` to the GGUF reader
-/// (the fixture script checked these three matrices are bit-identical to the GGUF's Q4_1 dequantized).
+/// Full fp32 values of a real SmolLM2 matrix for the bit-exact tests, by Hugging Face tensor name, read from the
+/// sample GGUF (Q4_1 dequantized, q/k rows un-permuted): the fixture script checked these equal the HF folder's
+/// float32 values bit for bit, which were bitsandbytes' input.
 enum QuantRealWeights {
-    nonisolated(unsafe) static var loader: (String) throws -> (rows: Int, cols: Int, values: [Float])? = fromSafetensors
-
-    static let hfFile = FileManager.default.homeDirectoryForCurrentUser
-        .appendingPathComponent(".cache/loratop-ref/models/smollm2-135m-hf/model.safetensors").path
-
-    /// Reads one F32 2-D tensor from the HF folder's safetensors file; nil when the file is absent.
-    static func fromSafetensors(_ name: String) throws -> (rows: Int, cols: Int, values: [Float])? {
-        guard let fh = FileHandle(forReadingAtPath: hfFile) else { return nil }
-        defer { try? fh.close() }
-        guard let lenData = try fh.read(upToCount: 8), lenData.count == 8 else { throw FixtureError("short header") }
-        let len = lenData.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        guard let headerData = try fh.read(upToCount: len),
-              let header = try JSONSerialization.jsonObject(with: headerData) as? [String: Any],
-              let info = header[name] as? [String: Any], let shape = info["shape"] as? [Int],
-              let offs = info["data_offsets"] as? [Int], info["dtype"] as? String == "F32", shape.count == 2
-        else { throw FixtureError("\(hfFile): tensor \(name) missing or not 2-D F32") }
-        try fh.seek(toOffset: UInt64(8 + len + offs[0]))
-        guard let raw = try fh.read(upToCount: offs[1] - offs[0]), raw.count == shape[0] * shape[1] * 4 else {
-            throw FixtureError("\(hfFile): tensor \(name) truncated")
-        }
-        var values = [Float](repeating: 0, count: shape[0] * shape[1])
-        _ = values.withUnsafeMutableBytes { raw.copyBytes(to: $0) }
-        return (shape[0], shape[1], values)
+    static func load(_ name: String) throws -> (rows: Int, cols: Int, values: [Float]) {
+        let source = try loadWeights(path: try TestModels.smollm2Path())
+        let m = try source.matrix(name)
+        return (m.rows, m.cols, m.dequantizedArray())
     }
 }
 
@@ -45,10 +26,7 @@ final class QuantRealMatrixTests: XCTestCase {
                   let dq = e["doubleQuant"] as? Bool else { throw FixtureError("malformed case") }
             let label = "\(tensor) \(kind)\(dq ? "+dq" : "")"
             if loaded[tensor] == nil {
-                guard let w = try QuantRealWeights.loader(tensor) else {
-                    throw XCTSkip("real SmolLM2 weights not available (no \(QuantRealWeights.hfFile)); "
-                                  + "wire QuantRealWeights.loader to the GGUF reader to run this in CI")
-                }
+                let w = try QuantRealWeights.load(tensor)
                 XCTAssertEqual(sha256Hex(leBytes(w.values)), e["inputSHA256"] as? String, "\(tensor): input hash")
                 XCTAssertNil(firstBitDifference(Array(w.values[0..<4096]), try QuantFixtures.floats(e, "input4096")))
                 loaded[tensor] = w

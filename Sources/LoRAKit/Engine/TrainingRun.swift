@@ -1,0 +1,391 @@
+import Dispatch
+import Foundation
+
+/// The real training session the engine drives: a base model (from a file, quantized as asked), a tokenizer and
+/// datasets, a `Trainer`, evaluation with exact match, base-vs-adapted samples, checkpoints and live setting changes.
+public final class TrainingRun: TrainingSession, @unchecked Sendable {
+    /// The options the run was started with (settings changed live are in `settings`).
+    public let options: RunOptions
+    /// The model being adapted.
+    public let model: LlamaModel
+    /// Tokenizer and chat template.
+    public let tokens: ModelTokenizer
+    /// Where the base came from (a path, or `preset:NAME`).
+    public let modelPath: String
+    /// Training examples and eval examples.
+    public let train: Dataset
+    /// Held-out examples (may be empty).
+    public let eval: Dataset
+    /// Prompts with reference answers for exact match and samples.
+    public let evalQuestions: [EvalExample]
+    /// The trainer (replaced on restart).
+    public private(set) var trainer: Trainer
+    private var loader: BatchLoader
+    private let evalBatches: [Batch]
+    /// The frozen source matrix of every adapted projection, for re-quantizing from the original weights.
+    private let sourceMatrices: [String: FrozenMatrix]
+    private let source: WeightSource?
+    private var quant: QuantKind
+    private var doubleQuant: Bool
+    private var baseAnswers: [Int: String] = [:]
+    /// Planned optimizer steps.
+    public let totalSteps: Int
+
+    /// What a checkpoint stores besides the trainer.
+    public struct State: Codable, Sendable, Equatable {
+        /// The data position.
+        public var position: DataPosition
+        /// The options (with live changes folded in).
+        public var options: RunOptions
+    }
+
+    /// Loads the base, tokenizer and data and prepares the trainer; resumes from a checkpoint folder when given.
+    public init(options: RunOptions, resume: String? = nil) throws {
+        try options.validate()
+        let rssAtStart = ProcessMemory.current()?.residentBytes ?? 0
+        var options = options
+        Parallel.setThreads(options.threads)
+        let built = try TrainingRun.buildModel(options)
+        model = built.model
+        tokens = built.tokens
+        source = built.source
+        sourceMatrices = built.sources
+        modelPath = built.path
+        quant = options.quant
+        doubleQuant = options.doubleQuant
+
+        let rssBeforeData = ProcessMemory.current()?.residentBytes ?? 0
+        let maxLength = options.seqLen + 1
+        let trainFile = try DatasetFile(url: URL(fileURLWithPath: options.data))
+        let all = try Dataset.load(trainFile, tokenizer: tokens.tokenizer, template: tokens.template, maxLength: maxLength)
+        var questions: [EvalExample] = []
+        if let e = options.evalData {
+            let evalFile = try DatasetFile(url: URL(fileURLWithPath: e))
+            train = all
+            eval = try Dataset.load(evalFile, tokenizer: tokens.tokenizer, template: tokens.template, maxLength: maxLength)
+            questions = (try? EvalExample.extract(from: evalFile)) ?? []
+        } else if options.valSetSize > 0 && all.examples.count >= 2 {
+            (train, eval) = all.split(evalFraction: options.valSetSize, seed: options.seed)
+        } else {
+            train = all
+            eval = Dataset(format: all.format, examples: [], stats: DatasetStats())
+        }
+        evalQuestions = questions
+        let rssAfterData = ProcessMemory.current()?.residentBytes ?? 0
+        loadCosts = [
+            MemoryComponent("runtime + libraries (measured)", bytes: rssAtStart, kind: .other),
+            MemoryComponent("tokenizer (measured)", bytes: built.tokenizerBytes, kind: .other),
+            MemoryComponent("datasets (measured)", bytes: max(0, rssAfterData - rssBeforeData), kind: .other),
+        ]
+        guard !train.examples.isEmpty else {
+            throw RunOptionsError(flag: "--data", message: "\(options.data): no trainable examples after tokenizing (every example was empty or fully masked)")
+        }
+        for ex in train.examples + eval.examples {
+            try model.checkTokens(ex.ids)
+        }
+        let perEpoch = max(1, (train.examples.count + options.batchSize - 1) / options.batchSize / options.gradAccum)
+        totalSteps = options.maxSteps ?? max(1, Int((Double(perEpoch) * options.epochs).rounded(.up)))
+        options.optimizer.schedule.totalSteps = totalSteps
+        self.options = options
+        evalBatches = BatchLoader.sequentialBatches(Array(eval.examples.prefix(options.evalLimit)), batchSize: options.batchSize,
+                                                    seqLen: options.seqLen, padID: tokens.tokenizer.paddingID)
+        trainer = try Trainer(model: model, lora: options.lora, optimizer: options.optimizer, seed: options.seed,
+                              checkpointing: options.checkpointing)
+        loader = BatchLoader(examples: train.examples, batchSize: options.batchSize, seqLen: options.seqLen,
+                             padID: tokens.tokenizer.paddingID, seed: options.seed)
+        if let dir = resume {
+            let (state, meta) = try Checkpoint.load(try Checkpoint.resolve(dir), as: State.self)
+            try trainer.restore(state)
+            loader = BatchLoader(examples: train.examples, batchSize: options.batchSize, seqLen: options.seqLen,
+                                 padID: tokens.tokenizer.paddingID, seed: options.seed, position: meta.session.position)
+            resumedHistory = meta.history
+        }
+    }
+
+    /// Memory measured while loading (the process before the run, the tokenizer, the datasets): resident-set deltas.
+    private var loadCosts: [MemoryComponent] = []
+
+    /// The curves and events of the checkpoint this run resumed from.
+    public private(set) var resumedHistory: TrainingHistory?
+
+    // MARK: - Building the model
+
+    struct Built {
+        var model: LlamaModel
+        var tokens: ModelTokenizer
+        var source: WeightSource?
+        var sources: [String: FrozenMatrix]
+        var path: String
+        var tokenizerBytes = 0
+    }
+
+    /// Random-weight shapes for `preset:NAME` (byte-level tokenizer, so the vocabulary is 259).
+    public static func presetConfig(_ name: String) -> ModelConfig? {
+        switch name {
+        case "tiny": return ModelConfig(layers: 2, dim: 64, heads: 4, kvHeads: 2, ffnDim: 128, vocab: 259, ropeTheta: 10_000, maxPositions: 1024)
+        case "small": return ModelConfig(layers: 4, dim: 128, heads: 4, kvHeads: 2, ffnDim: 256, vocab: 259, ropeTheta: 10_000, maxPositions: 2048)
+        default:
+            guard let p = ModelPreset.named(name) else { return nil }
+            var c = p.config
+            c.vocab = max(c.vocab, ByteTokenizer().vocabularySize)
+            return c
+        }
+    }
+
+    static func buildModel(_ o: RunOptions) throws -> Built {
+        var sources: [String: FrozenMatrix] = [:]
+        let isEmbedding = { (name: String) in name == "model.embed_tokens.weight" || name == "lm_head.weight" }
+        func storage(_ name: String, _ m: FrozenMatrix) throws -> FrozenMatrix {
+            if !isEmbedding(name) { sources[name] = m }
+            return try TrainingRun.store(m, name: name, kind: o.quant, blockSize: o.blockSize, doubleQuant: o.doubleQuant,
+                                         isEmbedding: isEmbedding(name))
+        }
+        if o.model.hasPrefix("preset:") {
+            let name = String(o.model.dropFirst("preset:".count))
+            guard let config = presetConfig(name) else {
+                throw RunOptionsError(flag: "--model", message: "unknown preset `\(name)`; expected tiny, small or one of "
+                                      + ModelPreset.all.map(\.name).joined(separator: ", "))
+            }
+            var dense: [String: FrozenMatrix] = [:]
+            let model = try LlamaModel(random: config, seed: o.seed &+ 7919) { name, m in
+                dense[name] = m
+                return try storage(name, m)
+            }
+            return Built(model: model, tokens: ModelTokenizer(tokenizer: ByteTokenizer(), template: .chatML),
+                         source: nil, sources: sources, path: o.model)
+        }
+        let path = try SampleModel.resolve(o.model)
+        let src = try loadWeights(path: path)
+        let rss0 = ProcessMemory.current()?.residentBytes ?? 0
+        let tokens = try ModelTokenizer.load(for: src)
+        let tokenizerBytes = max(0, (ProcessMemory.current()?.residentBytes ?? 0) - rss0)
+        let model = try LlamaModel(source: src, storage: storage)
+        // The base now lives in its own storage (fp32 copies or quantized blocks): the file's pages that were read to
+        // build it need not stay resident. With `source` the file is the storage and its pages come back as used.
+        if o.quant != .source { src.releaseResidentPages() }
+        guard tokens.tokenizer.vocabularySize <= model.config.vocab else {
+            throw RunOptionsError(flag: "--model", message: "\(path): the tokenizer has \(tokens.tokenizer.vocabularySize) tokens but the embedding only \(model.config.vocab) rows")
+        }
+        return Built(model: model, tokens: tokens, source: src, sources: sources, path: path, tokenizerBytes: tokenizerBytes)
+    }
+
+    /// The storage a source matrix is trained on. Embeddings (and an untied LM head) keep the file's storage when the
+    /// base is quantized, as QLoRA keeps them out of 4 bits; with `none` everything is expanded to fp32.
+    public static func store(_ m: FrozenMatrix, name: String, kind: QuantKind, blockSize: Int, doubleQuant: Bool,
+                      isEmbedding: Bool) throws -> FrozenMatrix {
+        switch kind {
+        case .none: return m is DenseMatrix ? m : DenseMatrix(m)
+        case .source: return m
+        default:
+            if isEmbedding { return m }
+            return try Quantizer.quantize(m, kind: kind, blockSize: blockSize, doubleQuant: doubleQuant, name: name)
+        }
+    }
+
+    // MARK: - TrainingSession
+
+    public var settings: TrainingSettings {
+        var s = TrainingSettings()
+        s.rank = trainer.lora.rank
+        s.alpha = trainer.pendingAlphaValue ?? trainer.lora.alpha
+        s.rsLoRA = trainer.lora.useRSLoRA
+        s.dropout = trainer.pendingDropoutValue ?? trainer.lora.dropout
+        s.learningRate = trainer.learningRate
+        s.schedule = trainer.optimizer.schedule.kind.rawValue
+        s.warmup = trainer.optimizer.schedule.warmupSteps
+        s.targets = trainer.lora.targets.map(\.shortName)
+        s.quantization = quantLabel
+        s.batchSize = options.batchSize
+        s.gradAccum = options.gradAccum
+        s.seqLen = options.seqLen
+        s.checkpointing = options.checkpointing
+        return s
+    }
+
+    private var quantLabel: String {
+        switch quant {
+        case .none: return "f32"
+        case .source: return "source (" + (sourceMatrices.values.first?.storageName ?? "?") + ")"
+        default: return quant.rawValue + (doubleQuant ? "+dq" : "")
+        }
+    }
+
+    public var step: Int { trainer.stepCount }
+
+    public var epoch: Double {
+        let n = max(1, train.examples.count)
+        return Double(loader.position.epoch) + Double(loader.position.index) / Double(n)
+    }
+
+    public var trainableParameters: Int { trainer.parameters.reduce(0) { $0 + $1.count } }
+
+    public var baseParameters: Int { model.config.parameterCount }
+
+    public func trainStep() throws -> StepRecord {
+        var micro: [Batch] = []
+        for _ in 0..<options.gradAccum {
+            guard let b = loader.next() else { throw RunOptionsError(flag: "--data", message: "no training examples") }
+            micro.append(b)
+        }
+        let s = try trainer.step(microBatches: micro)
+        let inputs = micro.reduce(0) { $0 + $1.batch * $1.seqLen }
+        return StepRecord(step: trainer.stepCount, loss: s.loss, learningRate: s.learningRate, gradNorm: s.gradNorm,
+                          tokens: inputs, seconds: s.seconds, epoch: epoch)
+    }
+
+    public func evaluate() throws -> EvalRecord? {
+        guard !evalBatches.isEmpty else { return nil }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let loss = try trainer.evaluate(evalBatches)
+        var em: Double?
+        let qs = Array(evalQuestions.prefix(options.exactMatchLimit))
+        if !qs.isEmpty {
+            let answers = try qs.map { try answer($0) }
+            em = ExactMatch.score(generated: answers, references: qs.map(\.reference))
+        }
+        trainer.releaseActivations()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        return EvalRecord(step: trainer.stepCount, loss: loss, exactMatch: em, seconds: seconds)
+    }
+
+    public func sample() throws -> [SampleRecord] {
+        let qs = Array(evalQuestions.prefix(options.sampleCount))
+        var out: [SampleRecord] = []
+        for (i, q) in qs.enumerated() {
+            if baseAnswers[i] == nil { baseAnswers[i] = try answer(q, adapted: false) }
+            out.append(SampleRecord(step: trainer.stepCount, prompt: q.promptText, base: baseAnswers[i], adapted: try answer(q),
+                                    reference: q.reference))
+        }
+        return out
+    }
+
+    /// Greedy answer to an eval question, with the adapter (or without: its scale set to 0 for the call).
+    func answer(_ q: EvalExample, adapted: Bool = true) throws -> String {
+        let ids = q.promptIDs(template: tokens.template, tokenizer: tokens.tokenizer)
+        let saved = model.adapters.map { $0.adapter.scale }
+        if !adapted { for (_, a) in model.adapters { a.scale = 0 } }
+        defer { if !adapted { for (i, (_, a)) in model.adapters.enumerated() { a.scale = saved[i] } } }
+        let out = try Generator.generate(model: model, prompt: ids, maxTokens: options.sampleTokens, sampling: SamplingOptions(),
+                                         stop: tokens.stopIDs)
+        return tokens.tokenizer.decode(out, skipSpecial: true).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public func apply(_ command: Command) throws -> ChangeEvent {
+        let s = trainer.stepCount
+        switch command {
+        case .setRank(let r):
+            let from = trainer.lora.rank
+            let err = try trainer.resize(rank: r)
+            let detail = r < from ? String(format: "truncated-SVD error %.2f%%", err * 100) : "update unchanged"
+            return ChangeEvent(step: s, kind: "rank", from: "\(from)", to: "\(r)", detail: detail)
+        case .setAlpha(let a):
+            let from = settings.alpha
+            try trainer.setAlpha(a)
+            let scale = LoRAConfig.scale(alpha: a, rank: trainer.lora.rank, rsLoRA: trainer.lora.useRSLoRA)
+            return ChangeEvent(step: s, kind: "alpha", from: formatNumber(from), to: formatNumber(a),
+                               detail: "scale \(formatNumber(scale))")
+        case .setLearningRate(let lr):
+            let from = trainer.learningRate
+            trainer.learningRate = lr
+            return ChangeEvent(step: s, kind: "lr", from: formatNumber(from), to: formatNumber(lr))
+        case .setDropout(let p):
+            let from = settings.dropout
+            try trainer.setDropout(p)
+            return ChangeEvent(step: s, kind: "dropout", from: formatNumber(from), to: formatNumber(p))
+        case .setQuantization(let name):
+            guard let kind = QuantKind(parsing: name) else {
+                throw RunOptionsError(flag: "quant", message: "unknown quantization `\(name)`")
+            }
+            let from = quantLabel
+            try requantize(kind)
+            return ChangeEvent(step: s, kind: "quant", from: from, to: quantLabel)
+        default:
+            throw RunOptionsError(flag: command.label, message: "not a setting change")
+        }
+    }
+
+    /// Re-stores every adapted projection's base from the original source matrices (never from a lossy copy).
+    func requantize(_ kind: QuantKind) throws {
+        if kind == .source && source == nil {
+            throw RunOptionsError(flag: "quant", message: "a random preset has no source file; choose none, int8, fp4 or nf4")
+        }
+        let dq = kind.isBlockwise ? (doubleQuant || options.doubleQuant || kind == .nf4) : false
+        var replaced: [(LoRALinear, FrozenMatrix)] = []
+        for block in model.blocks {
+            for t in LoRATarget.allCases {
+                let lin = block.linear(t)
+                guard let src = sourceMatrices[lin.name + ".weight"] else {
+                    throw RunOptionsError(flag: "quant", message: "no source weights for \(lin.name)")
+                }
+                replaced.append((lin, try TrainingRun.store(src, name: lin.name + ".weight", kind: kind, blockSize: options.blockSize,
+                                                            doubleQuant: dq, isEmbedding: false)))
+            }
+        }
+        for (lin, m) in replaced { lin.base = m }
+        if kind != .source { source?.releaseResidentPages() }
+        quant = kind
+        doubleQuant = dq
+        trainer.releaseActivations()
+    }
+
+    public func saveCheckpoint(history: TrainingHistory) throws -> String {
+        var o = options
+        o.lora = trainer.lora
+        o.optimizer = trainer.optimizer
+        o.quant = quant
+        o.doubleQuant = doubleQuant
+        return try Checkpoint.save(trainer: trainer, history: history, session: State(position: loader.position, options: o),
+                                   baseModel: modelPath, outputDir: options.output, keep: options.keep)
+    }
+
+    public func restart() throws {
+        var lora = trainer.lora
+        if let a = trainer.pendingAlphaValue { lora.alpha = a }
+        if let p = trainer.pendingDropoutValue { lora.dropout = p }
+        var opt = trainer.optimizer
+        opt.learningRate = trainer.learningRate
+        trainer = try Trainer(model: model, lora: lora, optimizer: opt, seed: options.seed, checkpointing: options.checkpointing)
+        loader = BatchLoader(examples: train.examples, batchSize: options.batchSize, seqLen: options.seqLen,
+                             padID: tokens.tokenizer.paddingID, seed: options.seed)
+    }
+
+    public func memoryReport() -> MemoryReport? {
+        var matrices: [FrozenMatrix] = [model.embedding]
+        if model.lmHead !== model.embedding { matrices.append(model.lmHead) }
+        var vectorFloats = model.finalNorm.count
+        for b in model.blocks {
+            vectorFloats += b.inputNorm.count + b.postNorm.count
+            for t in LoRATarget.allCases {
+                let lin = b.linear(t)
+                matrices.append(lin.base)
+                vectorFloats += lin.bias?.count ?? 0
+            }
+        }
+        var parts = MemoryReport.baseWeights(matrices, vectorFloats: vectorFloats)
+        let p = trainableParameters
+        parts.append(MemoryComponent("LoRA A/B", bytes: p * 4, kind: .adapters))
+        parts.append(MemoryComponent("gradients", bytes: p * 4, kind: .gradients))
+        parts.append(MemoryComponent("AdamW m, v", bytes: p * 8, kind: .optimizerState))
+        parts.append(MemoryComponent("activations", bytes: trainer.activationBytes, kind: .activations))
+        return MemoryReport(components: parts + loadCosts, measure: true)
+    }
+}
+
+extension EvalExample {
+    /// The question as a person reads it (the last user turn, or the raw prompt).
+    public var promptText: String {
+        switch prompt {
+        case .chat(let messages): return messages.last { $0.role == "user" }?.content ?? messages.last?.content ?? ""
+        case .raw(let text): return text
+        }
+    }
+}
+
+extension Trainer {
+    /// An alpha set with `setAlpha` that applies at the next step.
+    var pendingAlphaValue: Float? { pendingAlpha }
+    /// A dropout set with `setDropout` that applies at the next step.
+    var pendingDropoutValue: Float? { pendingDropout }
+    /// Bytes of activations the training graph holds (0 before the first step).
+    public var activationBytes: Int { graph?.activationBytes ?? 0 }
+}

@@ -1,0 +1,168 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import LoRAKit
+
+/// `loratop bench`: training throughput of LoRA on a random-initialised model of a preset shape.
+///
+/// FLOP count per optimizer step (N = B·T rows, L layers; P_lin = parameters of the seven frozen projections
+/// of all layers, P_lora = Σ r·(in + out) over the adapters, P_head = V·C, attention computed as full T×T tiles):
+///   forward  = 2·N·P_lin + 2·N·P_lora + 4·L·B·heads·T²·hd + 2·N·P_head
+///   backward = 2·N·P_lin (dx through the frozen weights only) + 6·N·P_lora (dB, dA, dx) + 8·L·B·heads·T²·hd
+///              + 2·N·P_head (dx through the LM head; the fused head never recomputes logits)
+///   checkpointing adds one more forward of the blocks (everything above except the head).
+/// The fraction of peak compares that count per second with a 2048³ sgemm measured at start-up.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure LoRA training speed (tokens/s) on a random-initialised model of a preset shape."
+    )
+
+    @Option(help: "Model shape: smollm2-135m.")
+    var preset: String = "smollm2-135m"
+    @Option(name: .customLong("batch-size"), help: "Sequences per step.")
+    var batchSize: Int = 4
+    @Option(name: .customLong("seq-len"), help: "Tokens per sequence.")
+    var seqLen: Int = 128
+    @Option(help: "LoRA rank.")
+    var rank: Int = 8
+    @Option(help: "LoRA alpha.")
+    var alpha: Float = 16
+    @Option(help: "Comma-separated LoRA targets (q,k,v,o,gate,up,down).")
+    var targets: String = "q,k,v,o,gate,up,down"
+    @Option(help: "Timed steps (after the warm-up steps).")
+    var steps: Int = 5
+    @Option(help: "Untimed warm-up steps.")
+    var warmup: Int = 1
+    @Option(help: "Threads for OpenBLAS and the engine's kernels.")
+    var threads: Int = 2
+    @Flag(help: "Recompute block activations in backward (less memory, one more forward).")
+    var checkpointing: Bool = false
+    @Flag(help: "Print seconds per phase (thread CPU time with --threads 1, wall time otherwise).")
+    var profile: Bool = false
+    @Option(help: "Seed for the random model, adapters and tokens.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        guard BenchPreset(name: preset) != nil else {
+            throw ValidationError("unknown preset '\(preset)'; expected one of: \(BenchPreset.names.joined(separator: ", "))")
+        }
+        guard batchSize >= 1, seqLen >= 2, rank >= 1, steps >= 1, warmup >= 0, threads >= 1 else {
+            throw ValidationError("--batch-size, --rank, --steps and --threads must be ≥ 1, --seq-len ≥ 2, --warmup ≥ 0")
+        }
+    }
+
+    func run() throws {
+        guard let config = BenchPreset(name: preset)?.config else { throw ValidationError("unknown preset '\(preset)'") }
+        Parallel.setThreads(threads)
+        let lora = try LoRAConfig(rank: rank, alpha: alpha, targets: try LoRATarget.parseList(targets))
+        let peak = BenchMath.measurePeak()
+        print("loratop bench: \(preset) (\(config.layers) layers, C \(config.dim), \(config.heads) heads / \(config.kvHeads) KV, "
+              + "F \(config.ffnDim), V \(config.vocab)\(config.tiedEmbeddings ? ", tied head" : "")), random init, fp32")
+        print("LoRA r \(rank) alpha \(alpha) on \(lora.targets.map(\.shortName).joined(separator: ",")); "
+              + "batch \(batchSize) × \(seqLen); \(threads) threads\(checkpointing ? "; checkpointing" : "")")
+        print(String(format: "sgemm peak: %.1f GFLOP/s (2048×2048×2048 split over the threads, best of 3)", peak / 1e9))
+
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let model = try LlamaModel(random: config, seed: seed)
+        let trainer = try Trainer(model: model, lora: lora, optimizer: OptimizerConfig(), seed: seed, checkpointing: checkpointing)
+        print(String(format: "model ready in %.1f s; %d adapters, %d trainable parameters",
+                     Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, model.adapters.count,
+                     trainer.parameters.reduce(0) { $0 + $1.count }))
+
+        var rng = SeededRNG(seed: seed &+ 1)
+        let n = batchSize * seqLen
+        func batch() -> Batch {
+            let ids = (0..<(n + batchSize)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(config.vocab)) }
+            var inputs: [Int32] = [], targets: [Int32] = []
+            for b in 0..<batchSize {
+                let s = b * (seqLen + 1)
+                inputs += ids[s..<(s + seqLen)]
+                targets += ids[(s + 1)...(s + seqLen)]
+            }
+            return Batch(batch: batchSize, seqLen: seqLen, inputs: inputs, targets: targets)
+        }
+        let flops = BenchMath.flopsPerStep(config: config, model: model, B: batchSize, T: seqLen, checkpointing: checkpointing)
+        var times: [Double] = []
+        Profiler.enabled = profile
+        for s in 0..<(warmup + steps) {
+            let st = try trainer.step(microBatches: [batch()])
+            let tag = s < warmup ? " (warm-up)" : ""
+            print(String(format: "step %d: %.3f s, loss %.4f, %.0f tokens/s%@", s + 1, st.seconds, st.loss,
+                         Double(n) / st.seconds, tag))
+            if s >= warmup { times.append(st.seconds) }
+            if s + 1 == warmup || (warmup == 0 && s == 0) { Profiler.reset() }
+        }
+        let med = times.sorted()[times.count / 2]
+        print(String(format: "median: %.3f s/step, %.1f tokens/s (best %.1f tokens/s)", med, Double(n) / med,
+                     Double(n) / (times.min() ?? med)))
+        print(String(format: "work: %.1f GFLOP/step → %.1f GFLOP/s = %.0f%% of sgemm peak", flops / 1e9, flops / med / 1e9,
+                     100 * flops / med / peak))
+        if profile {
+            let rows = Profiler.report()
+            let total = rows.reduce(0) { $0 + $1.seconds }
+            print("phases over \(steps) timed steps (s/step):")
+            for (name, sec) in rows.sorted(by: { $0.seconds > $1.seconds }) {
+                print(String(format: "  %-16@ %8.3f  %5.1f%%", name as NSString, sec / Double(steps), 100 * sec / max(total, 1e-12)))
+            }
+        }
+        print("FLOPs/step = fwd 2·N·P_lin + 2·N·P_lora + 4·L·B·H·T²·hd + 2·N·V·C; bwd 2·N·P_lin + 6·N·P_lora + 8·L·B·H·T²·hd + 2·N·V·C"
+              + (checkpointing ? "; + recomputed block forward" : ""))
+    }
+}
+
+/// Model shapes `bench` and `estimate` know by name.
+enum BenchPreset: String, CaseIterable {
+    case smollm2_135m = "smollm2-135m"
+
+    static var names: [String] { allCases.map(\.rawValue) }
+
+    init?(name: String) { self.init(rawValue: name.lowercased()) }
+
+    var config: ModelConfig {
+        switch self {
+        case .smollm2_135m:
+            return ModelConfig(layers: 30, dim: 576, heads: 9, kvHeads: 3, ffnDim: 1536, vocab: 49152,
+                               ropeTheta: 100_000, normEps: 1e-5, tiedEmbeddings: true, maxPositions: 8192)
+        }
+    }
+}
+
+/// The benchmark's arithmetic: peak measurement and the FLOP formula (see `Bench`).
+enum BenchMath {
+    /// Best-of-3 GFLOP/s of a 2048³ sgemm, in FLOP/s.
+    static func measurePeak() -> Double {
+        let n = 2048
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let t = DispatchTime.now().uptimeNanoseconds
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                guard let x = ap.baseAddress, let y = bp.baseAddress, let z = cp.baseAddress else { return }
+                Parallel.gemm(m: n, n: n, k: n, a: x, lda: n, b: y, ldb: n, c: z, ldc: n)
+            } } }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        return 2 * Double(n * n * n) / best
+    }
+
+    /// FLOPs of one training step (formula in `Bench`'s documentation).
+    static func flopsPerStep(config c: ModelConfig, model: LlamaModel, B: Int, T: Int, checkpointing: Bool) -> Double {
+        let N = Double(B * T)
+        var pLin = 0.0, pLora = 0.0
+        for blk in model.blocks {
+            for t in LoRATarget.allCases {
+                let lin = blk.linear(t)
+                pLin += Double(lin.inFeatures * lin.outFeatures)
+                if let ad = lin.adapter { pLora += Double(ad.rank * (ad.inFeatures + ad.outFeatures)) }
+            }
+        }
+        let attn = Double(c.layers * B * c.heads * T * T * c.headDim)
+        let head = Double(c.vocab * c.dim)
+        let blocksFwd = 2 * N * pLin + 2 * N * pLora + 4 * attn
+        let fwd = blocksFwd + 2 * N * head
+        let bwd = 2 * N * pLin + 6 * N * pLora + 8 * attn + 2 * N * head
+        return fwd + bwd + (checkpointing ? blocksFwd : 0)
+    }
+}

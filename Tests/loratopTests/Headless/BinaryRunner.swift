@@ -1,0 +1,115 @@
+import Foundation
+import XCTest
+
+/// Runs the built `loratop` binary as a child process, feeding stdin and reading stdout lines as they come.
+final class BinaryRunner: @unchecked Sendable {
+    /// The repository root (for sample-data and themes).
+    static let repoRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The built executable next to the test bundle.
+    static func binary() throws -> URL {
+        for start in [Bundle.main.bundleURL, Bundle(for: BinaryRunner.self).bundleURL,
+                      URL(fileURLWithPath: CommandLine.arguments.first ?? ".")] {
+            var dir = start
+            for _ in 0..<3 {
+                let candidate = dir.appendingPathComponent("loratop")
+                if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        throw XCTSkip("the loratop executable is not built next to the tests; run `swift build` first")
+    }
+
+    let process = Process()
+    private let stdinPipe = Pipe()
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    private let lock = NSLock()
+    private var lines: [String] = []
+    private var partial = Data()
+    private var errText = Data()
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = try BinaryRunner.binary()
+        process.arguments = arguments
+        process.currentDirectoryURL = BinaryRunner.repoRoot
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardInput = stdinPipe
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self, !d.isEmpty else { return }
+            self.lock.lock()
+            self.partial.append(d)
+            while let nl = self.partial.firstIndex(of: UInt8(ascii: "\n")) {
+                self.lines.append(String(decoding: self.partial[self.partial.startIndex..<nl], as: UTF8.self))
+                self.partial.removeSubrange(self.partial.startIndex...nl)
+            }
+            self.lock.unlock()
+        }
+        stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self, !d.isEmpty else { return }
+            self.lock.lock()
+            self.errText.append(d)
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    /// Lines printed so far.
+    var output: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
+    }
+
+    /// What the process wrote to stderr so far.
+    var errors: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: errText, as: UTF8.self)
+    }
+
+    /// Waits until a printed line satisfies `match` (returns it), or fails after `timeout` seconds.
+    @discardableResult
+    func waitForLine(timeout: Double = 120, _ match: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let l = output.first(where: match) { return l }
+            if !process.isRunning, output.first(where: match) == nil {
+                throw Failure("process ended before the expected line; stderr: \(errors)")
+            }
+            usleep(20_000)
+        }
+        throw Failure("timed out waiting for a line; last lines: \(output.suffix(5)); stderr: \(errors)")
+    }
+
+    /// Writes a line to the child's stdin.
+    func send(_ line: String) {
+        stdinPipe.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// Closes stdin.
+    func closeInput() { try? stdinPipe.fileHandleForWriting.close() }
+
+    /// Waits for the exit and returns the status (a signal death counts as 128 + n).
+    func waitForExit(timeout: Double = 120) throws -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            process.terminate()
+            throw Failure("process did not exit within \(timeout) s")
+        }
+        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ d: String) { description = d }
+    }
+}
