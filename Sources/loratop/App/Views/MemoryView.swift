@@ -29,7 +29,7 @@ enum MemoryView {
     /// One bar row per component, then the resident memory the accounting does not explain.
     static func renderParts(_ m: MemoryFigures, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
         guard !area.isEmpty else { return }
-        let nameWidth = min(18, max(8, (m.parts.map { $0.name.terminalWidth }.max() ?? 8) + 1))
+        let nameWidth = min(22, max(8, (m.parts.map { $0.name.terminalWidth }.max() ?? 8) + 1))
         let bytesWidth = 10
         let whole = max(m.accountedBytes, m.residentBytes ?? 0)
         var rows = m.parts.map { ($0.name, $0.bytes, ctx.style(colorKey($0.kind))) }
