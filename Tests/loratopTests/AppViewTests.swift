@@ -254,6 +254,22 @@ final class AppViewTests: XCTestCase {
         XCTAssertTrue(LossChartView.caption(st, .standard).contains("smoothing 0.90"))
     }
 
+    func testLongCurvesAreDecimatedToTheirEnvelope() {
+        let pts: [ChartPoint] = (0..<10_000).map { (i: Int) -> ChartPoint in
+            let y: Double = i == 5000 ? .nan : Double((i * 7919) % 100)
+            return ChartPoint(x: Double(i), y: y)
+        }
+        let d = LossChartView.decimate(pts, range: 0...10_000, buckets: 100)
+        XCTAssertLessThanOrEqual(d.count, 2 * 100 + 4)
+        XCTAssertEqual(d.filter { $0.y.isNaN }.count, 1, "the break survives")
+        let ys: [Double] = d.map { $0.y }.filter { $0.isFinite }
+        XCTAssertEqual(ys.min(), 0)
+        XCTAssertEqual(ys.max(), 99)
+        let xs: [Double] = d.map { $0.x }
+        XCTAssertEqual(xs, xs.sorted(), "x order kept")
+        XCTAssertEqual(LossChartView.decimate(Array(pts.prefix(150)), range: 0...150, buckets: 100).count, 150, "short curves untouched")
+    }
+
     func testMemoryFiguresAdaptTheEstimator() {
         var e = EstimateSettings()
         e.rank = 8

@@ -50,12 +50,41 @@ enum LossChartView {
         return niceRange(lo, hi)
     }
 
+    /// Long curves reduced to the lowest and highest point of each of `buckets` slices of the x range, in x order
+    /// (the drawn envelope is the same at any chart width below `buckets` dot columns); non-finite points are kept
+    /// so the line still breaks there. Keeps the cost of a frame flat as a run grows to many thousand steps.
+    static func decimate(_ points: [ChartPoint], range: ClosedRange<Double>?, buckets: Int = 600) -> [ChartPoint] {
+        guard points.count > 2 * buckets, let r = range, r.upperBound > r.lowerBound else { return points }
+        var out: [ChartPoint] = []
+        out.reserveCapacity(2 * buckets + 8)
+        var current = -1
+        var lo: ChartPoint?, hi: ChartPoint?
+        func flush() {
+            guard let a = lo, let b = hi else { return }
+            if a == b { out.append(a) } else if a.x <= b.x { out += [a, b] } else { out += [b, a] }
+            lo = nil
+            hi = nil
+        }
+        let scale = Double(buckets) / (r.upperBound - r.lowerBound)
+        for p in points {
+            guard p.y.isFinite else { flush(); out.append(p); continue }
+            let b = Int(((p.x - r.lowerBound) * scale).rounded(.down))
+            if b != current { flush(); current = b }
+            if lo.map({ p.y < $0.y }) ?? true { lo = p }
+            if hi.map({ p.y > $0.y }) ?? true { hi = p }
+        }
+        flush()
+        return out
+    }
+
     /// The chart widget for a state.
     static func chart(_ state: AppState, _ ctx: ViewContext) -> LineChart {
         let s = state.snapshot
         let xr = xRange(state)
         func inView(_ p: LossPoint) -> Bool { xr.map { $0.contains(Double(p.step)) } ?? true }
-        func pts(_ l: [LossPoint]) -> [ChartPoint] { l.map { ChartPoint(x: Double($0.step), y: Double($0.value)) } }
+        func pts(_ l: [LossPoint]) -> [ChartPoint] {
+            decimate(l.map { ChartPoint(x: Double($0.step), y: Double($0.value)) }, range: xr)
+        }
 
         var series: [ChartSeries] = []
         var visible: [Double] = []
@@ -71,7 +100,7 @@ enum LossChartView {
         let w = state.chart.smoothing
         if w > 0, train.count > 1 {
             let sm = Smoothing.exponentialMovingAverage(train.map { Double($0.value) }, weight: w)
-            let smPoints = zip(train, sm).map { ChartPoint(x: Double($0.0.step), y: $0.1) }
+            let smPoints = decimate(zip(train, sm).map { ChartPoint(x: Double($0.0.step), y: $0.1) }, range: xr)
             series.append(ChartSeries(name: "smoothed", points: smPoints, style: ctx.style(.smoothLine), asciiPoint: "+"))
         }
         if !s.evalLoss.isEmpty {
