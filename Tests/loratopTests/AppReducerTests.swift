@@ -52,6 +52,7 @@ final class AppReducerTests: XCTestCase {
         XCTAssertFalse(st.confirmQuit)
         _ = reduce(&st, .key(.char("q")))
         XCTAssertEqual(reduce(&st, .key(.char("y"))), [.quit(save: true)])
+        st.quitting = nil  // once quitting, keys are ignored; start over
         st.snapshot.unsavedProgress = false
         XCTAssertEqual(reduce(&st, .key(.char("q"))), [.quit(save: false)])
     }

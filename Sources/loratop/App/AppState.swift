@@ -6,6 +6,10 @@ enum AppEvent: Sendable {
     case resize(width: Int, height: Int)
     case tick
     case snapshot(Snapshot)
+    /// New memory figures (accounting, resident set, method comparison).
+    case memory(MemoryFigures)
+    /// SIGINT, SIGTERM or SIGHUP arrived: stop gracefully, saving first.
+    case signal(Int32)
 }
 
 /// What the reducer asks the outside world to do.
@@ -16,6 +20,8 @@ enum Effect: Equatable, Sendable {
     case quit(save: Bool)
     /// Repaint every cell (Ctrl-L, theme change).
     case redrawAll
+    /// Leave curses, stop the process (Ctrl-Z) and repaint on `fg`.
+    case suspend
 }
 
 /// How the loss chart is drawn.
@@ -40,12 +46,21 @@ struct AppState: Sendable {
     var themeNames: [String] = ["default"]
     var themeIndex = 0
     var showHelp = false
+    /// First help line shown (the help scrolls when the terminal is short).
+    var helpScroll = 0
     var confirmQuit = false
     var scroll = 0
     var width = 0
     var height = 0
-    /// Set when the app should exit (and whether to save first).
+    /// Set when the app should exit (and whether to save first); the app then waits for the engine to stop.
     var quitting: Bool?
+    /// The signal that started the stop, if one did.
+    var stopSignal: Int32?
+    /// The latest memory figures, when the run provides them.
+    var memory: MemoryFigures?
+    /// Model and data names for the header.
+    var modelName = ""
+    var dataName = ""
 
     var themeName: String { themeNames.isEmpty ? "default" : themeNames[themeIndex % themeNames.count] }
 
@@ -87,15 +102,44 @@ func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
         return [.redrawAll]
     case .tick:
         return []
+    case .memory(let m):
+        state.memory = m
+        return []
+    case .signal(let sig):
+        guard state.quitting == nil else { return [] }
+        state.confirmQuit = false
+        state.showHelp = false
+        state.quitting = true
+        state.stopSignal = sig
+        return [.quit(save: true)]
     case .key(let key):
+        if state.quitting != nil {
+            // Stopping: only redraw still works; everything else waits for the engine.
+            return KeyMap.action(for: key) == .redraw ? [.redrawAll] : []
+        }
         if state.confirmQuit { return confirmKey(&state, key) }
         guard let action = KeyMap.action(for: key) else { return [] }
-        if state.showHelp, action != .toggleHelp, action != .quit, action != .redraw {
+        if state.showHelp, [.scrollUp, .scrollDown, .pageUp, .pageDown].contains(action) {
+            return scrollHelp(&state, action)
+        }
+        if state.showHelp, action != .toggleHelp, action != .quit, action != .redraw, action != .suspend {
             state.showHelp = false
             if action == .cancel { return [] }
         }
         return perform(&state, action)
     }
+}
+
+private func scrollHelp(_ state: inout AppState, _ action: Action) -> [Effect] {
+    let delta: Int
+    switch action {
+    case .scrollUp: delta = -1
+    case .scrollDown: delta = 1
+    case .pageUp: delta = -10
+    default: delta = 10
+    }
+    state.helpScroll = min(max(0, state.helpScroll + delta), max(0, KeyMap.helpLines().count - 1))
+    return []
 }
 
 private func confirmKey(_ state: inout AppState, _ key: AppKey) -> [Effect] {
@@ -174,7 +218,10 @@ private func perform(_ state: inout AppState, _ action: Action) -> [Effect] {
         return [.redrawAll]
     case .toggleHelp:
         state.showHelp.toggle()
+        state.helpScroll = 0
         return []
+    case .suspend:
+        return [.suspend]
     case .redraw:
         return [.redrawAll]
     case .scrollUp:

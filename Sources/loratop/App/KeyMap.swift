@@ -17,6 +17,7 @@ enum Action: Equatable, Sendable {
     case redraw
     case scrollUp, scrollDown, pageUp, pageDown
     case cancel
+    case suspend
 }
 
 /// A key as the app sees it (the backend maps terminal input to these).
@@ -59,6 +60,7 @@ enum KeyMap {
         Binding(keys: [.char("e")], action: .evalNow, help: "evaluate now", group: "run"),
         Binding(keys: [.char("g")], action: .sampleNow, help: "generate samples now (base vs adapted)", group: "run"),
         Binding(keys: [.char("n")], action: .newRun, help: "new run with current settings (old curve stays as a ghost)", group: "run"),
+        Binding(keys: [.ctrl("z")], action: .suspend, help: "suspend to the shell (fg resumes and repaints)", group: "run"),
         Binding(keys: [.char("r")], action: .rankDown, help: "rank ÷2 (keeps the best rank-r part of the update)", group: "adapter"),
         Binding(keys: [.char("R")], action: .rankUp, help: "rank ×2 (update unchanged)", group: "adapter"),
         Binding(keys: [.char("a")], action: .alphaDown, help: "alpha ÷2", group: "adapter"),

@@ -149,7 +149,7 @@ struct Train: ParsableCommand {
         let save = !noSave
         let trap = SignalTrap(onStop: { _ in engine.send(.stop(save: save)) }, emergency: { restoreTerminal() })
         if interactive {
-            let code = try runInteractive(engine: engine, options: options)
+            let code = try runInteractive(engine: engine, session: session, options: options)
             throw ExitCode(trap.exitCode ?? code)
         }
         let printer = HeadlessPrinter(totalSteps: session.totalSteps)

@@ -1,0 +1,345 @@
+import Dispatch
+import Foundation
+import LoRAKit
+import TerminalUI
+
+/// How the interactive UI looks and what it shows besides the engine's snapshots.
+struct AppOptions {
+    /// An extra theme folder searched first (`--themes-dir`).
+    var themesDir: String?
+    /// The theme to start with (`--theme`; nil = "default").
+    var themeName: String?
+    /// Frame cap in frames per second (`--fps`).
+    var fps: Int = 10
+    /// Draw with ASCII only (`--ascii`); also chosen when the locale is not UTF-8.
+    var forceASCII = false
+    /// The model's name for the header.
+    var modelName = ""
+    /// The dataset's name for the header.
+    var dataName = ""
+    /// This run's memory figures; called on the UI thread about once a second, so it must not wait for the engine.
+    var memoryProvider: (@Sendable () -> MemoryFigures?)?
+    /// Theme folders searched after the standard ones (default: the repository's themes/ found near the binary).
+    var themeFolders: [String] = AppOptions.defaultThemeFolders()
+    /// The environment (NO_COLOR, TERM, LORATOP_UI_STATS).
+    var environment: [String: String] = ProcessInfo.processInfo.environment
+
+    /// Folders named `themes` holding `.theme` files, looked for next to the binary and up to five folders above it
+    /// (a SwiftPM build sits in <package>/.build/<config>/), and in the current directory.
+    static func defaultThemeFolders(executable: String? = CommandLine.arguments.first,
+                                    currentDirectory: String = FileManager.default.currentDirectoryPath) -> [String] {
+        var candidates: [URL] = []
+        if let exe = executable, !exe.isEmpty {
+            var dir = URL(fileURLWithPath: exe).resolvingSymlinksInPath().deletingLastPathComponent()
+            for _ in 0..<6 {
+                candidates.append(dir.appendingPathComponent("themes"))
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        candidates.append(URL(fileURLWithPath: currentDirectory).appendingPathComponent("themes"))
+        var seen = Set<String>()
+        return candidates.map(\.standardizedFileURL.path).filter { path in
+            guard seen.insert(path).inserted,
+                  let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return false }
+            return names.contains { $0.hasSuffix(".theme") }
+        }
+    }
+}
+
+/// How the interactive UI ended.
+enum AppExit: Equatable, Sendable {
+    /// The user quit; `saved` when a final checkpoint was written on the way out.
+    case quit(saved: Bool)
+    /// Training had finished (or failed) and the user left.
+    case finished
+    /// A signal (SIGINT, SIGTERM, SIGHUP) stopped the run after saving.
+    case signal(Int32)
+}
+
+extension AppKey {
+    /// The app's view of a terminal key; nil for keys the app does not use.
+    init?(_ key: Key) {
+        switch key {
+        case .char(let c): self = .char(c)
+        case .ctrl(let c): self = .ctrl(c)
+        case .function(1): self = .f1
+        case .up: self = .up
+        case .down: self = .down
+        case .pageUp: self = .pageUp
+        case .pageDown: self = .pageDown
+        case .escape: self = .escape
+        case .enter: self = .enter
+        default: return nil
+        }
+    }
+}
+
+/// Runs the interactive UI until the user quits or training ends and the user leaves; returns how it ended.
+/// Starts the engine if it is not running. Theme problems go to stderr before curses starts; an unknown `--theme`
+/// throws `ThemeNotFound`, and a stdin/stdout that is not a terminal throws `TerminalStartError`.
+func runTerminalApp(engine: TrainingEngine, options: AppOptions) throws -> AppExit {
+    let themes = ThemeSet(options: options)
+    for p in themes.library.problems { FileHandle.standardError.write(Data("loratop: theme: \(p)\n".utf8)) }
+    let startTheme = options.themeName ?? "default"
+    _ = try themes.library.theme(named: startTheme)
+    let glyphs = GlyphSet.detect(forceASCII: options.forceASCII)
+
+    // Signals first, so curses sees handlers in place and leaves SIGINT, SIGTERM and SIGTSTP to us; the restore
+    // handlers (atexit, SIGSEGV, …) are installed without SIGINT. SIGTERM and SIGHUP then go to the trap.
+    NCursesBackend.installRestoreHandlers(includeInterrupt: false)
+    let backendBox = BackendBox.shared
+    let trap = SignalTrap(onStop: { _ in engine.send(.stop(save: true)) },
+                          emergency: { backendBox.emergencyShutdown() })
+    let suspend = SuspendTrap()
+    // Give the dispatch sources a moment to register their handlers before curses looks at them.
+    suspend.waitUntilInstalled()
+
+    let backend = try NCursesBackend(options: NCursesOptions(environment: options.environment,
+                                                             installRestoreHandlers: false, restoreOnInterrupt: false))
+    backendBox.set(backend)
+    engine.start()
+    var loop = AppLoop(engine: engine, backend: backend, options: options, themes: themes, glyphs: glyphs,
+                       startTheme: startTheme)
+    let exit = loop.run(trap: trap, suspend: suspend)
+    backend.shutdown()
+    if options.environment["LORATOP_UI_STATS"] == "1" {
+        FileHandle.standardError.write(Data((loop.stats.summary() + "\n").utf8))
+    }
+    return exit
+}
+
+/// The theme library and a cache of resolved themes.
+final class ThemeSet {
+    let library: ThemeLibrary
+    private var cache: [String: Theme] = [:]
+
+    init(options: AppOptions) {
+        library = ThemeLibrary(searchPaths: ThemeLibrary.standardSearchPaths(
+            themesDir: options.themesDir, environment: options.environment, extra: options.themeFolders))
+    }
+
+    /// The theme of a name, or the built-in default.
+    func theme(_ name: String) -> Theme {
+        if let t = cache[name] { return t }
+        let t = (try? library.theme(named: name)) ?? .builtinDefault
+        cache[name] = t
+        return t
+    }
+}
+
+/// Lets the emergency path (a second Ctrl-C) restore the terminal from the signal queue before exiting.
+final class BackendBox: @unchecked Sendable {
+    /// The running app's backend (there is one curses screen per process).
+    static let shared = BackendBox()
+    private let lock = NSLock()
+    private var backend: NCursesBackend?
+
+    func set(_ b: NCursesBackend) { lock.lock(); backend = b; lock.unlock() }
+
+    func emergencyShutdown() {
+        lock.lock()
+        let b = backend
+        lock.unlock()
+        b?.shutdown()
+    }
+}
+
+/// Counts frames and the UI thread's CPU time (reported at exit with LORATOP_UI_STATS=1).
+struct UIStats {
+    private let startWall = DispatchTime.now().uptimeNanoseconds
+    private let startCPU = UIStats.threadCPUSeconds()
+    /// Frames presented.
+    var frames = 0
+    /// Keys read.
+    var keys = 0
+    /// Snapshots taken in.
+    var snapshots = 0
+
+    /// CPU seconds (user + system) used by the calling thread.
+    static func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 else { return 0 }
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// "ui: 300 frames in 30.0 s (10.0 fps), UI thread CPU 0.42 s = 1.4% of one core, …".
+    func summary() -> String {
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - startWall) / 1e9
+        let cpu = UIStats.threadCPUSeconds() - startCPU
+        return String(format: "loratop ui stats: %d frames in %.1f s (%.1f fps), UI thread CPU %.3f s = %.2f%% of one core, %d keys, %d snapshots",
+                      frames, wall, wall > 0 ? Double(frames) / wall : 0, cpu, wall > 0 ? 100 * cpu / wall : 0, keys, snapshots)
+    }
+}
+
+/// The UI thread's loop: keys and snapshots in, frames out (only on change, never above the frame cap).
+struct AppLoop {
+    let engine: TrainingEngine
+    let backend: NCursesBackend
+    let options: AppOptions
+    let themes: ThemeSet
+    let glyphs: GlyphSet
+    var state = AppState()
+    var stats = UIStats()
+    private var context: ViewContext
+    private var contextTheme = ""
+
+    init(engine: TrainingEngine, backend: NCursesBackend, options: AppOptions, themes: ThemeSet, glyphs: GlyphSet,
+         startTheme: String) {
+        self.engine = engine
+        self.backend = backend
+        self.options = options
+        self.themes = themes
+        self.glyphs = glyphs
+        state.themeNames = themes.library.names
+        state.themeIndex = state.themeNames.firstIndex(of: startTheme) ?? 0
+        state.modelName = options.modelName
+        state.dataName = options.dataName
+        state.width = backend.size.width
+        state.height = backend.size.height
+        context = ViewContext(palette: themes.theme(startTheme).palette(depth: backend.colorDepth), glyphs: glyphs)
+        contextTheme = startTheme
+    }
+
+    private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Runs until the user quits (and the engine has stopped) or a signal stopped the run.
+    mutating func run(trap: SignalTrap, suspend: SuspendTrap) -> AppExit {
+        let frameNanos = UInt64(1_000_000_000 / max(1, min(options.fps, 120)))
+        var lastFrame: UInt64 = 0
+        var lastMemory: UInt64 = 0
+        var dirty = true
+        var hungUp = false
+        var finishedBeforeQuit = false
+        var saveRequested = false
+
+        func perform(_ effects: [Effect], _ me: inout AppLoop) {
+            for e in effects {
+                switch e {
+                case .send(let c): me.engine.send(c)
+                case .quit(let save):
+                    saveRequested = save
+                    finishedBeforeQuit = me.state.snapshot.status.isTerminal
+                    me.engine.send(.stop(save: save))
+                case .redrawAll: me.backend.invalidate()
+                case .suspend:
+                    me.backend.suspend()
+                    me.backend.invalidate()
+                }
+            }
+        }
+
+        while true {
+            if let sig = trap.signal, state.stopSignal == nil {
+                hungUp = sig == SIGHUP
+                perform(reduce(&state, .signal(sig)), &self)
+                dirty = true
+            }
+            if suspend.take() {
+                perform([.suspend], &self)
+                _ = reduce(&state, .resize(width: backend.size.width, height: backend.size.height))
+                dirty = true
+            }
+            let snap = engine.latest
+            if snap.version != state.snapshot.version {
+                _ = reduce(&state, .snapshot(snap))
+                stats.snapshots += 1
+                dirty = true
+            }
+            let t = AppLoop.now()
+            if t - lastMemory >= 1_000_000_000 {
+                lastMemory = t
+                let m = options.memoryProvider?()?.measuringResidentIfMissing()
+                    ?? ProcessMemory.current().map { MemoryFigures(parts: [], residentBytes: $0.residentBytes,
+                                                                   peakResidentBytes: $0.peakResidentBytes) }
+                if let m, m != state.memory {
+                    _ = reduce(&state, .memory(m))
+                    dirty = true
+                }
+            }
+            if state.quitting != nil && engine.wait(seconds: 0) { break }
+
+            if dirty && !hungUp && t - lastFrame >= frameNanos {
+                draw()
+                lastFrame = t
+                dirty = false
+            }
+            // Wait for a key until the next frame may be drawn (when something is waiting to be shown) or for a
+            // polling interval (snapshots arrive without a wake-up).
+            let wait: UInt64 = dirty ? frameNanos - min(frameNanos, AppLoop.now() - lastFrame) : frameNanos
+            guard let key = hungUp ? nil : backend.readKey(timeoutMilliseconds: max(1, Int(wait / 1_000_000))) else {
+                if hungUp { Thread.sleep(forTimeInterval: 0.05) }
+                continue
+            }
+            stats.keys += 1
+            if key == .resize {
+                perform(reduce(&state, .resize(width: backend.size.width, height: backend.size.height)), &self)
+                dirty = true
+                continue
+            }
+            guard let appKey = AppKey(key) else { continue }
+            let before = state.themeName
+            let tooSmall = state.width < AppView.minimum.width || state.height < AppView.minimum.height
+            if tooSmall, appKey == .char("q") || appKey == .ctrl("c") {
+                // The too-small screen cannot show the quit prompt: q saves (when needed) and quits.
+                state.quitting = state.snapshot.unsavedProgress && !state.snapshot.status.isTerminal
+                perform([.quit(save: state.quitting == true)], &self)
+            } else {
+                perform(reduce(&state, .key(appKey)), &self)
+            }
+            if state.themeName != before { contextTheme = "" }
+            dirty = true
+        }
+        if let sig = state.stopSignal { return .signal(sig) }
+        if finishedBeforeQuit { return .finished }
+        let final = engine.latest
+        return .quit(saved: saveRequested && !final.unsavedProgress)
+    }
+
+    private mutating func draw() {
+        if contextTheme != state.themeName {
+            context.palette = themes.theme(state.themeName).palette(depth: backend.colorDepth)
+            contextTheme = state.themeName
+        }
+        let size = backend.size
+        state.width = size.width
+        state.height = size.height
+        backend.present(AppView.render(state, context, size: size))
+        stats.frames += 1
+    }
+}
+
+/// Turns Ctrl-Z (SIGTSTP) into a flag the UI thread polls, so only that thread touches curses when suspending.
+final class SuspendTrap: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "loratop.suspend")
+    private let source: DispatchSourceSignal
+    private let lock = NSLock()
+    private var pending = false
+    private let installed = DispatchSemaphore(value: 0)
+
+    init() {
+        signal(SIGTSTP, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGTSTP, queue: queue)
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
+            self.lock.lock()
+            self.pending = true
+            self.lock.unlock()
+        }
+        source.setRegistrationHandler { [installed] in installed.signal() }
+        source.resume()
+    }
+
+    /// Waits (briefly) until the signal sources are registered.
+    func waitUntilInstalled() {
+        _ = installed.wait(timeout: .now() + 0.5)
+    }
+
+    /// True once per Ctrl-Z.
+    func take() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let p = pending
+        pending = false
+        return p
+    }
+}

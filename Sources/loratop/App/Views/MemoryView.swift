@@ -1,0 +1,94 @@
+import LoRAKit
+import TerminalUI
+
+/// The memory panel: this run's bytes by component as bars, the accounted total beside the resident set the OS
+/// measured, and full fine-tuning vs LoRA vs QLoRA side by side (total, ratio to full, savings, bits/param).
+enum MemoryView {
+    /// The theme colour of a component kind.
+    static func colorKey(_ kind: MemoryKind) -> ThemeKey {
+        switch kind {
+        case .baseWeights: return .memBase
+        case .adapters, .gradients: return .memAdapter
+        case .optimizerState: return .memOptimizer
+        case .activations, .logits, .scratch: return .memActivations
+        case .other: return .inactiveFg
+        }
+    }
+
+    /// "accounted X · resident (OS) Y" (and the unexplained difference).
+    static func headline(_ m: MemoryFigures?, _ ctx: ViewContext) -> [Span] {
+        guard let m else { return [ctx.span("memory accounting not available for this run", .inactiveFg)] }
+        var spans = [ctx.span("accounted ", .inactiveFg), ctx.span(ByteFormat.binary(m.accountedBytes), .hiFg)]
+        if let rss = m.residentBytes {
+            spans += [ctx.span("   resident (OS) ", .inactiveFg), ctx.span(ByteFormat.binary(rss), .hiFg)]
+            if let peak = m.peakResidentBytes { spans.append(ctx.span(" (peak \(ByteFormat.binary(peak)))", .inactiveFg)) }
+        }
+        return spans.map { Span(ctx.arrows($0.text), style: $0.style) }
+    }
+
+    /// One bar row per component, then the resident memory the accounting does not explain.
+    static func renderParts(_ m: MemoryFigures, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
+        guard !area.isEmpty else { return }
+        let nameWidth = min(22, max(8, (m.parts.map { $0.name.terminalWidth }.max() ?? 8) + 1))
+        let bytesWidth = 10
+        let whole = max(m.accountedBytes, m.residentBytes ?? 0)
+        var rows = m.parts.map { ($0.name, $0.bytes, ctx.style(colorKey($0.kind))) }
+        if let rss = m.residentBytes, rss > m.accountedBytes {
+            rows.append(("unaccounted", rss - m.accountedBytes, ctx.style(.inactiveFg)))
+        }
+        for (i, r) in rows.prefix(area.height).enumerated() {
+            let y = area.y + i
+            buf.put(ctx.arrows(r.0).aligned(.left, width: nameWidth, ellipsis: ctx.glyphs.ellipsis), x: area.x, y: y,
+                    style: ctx.style(.mainFg), clip: area)
+            let barWidth = area.width - nameWidth - bytesWidth
+            if barWidth >= 3 {
+                buf.render(Bar(value: Double(r.1), maximum: Double(whole), style: r.2,
+                               trackStyle: ctx.palette.style(fg: .inactiveFg, bg: .meterBg), glyphs: ctx.glyphs),
+                           in: Rect(x: area.x + nameWidth, y: y, width: barWidth, height: 1))
+            }
+            buf.put(ByteFormat.binary(r.1).aligned(.right, width: bytesWidth), x: area.maxX - bytesWidth, y: y,
+                    style: ctx.style(.hiFg), clip: area)
+        }
+    }
+
+    /// The comparison table's rows: method, total, ratio to full, how many times smaller, linear bits/param.
+    static func methodRows(_ m: MemoryFigures) -> [[String]] {
+        m.methods.map { r in
+            let times = r.ratioToFull > 0 ? 1 / r.ratioToFull : 0
+            return [r.name, ByteFormat.binary(r.totalBytes), String(format: "%.2f×", r.ratioToFull),
+                    r.ratioToFull >= 0.999 ? "–" : String(format: "%.1f× less", times),
+                    String(format: "%.2f", r.linearBitsPerParam)]
+        }
+    }
+
+    /// Draws the comparison table.
+    static func renderMethods(_ m: MemoryFigures, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
+        guard !area.isEmpty, !m.methods.isEmpty else { return }
+        let columns = [TableColumn("method", width: .fill(1)), TableColumn("total", width: .fixed(10), alignment: .right),
+                       TableColumn(ctx.arrows("× full"), width: .fixed(7), alignment: .right),
+                       TableColumn("saving", width: .fixed(11), alignment: .right),
+                       TableColumn("bits/param", width: .fixed(10), alignment: .right)]
+        let rows = methodRows(m).map { $0.map { ctx.arrows($0) } }
+        buf.render(Table(columns: columns, rows: rows, headerStyle: ctx.style(.title).adding(.underline),
+                         rowStyle: ctx.style(.mainFg), ellipsis: ctx.glyphs.ellipsis), in: area)
+    }
+
+    /// Draws the panel in a box: components on the left, comparison on the right (stacked when narrow).
+    static func render(_ state: AppState, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
+        buf.render(ctx.box("Memory", right: "binary units"), in: area)
+        let inner = Box.inner(area).inset(by: Margin(right: 1, left: 1))
+        guard !inner.isEmpty else { return }
+        buf.line(headline(state.memory, ctx), in: inner, row: 0, ellipsis: ctx.glyphs.ellipsis)
+        guard let m = state.memory else { return }
+        let body = inner.inset(by: Margin(top: 1))
+        if body.width >= 96 {
+            let cols = body.columns([.percent(48), .fill], spacing: 2)
+            renderParts(m, ctx, into: &buf, area: cols[0])
+            renderMethods(m, ctx, into: &buf, area: cols[1])
+        } else {
+            let partRows = min(body.height, m.parts.count + 1)
+            renderParts(m, ctx, into: &buf, area: body.top(partRows))
+            renderMethods(m, ctx, into: &buf, area: body.inset(by: Margin(top: partRows)))
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import LoRAKit
+import TerminalUI
+
+/// The latest samples: prompt, the base model's answer, the adapted answer and the reference (↑/↓ pick one).
+enum SamplesView {
+    /// The lines for the selected sample (state.scroll picks among the latest ones).
+    static func lines(_ state: AppState, _ ctx: ViewContext) -> [[Span]] {
+        let samples = state.snapshot.samples
+        guard !samples.isEmpty else {
+            return [[ctx.span(ctx.arrows("no samples yet — press g to generate (base vs adapted)"), .inactiveFg)]]
+        }
+        let s = samples[state.scroll % samples.count]
+        func kv(_ k: String, _ v: String?, _ key: ThemeKey) -> [Span] {
+            [ctx.span(k.padding(toLength: 11, withPad: " ", startingAt: 0), .inactiveFg),
+             ctx.span(ctx.arrows((v ?? "–").oneLine(400)), key)]
+        }
+        var out = [kv("prompt", s.prompt, .mainFg), kv("base", s.base, .mainFg), kv("adapted", s.adapted, .hiFg)]
+        if let r = s.reference {
+            var ref = kv("reference", r, .mainFg)
+            let same = r.trimmingCharacters(in: .whitespacesAndNewlines) == s.adapted.trimmingCharacters(in: .whitespacesAndNewlines)
+            ref.append(ctx.span(same ? "  (adapted matches)" : "", .applied))
+            out.append(ref)
+        }
+        return out
+    }
+
+    /// Draws the panel in a box.
+    static func render(_ state: AppState, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
+        let samples = state.snapshot.samples
+        let right = samples.isEmpty ? "" :
+            ctx.arrows("step \(samples[state.scroll % samples.count].step) · \(state.scroll % samples.count + 1)/\(samples.count) · ↑↓")
+        buf.render(ctx.box("Samples", right: right), in: area)
+        buf.lines(lines(state, ctx), in: Box.inner(area).inset(by: Margin(right: 1, left: 1)), ellipsis: ctx.glyphs.ellipsis)
+    }
+}
+
+/// The header row and the two status rows at the bottom.
+enum StatusView {
+    /// Theme colour of a status word.
+    static func statusKey(_ s: EngineStatus) -> ThemeKey {
+        switch s {
+        case .running, .finished: return .applied
+        case .paused, .saving, .evaluating, .sampling, .starting: return .pending
+        case .stopped: return .warning
+        case .failed: return .error
+        }
+    }
+
+    /// "loratop · model · data" on the left, the status word and step on the right.
+    static func header(_ state: AppState, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
+        let s = state.snapshot
+        var left = [Span(" loratop ", style: ctx.style(.title).adding(.bold))]
+        if !state.modelName.isEmpty { left += [ctx.span(" model ", .inactiveFg), ctx.span(state.modelName, .hiFg)] }
+        if !state.dataName.isEmpty { left += [ctx.span("  data ", .inactiveFg), ctx.span(state.dataName, .hiFg)] }
+        let right = [Span(" " + Fmt.status(s.status).uppercased() + " ", style: ctx.style(statusKey(s.status)).adding(.bold)),
+                     ctx.span(" step \(s.step)/\(s.totalSteps)  theme \(state.themeName) ", .inactiveFg)]
+        buf.render(StatusLine(left: left, right: right, style: ctx.style(.mainFg), ellipsis: ctx.glyphs.ellipsis),
+                   in: area.top(1))
+    }
+
+    /// Pending changes, the last applied change and the last message.
+    static func infoSpans(_ state: AppState, _ ctx: ViewContext) -> [Span] {
+        let s = state.snapshot
+        var spans: [Span] = []
+        if !s.pending.isEmpty {
+            spans += [ctx.span(" pending: ", .inactiveFg),
+                      ctx.span(s.pending.map(\.label).joined(separator: ", "), .pending)]
+        }
+        let lastChange = s.changes.last(where: { $0.kind != "restart" })
+        if let c = lastChange {
+            spans += [ctx.span(" last change: ", .inactiveFg), ctx.span("step \(c.step): \(c.label)", .applied)]
+        }
+        // The engine also notes each change as a message; do not say it twice.
+        if let m = s.messages.last, !(lastChange.map { m.hasPrefix("step \($0.step): \($0.label)") } ?? false) {
+            let failed: Bool
+            if case .failed = s.status { failed = true } else { failed = false }
+            spans += [ctx.span(" · ", .inactiveFg), ctx.span(m.oneLine(200), failed ? .error : .mainFg)]
+        }
+        if spans.isEmpty { spans = [ctx.span(" no changes yet", .inactiveFg)] }
+        return spans.map { Span(ctx.arrows($0.text), style: $0.style) }
+    }
+
+    /// Key hints, shortest last so they survive narrow terminals.
+    static func hints(_ state: AppState) -> String {
+        if state.quitting != nil { return "stopping… " }
+        if state.confirmQuit { return "y save+quit  n quit  Esc cancel " }
+        let pause = state.pausedOrPausing ? "space resume" : "space pause"
+        return "q quit  \(pause)  r/R rank  a/A alpha  l/L lr  b base  ? help "
+    }
+
+    /// Draws the info row and the status line.
+    static func footer(_ state: AppState, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
+        guard !area.isEmpty else { return }
+        let status = ctx.palette.style(fg: .statusFg, bg: .statusBg)
+        if area.height >= 2 {
+            buf.render(StatusLine(left: infoSpans(state, ctx), right: [], style: ctx.style(.mainFg),
+                                  ellipsis: ctx.glyphs.ellipsis), in: area.top(1))
+        }
+        let s = state.snapshot
+        var left = [Span(" " + Fmt.status(s.status) + " ", style: status.adding(.bold))]
+        if area.height < 2, !s.pending.isEmpty {
+            left.append(Span("pending: " + s.pending.map(\.label).joined(separator: ", ") + " ", style: status))
+        }
+        let right = [Span(ctx.arrows(hints(state)), style: status)]
+        buf.render(StatusLine(left: left.map { Span(ctx.arrows($0.text), style: $0.style) }, right: right, style: status,
+                              ellipsis: ctx.glyphs.ellipsis), in: area.bottom(1))
+    }
+}
