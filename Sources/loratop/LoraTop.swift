@@ -6,6 +6,6 @@ struct LoraTop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loratop",
         abstract: "Watch and steer LoRA / QLoRA fine-tuning from a terminal.",
-        subcommands: [FetchModel.self, Plot.self]
+        subcommands: [FetchModel.self, Plot.self, Export.self]
     )
 }

@@ -1,0 +1,133 @@
+import Foundation
+import XCTest
+@testable import LoRAKit
+
+/// loratop against the reference tools on SmolLM2 (committed fixtures; see Fixtures/export/make_export_fixtures.py
+/// and make_llamacpp_fixture.py): PEFT → loratop, loratop → PEFT, the merged HF folder in transformers, and llama.cpp.
+final class ExportReferenceTests: XCTestCase {
+    override func tearDown() {
+        if let m = try? ExportSupport.smollm2() { ExportSupport.detach(m) }
+        super.tearDown()
+    }
+
+    /// An adapter PEFT made (random nonzero A and B) loads into loratop and gives PEFT's logits.
+    func testPEFTAdapterFromTransformersGivesPEFTLogits() throws {
+        let model = try ExportSupport.smollm2()
+        let baseDiff = try ExportSupport.maxLogitDiffIgnoringArgmax(model, fixture: "peft_logits.json")
+        XCTAssertGreaterThan(baseDiff, 0.05, "the PEFT adapter must change the logits, or this test proves nothing")
+        let ad = try PEFTAdapter.read(folder: ExportSupport.fixtures.appendingPathComponent("peft_from_transformers").path)
+        XCTAssertEqual(ad.config.targets, [.q, .v, .down])
+        XCTAssertEqual(ad.modules.count, 90)
+        try ad.attach(to: model)
+        let worst = try ExportSupport.maxLogitDiff(model, fixture: "peft_logits.json")
+        print("PEFT → loratop: max |Δlogit| = \(worst) (base vs PEFT: \(baseDiff))")
+        XCTAssertLessThanOrEqual(worst, 1e-3)
+    }
+
+    /// loratop's adapter written as PEFT files is what the fixture holds, and PEFT's logits with it match loratop's.
+    func testLoratopAdapterInPEFTGivesLoratopLogits() throws {
+        let model = try ExportSupport.smollm2()
+        let ad = try ExportSupport.fixtureAdapter(for: model)
+        let committed = try PEFTAdapter.read(folder: ExportSupport.fixtures.appendingPathComponent("peft_from_loratop").path)
+        XCTAssertEqual(committed.modules, ad.modules, "the committed adapter is the one regenerated in memory")
+        XCTAssertEqual(committed.config, ad.config)
+        try ad.attach(to: model)
+        let worst = try ExportSupport.maxLogitDiff(model, fixture: "peft_from_loratop_logits.json")
+        print("loratop → PEFT: max |Δlogit| = \(worst)")
+        XCTAssertLessThanOrEqual(worst, 1e-3)
+    }
+
+    /// transformers' logits from loratop's merged HF folder (written by the fixture writer) match loratop's adapted model.
+    func testMergedHFFolderInTransformersMatchesAdaptedLogits() throws {
+        let model = try ExportSupport.smollm2()
+        try ExportSupport.allTargetsAdapter(for: model).attach(to: model)
+        let worst = try ExportSupport.maxLogitDiff(model, fixture: "merged_hf_logits.json")
+        print("merged HF in transformers: max |Δlogit| = \(worst)")
+        XCTAssertLessThanOrEqual(worst, 1e-3)
+    }
+
+    /// The merged F32 GGUF of the sample (q/k permuted back, tokenizer metadata copied) loads in loratop and gives
+    /// the same logits and greedy tokens as base + adapter.
+    func testMergedGGUFOfTheSampleEqualsBasePlusAdapter() throws {
+        let model = try ExportSupport.smollm2()
+        let path = try TestModels.smollm2Path()
+        let src = try loadWeights(path: path)
+        try ExportSupport.allTargetsAdapter(for: model).attach(to: model)
+        let out = try ExportSupport.tempFolder("sample") + "/merged.gguf"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try MergeExport.writeGGUF(model: model, base: ExportBase(source: src), to: out)
+        let merged = try XCTUnwrap(try loadWeights(path: out) as? GGUFWeightSource)
+        let original = try GGUFFile(path: path)
+        for key in ["tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.chat_template"] {
+            XCTAssertEqual(merged.file.metadata[key], original.metadata[key], key)
+        }
+        XCTAssertEqual(merged.file.strings("tokenizer.ggml.merges")?.count, original.strings("tokenizer.ggml.merges")?.count)
+        let reloaded = try LlamaModel(source: merged)
+        for ids in try ExportSupport.promptIDs() {
+            let d = ExportSupport.maxDiff(try ExportSupport.logits(reloaded, ids), try ExportSupport.logits(model, ids))
+            XCTAssertLessThanOrEqual(d, 1e-4)
+        }
+        let ids = try ExportSupport.promptIDs()[0]
+        let a = try Generator.generate(model: model, prompt: ids, maxTokens: 12, sampling: SamplingOptions(), stop: [])
+        let b = try Generator.generate(model: reloaded, prompt: ids, maxTokens: 12, sampling: SamplingOptions(), stop: [])
+        XCTAssertEqual(a, b)
+    }
+
+    /// llama.cpp (llama-cpp-python, CPU) with the base GGUF + loratop's GGUF adapter, and with loratop's merged GGUF,
+    /// greedy-decodes the same tokens as loratop with the adapter attached.
+    func testLlamaCppGreedyTokensMatchLoratop() throws {
+        let fx: [String: Any]
+        do { fx = try ExportSupport.json("llamacpp_tokens.json") } catch {
+            throw XCTSkip("llamacpp_tokens.json not made yet (needs llama-cpp-python)")
+        }
+        let model = try ExportSupport.smollm2()
+        let runs = try XCTUnwrap(fx["prompts"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(runs.count, 2)
+        var report: [String] = []
+        for (pi, run) in runs.enumerated() {
+            let ids = try XCTUnwrap(run["ids"] as? [Int]).map(Int32.init)
+            let n = try XCTUnwrap(run["n"] as? Int)
+            XCTAssertGreaterThanOrEqual(n, 32)
+            ExportSupport.detach(model)
+            let base = try Generator.generate(model: model, prompt: ids, maxTokens: n, sampling: SamplingOptions(), stop: [])
+            try ExportSupport.allTargetsAdapter(for: model).attach(to: model)
+            let adapted = try Generator.generate(model: model, prompt: ids, maxTokens: n, sampling: SamplingOptions(), stop: [])
+            let cppBase = try XCTUnwrap(run["base"] as? [Int]).map(Int32.init)
+            let cppAdapter = try XCTUnwrap(run["adapter"] as? [Int]).map(Int32.init)
+            let cppMerged = try XCTUnwrap(run["merged"] as? [Int]).map(Int32.init)
+            XCTAssertNotEqual(adapted, base, "prompt \(pi): the adapter must change the greedy output")
+            XCTAssertEqual(cppBase, base, "prompt \(pi): llama.cpp base vs loratop base")
+            XCTAssertEqual(cppAdapter, adapted, "prompt \(pi): llama.cpp base + GGUF adapter vs loratop with the adapter")
+            XCTAssertEqual(cppMerged, adapted, "prompt \(pi): llama.cpp merged GGUF vs loratop with the adapter")
+            func agree(_ x: [Int32], _ y: [Int32]) -> Int { zip(x, y).prefix { $0 == $1 }.count }
+            report.append("prompt \(pi): base \(agree(cppBase, base))/\(n), adapter \(agree(cppAdapter, adapted))/\(n), merged \(agree(cppMerged, adapted))/\(n)")
+        }
+        print("llama.cpp vs loratop, tokens agreeing before the first difference: " + report.joined(separator: "; "))
+    }
+}
+
+/// Writes the fixtures the Python scripts need when LORATOP_WRITE_FIXTURES=1 (skipped otherwise):
+/// Fixtures/export/peft_from_loratop/ (committed) and, under /tmp/loratop-export/, merged-hf/, adapter.gguf and
+/// merged.gguf (not committed; the scripts turn them into logits and token fixtures).
+final class ExportFixtureWriter: XCTestCase {
+    func testWriteFixtures() throws {
+        guard ExportSupport.writeFixtures else { throw XCTSkip("set LORATOP_WRITE_FIXTURES=1 to rewrite the export fixtures") }
+        let model = try ExportSupport.smollm2()
+        defer { ExportSupport.detach(model) }
+        let src = try loadWeights(path: try TestModels.smollm2Path())
+        let base = ExportBase(source: src)
+        let fixture = try ExportSupport.fixtureAdapter(for: model)
+        let peftDir = ExportSupport.sourceFixtures.appendingPathComponent("peft_from_loratop").path
+        try fixture.write(to: peftDir)
+        XCTAssertEqual(try PEFTAdapter.read(folder: peftDir).modules, fixture.modules)
+
+        let all = try ExportSupport.allTargetsAdapter(for: model)
+        try all.attach(to: model)
+        let tmp = ExportSupport.scratch
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try all.write(to: tmp + "/adapter-peft")
+        try MergeExport.writeHF(model: model, base: base, to: tmp + "/merged-hf")
+        try GGUFAdapter.write(all, base: base, to: tmp + "/adapter.gguf")
+        try MergeExport.writeGGUF(model: model, base: base, to: tmp + "/merged.gguf")
+    }
+}
