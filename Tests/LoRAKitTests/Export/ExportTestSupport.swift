@@ -71,6 +71,9 @@ enum ExportSupport {
         return m
     }
 
+    /// Removes the adapters of the cached model, if it was loaded.
+    static func detachCached() { if let m = cached { detach(m) } }
+
     /// The prompts the Python fixtures were made on.
     static func promptIDs() throws -> [[Int32]] {
         let fx = try json("prompts.json")
