@@ -6,6 +6,6 @@ struct LoraTop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loratop",
         abstract: "Watch and steer LoRA / QLoRA fine-tuning from a terminal.",
-        subcommands: [Train.self, Generate.self, Tokenize.self, Estimate.self, Bench.self, Plot.self, FetchModel.self]
+        subcommands: [Train.self, Generate.self, Tokenize.self, Estimate.self, Bench.self, Export.self, Plot.self, FetchModel.self]
     )
 }

@@ -1,0 +1,165 @@
+import Foundation
+
+/// The base with its attached adapters fused in (W + scale·B·A per adapted projection, refusing NaN or Inf),
+/// written tensor by tensor as a Hugging Face folder or a GGUF model. At most one tensor's values are in memory
+/// at a time; the model's own weights stay where they are (mapped from the file or quantized).
+public enum MergeExport {
+    /// Every tensor of the merged model in HF naming and layout, in model order; matrices are fused on demand.
+    static func plan(_ model: LlamaModel) -> [PlannedTensor] {
+        let c = model.config
+        func matrix(_ name: String, _ m: FrozenMatrix) -> PlannedTensor {
+            PlannedTensor(name: name, shape: [m.rows, m.cols]) { m.dequantizedArray() }
+        }
+        func vector(_ name: String, _ v: FloatBuffer) -> PlannedTensor {
+            PlannedTensor(name: name, shape: [v.count]) { v.array }
+        }
+        func linear(_ lin: LoRALinear) -> [PlannedTensor] {
+            var out = [PlannedTensor(name: lin.name + ".weight", shape: [lin.outFeatures, lin.inFeatures]) {
+                try lin.fusedWeight().dequantizedArray()  // (out, in) = W + scale·B·A
+            }]
+            if let b = lin.bias { out.append(PlannedTensor(name: lin.name + ".bias", shape: [b.count]) { b }) }
+            return out
+        }
+        var out = [matrix("model.embed_tokens.weight", model.embedding)]
+        for (i, blk) in model.blocks.enumerated() {
+            let p = "model.layers.\(i)."
+            out.append(vector(p + "input_layernorm.weight", blk.inputNorm))
+            for t in [LoRATarget.q, .k, .v, .o] { out += linear(blk.linear(t)) }
+            out.append(vector(p + "post_attention_layernorm.weight", blk.postNorm))
+            for t in [LoRATarget.gate, .up, .down] { out += linear(blk.linear(t)) }
+        }
+        out.append(vector("model.norm.weight", model.finalNorm))
+        if !c.tiedEmbeddings { out.append(matrix("lm_head.weight", model.lmHead)) }
+        return out
+    }
+
+    /// transformers' `config.json` for the merged model (LlamaForCausalLM or Qwen2ForCausalLM).
+    public static func hfConfigJSON(base: ExportBase, dtype: SafetensorsDType) throws -> String {
+        let c = base.config
+        let qwen = base.architecture == "qwen2"
+        let torchDType = dtype == .f16 ? "float16" : dtype == .bf16 ? "bfloat16" : "float32"
+        var obj: [String: Any] = [
+            "architectures": [qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],
+            "model_type": qwen ? "qwen2" : "llama",
+            "hidden_size": c.dim, "intermediate_size": c.ffnDim, "num_hidden_layers": c.layers,
+            "num_attention_heads": c.heads, "num_key_value_heads": c.kvHeads, "head_dim": c.headDim,
+            "vocab_size": c.vocab, "max_position_embeddings": c.maxPositions,
+            "rms_norm_eps": Double(c.normEps), "rope_theta": Double(c.ropeTheta),
+            "rope_parameters": ["rope_theta": Double(c.ropeTheta), "rope_type": "default"],
+            "tie_word_embeddings": c.tiedEmbeddings, "hidden_act": "silu", "initializer_range": 0.02,
+            "attention_dropout": 0.0, "use_cache": true, "dtype": torchDType,
+        ]
+        if !qwen {
+            obj["attention_bias"] = c.attentionBias
+            obj["mlp_bias"] = false
+            obj["pretraining_tp"] = 1
+        }
+        if let g = base.gguf {
+            if let bos = g.int("tokenizer.ggml.bos_token_id") { obj["bos_token_id"] = bos }
+            if let eos = g.int("tokenizer.ggml.eos_token_id") { obj["eos_token_id"] = eos }
+            if let pad = g.int("tokenizer.ggml.padding_token_id") { obj["pad_token_id"] = pad }
+        } else if let folder = base.hfFolder, let data = FileManager.default.contents(atPath: folder + "/config.json"),
+                  let src = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            for key in ["bos_token_id", "eos_token_id", "pad_token_id"] { if let v = src[key], !(v is NSNull) { obj[key] = v } }
+        }
+        let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// Files copied from a Hugging Face source folder into the merged folder when present.
+    public static let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "chat_template.jinja"]
+
+    /// Writes `model` (adapters fused) as a Hugging Face folder: config.json, model.safetensors (`dtype`), and the
+    /// tokenizer files when the source is a folder that has them. Returns the names of the files written.
+    @discardableResult
+    public static func writeHF(model: LlamaModel, base: ExportBase, to folder: String, dtype: SafetensorsDType = .f32) throws -> [String] {
+        try prepareFolder(folder)
+        try ExportStream.writeSafetensors(to: folder + "/model.safetensors", metadata: ["format": "pt"],
+                                          tensors: plan(model), dtype: dtype)
+        try AtomicFile.write(Array(hfConfigJSON(base: base, dtype: dtype).utf8), to: folder + "/config.json")
+        var written = ["config.json", "model.safetensors"]
+        if let src = base.hfFolder {
+            for f in tokenizerFiles {
+                guard let data = FileManager.default.contents(atPath: src + "/" + f) else { continue }
+                try AtomicFile.write([UInt8](data), to: folder + "/" + f)
+                written.append(f)
+            }
+        }
+        return written
+    }
+
+    /// The GGUF metadata of the merged model: the source GGUF's keys (architecture, tokenizer, chat template)
+    /// with `general.file_type` set for `type`, or, for a Hugging Face source, the `<arch>.*` keys from the config.
+    public static func ggufMetadata(base: ExportBase, type: GGMLType) -> [(String, GGUFValue)] {
+        let fileType: UInt32 = type == .f16 ? 1 : type == .q8_0 ? 7 : 0
+        if let g = base.gguf {
+            var out: [(String, GGUFValue)] = []
+            for k in g.metadataKeys {
+                guard let v = g.metadata[k], k != "general.quantization_version" else { continue }
+                out.append((k, k == "general.file_type" ? .uint32(fileType) : v))
+            }
+            if !out.contains(where: { $0.0 == "general.file_type" }) { out.append(("general.file_type", .uint32(fileType))) }
+            out.append(("general.quantization_version", .uint32(2)))
+            return out
+        }
+        let c = base.config, a = base.architecture
+        var out: [(String, GGUFValue)] = [
+            ("general.architecture", .string(a)),
+            ("general.name", .string("loratop merged model")),
+            ("general.file_type", .uint32(fileType)),
+            ("\(a).context_length", .uint32(UInt32(c.maxPositions))),
+            ("\(a).embedding_length", .uint32(UInt32(c.dim))),
+            ("\(a).block_count", .uint32(UInt32(c.layers))),
+            ("\(a).feed_forward_length", .uint32(UInt32(c.ffnDim))),
+            ("\(a).rope.dimension_count", .uint32(UInt32(c.headDim))),
+            ("\(a).attention.head_count", .uint32(UInt32(c.heads))),
+            ("\(a).attention.head_count_kv", .uint32(UInt32(c.kvHeads))),
+            ("\(a).attention.layer_norm_rms_epsilon", .float32(c.normEps)),
+            ("\(a).rope.freq_base", .float32(c.ropeTheta)),
+            ("\(a).vocab_size", .uint32(UInt32(c.vocab))),
+        ]
+        if c.headDim * c.heads != c.dim {
+            out += [("\(a).attention.key_length", .uint32(UInt32(c.headDim))), ("\(a).attention.value_length", .uint32(UInt32(c.headDim)))]
+        }
+        out.append(("general.quantization_version", .uint32(2)))
+        return out
+    }
+
+    /// Writes `model` (adapters fused) as a GGUF model: matrices as `type` (F32, F16 or Q8_0), vectors as F32,
+    /// LLaMA q/k rows permuted back for llama.cpp. Whether tokenizer metadata was copied is `base.gguf != nil`.
+    public static func writeGGUF(model: LlamaModel, base: ExportBase, to path: String, type: GGMLType = .f32) throws {
+        guard type == .f32 || type == .f16 || type == .q8_0 else {
+            throw ExportError(path: path, message: "a merged GGUF can be f32, f16 or q8_0, not \(type.name)")
+        }
+        try prepareFolder(AtomicFile.folder(of: path))
+        var tensors: [PlannedTensor] = []
+        for t in plan(model) {
+            guard let name = GGUFWeightSource.ggufName(hf: t.name) else {
+                throw ExportError(path: path, message: "tensor \(t.name) has no GGUF name")
+            }
+            let module = t.name.hasSuffix(".weight") ? String(t.name.dropLast(".weight".count)) : String(t.name.dropLast(".bias".count))
+            if let order = base.ggufRowOrder(module: module, rows: t.shape[0]) {
+                let cols = t.shape.count == 2 ? t.shape[1] : 1
+                tensors.append(PlannedTensor(name: name, shape: t.shape) { ExportBase.permuteRows(try t.produce(), cols: cols, order: order) })
+            } else {
+                tensors.append(PlannedTensor(name: name, shape: t.shape, produce: t.produce))
+            }
+        }
+        try ExportStream.writeGGUF(to: path, metadata: ggufMetadata(base: base, type: type), tensors: tensors) { t in
+            t.shape.count == 2 ? type : .f32
+        }
+    }
+
+    /// Creates `folder` (and parents) or throws a clear error when it cannot be written.
+    static func prepareFolder(_ folder: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw ExportError(path: folder, message: "cannot create the output folder: \(error.localizedDescription)",
+                              hint: "choose a writable --out path")
+        }
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw ExportError(path: folder, message: "the output folder is not writable", hint: "choose a writable --out path")
+        }
+    }
+}
