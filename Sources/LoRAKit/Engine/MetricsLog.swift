@@ -84,44 +84,6 @@ public final class MetricsLog: @unchecked Sendable {
     }
 }
 
-/// A tiny ordered JSON object writer (keys in insertion order, numbers without locale, NaN/Inf as null).
-public struct JSONObject {
-    private var parts: [String] = []
-
-    /// An empty object.
-    public init() {}
-
-    /// Adds a string field.
-    public mutating func add(_ key: String, _ value: String) { parts.append("\(quote(key)):\(quote(value))") }
-    /// Adds an integer field.
-    public mutating func add(_ key: String, _ value: Int) { parts.append("\(quote(key)):\(value)") }
-    /// Adds a number field (null when not finite).
-    public mutating func add(_ key: String, _ value: Double) {
-        parts.append("\(quote(key)):" + (value.isFinite ? "\(value)" : "null"))
-    }
-    /// Adds a boolean field.
-    public mutating func add(_ key: String, _ value: Bool) { parts.append("\(quote(key)):\(value)") }
-
-    /// The object as one line of JSON.
-    public var text: String { "{" + parts.joined(separator: ",") + "}" }
-
-    private func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-}
-
 /// A file that could not be read or written.
 public struct FileError: Error, CustomStringConvertible, Sendable {
     /// The path.
