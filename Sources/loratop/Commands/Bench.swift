@@ -42,10 +42,17 @@ struct Bench: ParsableCommand {
     var profile: Bool = false
     @Option(help: "Seed for the random model, adapters and tokens.")
     var seed: UInt64 = 0
+    @Option(help: "Base storage of the linear layers: none (fp32), int8, fp4, nf4 (embeddings stay fp32).")
+    var quant: String = "none"
+    @Flag(name: .customLong("double-quant"), help: "Double-quantize the block scales.")
+    var doubleQuant: Bool = false
 
     func validate() throws {
         guard BenchPreset(name: preset) != nil else {
             throw ValidationError("unknown preset '\(preset)'; expected one of: \(BenchPreset.names.joined(separator: ", "))")
+        }
+        guard let q = QuantKind(parsing: quant), q != .source else {
+            throw ValidationError("--quant: expected none, int8, fp4 or nf4 (a random model has no file storage), found '\(quant)'")
         }
         guard batchSize >= 1, seqLen >= 2, rank >= 1, steps >= 1, warmup >= 0, threads >= 1 else {
             throw ValidationError("--batch-size, --rank, --steps and --threads must be ≥ 1, --seq-len ≥ 2, --warmup ≥ 0")
@@ -58,13 +65,17 @@ struct Bench: ParsableCommand {
         let lora = try LoRAConfig(rank: rank, alpha: alpha, targets: try LoRATarget.parseList(targets))
         let peak = BenchMath.measurePeak()
         print("loratop bench: \(preset) (\(config.layers) layers, C \(config.dim), \(config.heads) heads / \(config.kvHeads) KV, "
-              + "F \(config.ffnDim), V \(config.vocab)\(config.tiedEmbeddings ? ", tied head" : "")), random init, fp32")
+              + "F \(config.ffnDim), V \(config.vocab)\(config.tiedEmbeddings ? ", tied head" : "")), random init, base \(quant)\(doubleQuant ? "+dq" : "")")
         print("LoRA r \(rank) alpha \(alpha) on \(lora.targets.map(\.shortName).joined(separator: ",")); "
               + "batch \(batchSize) × \(seqLen); \(threads) threads\(checkpointing ? "; checkpointing" : "")")
         print(String(format: "sgemm peak: %.1f GFLOP/s (2048×2048×2048 split over the threads, best of 3)", peak / 1e9))
 
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let model = try LlamaModel(random: config, seed: seed)
+        let kind = QuantKind(parsing: quant) ?? .none
+        let model = try LlamaModel(random: config, seed: seed) { name, m in
+            try TrainingRun.store(m, name: name, kind: kind, blockSize: 64, doubleQuant: doubleQuant,
+                                  isEmbedding: name == "model.embed_tokens.weight" || name == "lm_head.weight")
+        }
         let trainer = try Trainer(model: model, lora: lora, optimizer: OptimizerConfig(), seed: seed, checkpointing: checkpointing)
         print(String(format: "model ready in %.1f s; %d adapters, %d trainable parameters",
                      Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, model.adapters.count,
