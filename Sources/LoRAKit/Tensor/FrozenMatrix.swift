@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A frozen (never trained) weight matrix of shape (rows, cols) = (out, in), row-major, in any storage:
 /// dense fp32, bitsandbytes-style NF4/FP4/INT8 blocks, or a GGUF block format read straight from the file.
 ///
@@ -32,8 +34,24 @@ extension FrozenMatrix {
             return try body(base + rowRange.lowerBound * cols)
         }
         let p = scratch.reserve(rowRange.count * cols)
-        dequantize(rows: rowRange, into: p)
+        dequantizeInParallel(rows: rowRange, into: p)
         return try body(UnsafePointer(p))
+    }
+
+    /// `dequantize(rows:into:)` split by rows over the engine's workers when the tile is large (element-wise work, so
+    /// the result does not depend on the split).
+    @inlinable
+    public func dequantizeInParallel(rows rowRange: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+        let parts = Parallel.threads
+        guard parts > 1, rowRange.count >= 2 * parts, rowRange.count * cols >= 1 << 18 else {
+            dequantize(rows: rowRange, into: dst)
+            return
+        }
+        let per = (rowRange.count + parts - 1) / parts
+        DispatchQueue.concurrentPerform(iterations: parts) { i in
+            let r0 = rowRange.lowerBound + i * per, r1 = min(rowRange.upperBound, r0 + per)
+            if r0 < r1 { dequantize(rows: r0..<r1, into: dst + (r0 - rowRange.lowerBound) * cols) }
+        }
     }
 
     /// All rows as a fresh fp32 array (tests, export, merging; not for the training hot path).
