@@ -58,15 +58,6 @@ public struct RunOptions: Codable, Sendable, Equatable {
     /// Defaults.
     public init() {}
 
-    /// The storage name the UI shows, e.g. "nf4+dq".
-    public var quantLabel: String {
-        switch quant {
-        case .none: return "f32"
-        case .source: return "source"
-        default: return quant.rawValue + (doubleQuant ? "+dq" : "")
-        }
-    }
-
     /// Checks ranges; the message names the flag.
     public func validate() throws {
         func fail(_ flag: String, _ message: String) -> RunOptionsError { RunOptionsError(flag: flag, message: message) }

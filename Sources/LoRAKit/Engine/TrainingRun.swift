@@ -134,11 +134,9 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
 
     static func buildModel(_ o: RunOptions) throws -> Built {
         var sources: [String: FrozenMatrix] = [:]
-        let isEmbedding = { (name: String) in name == "model.embed_tokens.weight" || name == "lm_head.weight" }
         func storage(_ name: String, _ m: FrozenMatrix) throws -> FrozenMatrix {
             if !isEmbedding(name) { sources[name] = m }
-            return try TrainingRun.store(m, name: name, kind: o.quant, blockSize: o.blockSize, doubleQuant: o.doubleQuant,
-                                         isEmbedding: isEmbedding(name))
+            return try TrainingRun.store(m, name: name, kind: o.quant, blockSize: o.blockSize, doubleQuant: o.doubleQuant)
         }
         if o.model.hasPrefix("preset:") {
             let name = String(o.model.dropFirst("preset:".count))
@@ -146,11 +144,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
                 throw RunOptionsError(flag: "--model", message: "unknown preset `\(name)`; expected tiny, small or one of "
                                       + ModelPreset.all.map(\.name).joined(separator: ", "))
             }
-            var dense: [String: FrozenMatrix] = [:]
-            let model = try LlamaModel(random: config, seed: o.seed &+ 7919) { name, m in
-                dense[name] = m
-                return try storage(name, m)
-            }
+            let model = try LlamaModel(random: config, seed: o.seed &+ 7919, storage: storage)
             return Built(model: model, tokens: ModelTokenizer(tokenizer: ByteTokenizer(), template: .chatML),
                          source: nil, sources: sources, path: o.model)
         }
@@ -169,15 +163,19 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         return Built(model: model, tokens: tokens, source: src, sources: sources, path: path, tokenizerBytes: tokenizerBytes)
     }
 
+    /// Whether a tensor is the token embedding or the LM head (kept in the file's storage under a quantized base).
+    public static func isEmbedding(_ name: String) -> Bool {
+        name == "model.embed_tokens.weight" || name == "lm_head.weight"
+    }
+
     /// The storage a source matrix is trained on. Embeddings (and an untied LM head) keep the file's storage when the
     /// base is quantized, as QLoRA keeps them out of 4 bits; with `none` everything is expanded to fp32.
-    public static func store(_ m: FrozenMatrix, name: String, kind: QuantKind, blockSize: Int, doubleQuant: Bool,
-                      isEmbedding: Bool) throws -> FrozenMatrix {
+    public static func store(_ m: FrozenMatrix, name: String, kind: QuantKind, blockSize: Int, doubleQuant: Bool) throws -> FrozenMatrix {
         switch kind {
         case .none: return m is DenseMatrix ? m : DenseMatrix(m)
         case .source: return m
         default:
-            if isEmbedding { return m }
+            if isEmbedding(name) { return m }
             return try Quantizer.quantize(m, kind: kind, blockSize: blockSize, doubleQuant: doubleQuant, name: name)
         }
     }
@@ -318,7 +316,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
                     throw RunOptionsError(flag: "quant", message: "no source weights for \(lin.name)")
                 }
                 replaced.append((lin, try TrainingRun.store(src, name: lin.name + ".weight", kind: kind, blockSize: options.blockSize,
-                                                            doubleQuant: dq, isEmbedding: false)))
+                                                            doubleQuant: dq)))
             }
         }
         for (lin, m) in replaced { lin.base = m }

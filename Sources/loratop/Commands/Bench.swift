@@ -73,8 +73,7 @@ struct Bench: ParsableCommand {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let kind = QuantKind(parsing: quant) ?? .none
         let model = try LlamaModel(random: config, seed: seed) { name, m in
-            try TrainingRun.store(m, name: name, kind: kind, blockSize: 64, doubleQuant: doubleQuant,
-                                  isEmbedding: name == "model.embed_tokens.weight" || name == "lm_head.weight")
+            try TrainingRun.store(m, name: name, kind: kind, blockSize: 64, doubleQuant: doubleQuant)
         }
         let trainer = try Trainer(model: model, lora: lora, optimizer: OptimizerConfig(), seed: seed, checkpointing: checkpointing)
         print(String(format: "model ready in %.1f s; %d adapters, %d trainable parameters",

@@ -13,9 +13,7 @@ struct InferenceModel {
         let source = try loadWeights(path: path)
         tokens = try ModelTokenizer.load(for: source)
         model = try LlamaModel(source: source) { tensor, m in
-            let embedding = tensor == "model.embed_tokens.weight" || tensor == "lm_head.weight"
-            return try TrainingRun.store(m, name: tensor, kind: quant, blockSize: 64, doubleQuant: quant == .nf4,
-                                         isEmbedding: embedding)
+            try TrainingRun.store(m, name: tensor, kind: quant, blockSize: 64, doubleQuant: quant == .nf4)
         }
         if let dir = adapter {
             let a = try PEFTAdapter.read(folder: dir)
