@@ -362,7 +362,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         var parts = MemoryReport.baseWeights(matrices, vectorFloats: vectorFloats)
         let p = trainableParameters
         parts.append(MemoryComponent("LoRA A/B", bytes: p * 4, kind: .adapters))
-        parts.append(MemoryComponent("gradients", bytes: p * 4, kind: .gradients))
+        parts.append(MemoryComponent("gradients", bytes: p * 4 + trainer.shardGradientBytes, kind: .gradients))
         parts.append(MemoryComponent("AdamW m, v", bytes: p * 8, kind: .optimizerState))
         parts.append(MemoryComponent("activations", bytes: trainer.activationBytes, kind: .activations))
         return MemoryReport(components: parts + loadCosts, measure: true)
@@ -386,4 +386,6 @@ extension Trainer {
     var pendingDropoutValue: Float? { pendingDropout }
     /// Bytes of activations the training graph holds (0 before the first step).
     public var activationBytes: Int { graph?.activationBytes ?? 0 }
+    /// Bytes of the per-shard LoRA gradient sums of the training graph (0 before the first step or with one shard).
+    public var shardGradientBytes: Int { graph?.shardGradientBytes ?? 0 }
 }

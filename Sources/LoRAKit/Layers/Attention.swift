@@ -1,6 +1,6 @@
 /// Causal self-attention with grouped-query heads (kvHeads divides heads; query head h reads KV head
-/// h / (heads/kvHeads)). Scores and products go through sgemm per (sequence, head); the T×T probabilities
-/// are kept for backward.
+/// h / (heads/kvHeads)). Scores and products go through sgemm per (sequence, head, block of query rows), skipping
+/// the key blocks a row block cannot see; the T×T probabilities (zero above the diagonal) are kept for backward.
 public enum Attention {
     /// Softmax over the causal prefix of each score row: row i keeps columns 0...i (+ `offset`),
     /// the rest become 0. `s` is (rows, ld).
@@ -9,11 +9,14 @@ public enum Attention {
         for i in 0..<rows {
             let row = s + i * ld
             let n = min(ld, offset + i + 1)
-            var mx = -Float.infinity
-            for j in 0..<n { mx = max(mx, row[j]) }
+            var m8v = SIMD8<Float>(repeating: -Float.infinity)
+            var j = 0
+            while j + 8 <= n { m8v = Vec.max(m8v, Vec.load(row + j)); j += 8 }
+            var mx = m8v.max()
+            while j < n { mx = max(mx, row[j]); j += 1 }
             var sum = SIMD8<Float>(repeating: 0)
             var tail: Float = 0
-            var j = 0
+            j = 0
             let m8 = SIMD8<Float>(repeating: mx)
             while j + 8 <= n { let e = Vec.exp(Vec.load(row + j) - m8); Vec.store(e, row + j); sum += e; j += 8 }
             while j < n { let e = Vec.exp(row[j] - mx); row[j] = e; tail += e; j += 1 }
@@ -25,12 +28,40 @@ public enum Attention {
         }
     }
 
+    /// The softmax backward in place over causal rows: d (rows, ld) holds dP on entry and dS = P ⊙ (dP − Σⱼ P·dP) · scale
+    /// on exit for columns 0...offset+i of row i; columns up to `width` beyond the prefix become 0.
+    @inlinable
+    static func softmaxBackward(
+        _ d: UnsafeMutablePointer<Float>, p: UnsafePointer<Float>, rows: Int, ld: Int, offset: Int, width: Int, scale: Float
+    ) {
+        let s8 = SIMD8<Float>(repeating: scale)
+        for i in 0..<rows {
+            let pr = p + i * ld, dr = d + i * ld
+            let n = min(width, offset + i + 1)
+            var acc = SIMD8<Float>(repeating: 0)
+            var j = 0
+            while j + 8 <= n { acc += Vec.load(pr + j) * Vec.load(dr + j); j += 8 }
+            var dot = acc.sum()
+            while j < n { dot += pr[j] * dr[j]; j += 1 }
+            let d8 = SIMD8<Float>(repeating: dot)
+            j = 0
+            while j + 8 <= n { Vec.store(Vec.load(pr + j) * (Vec.load(dr + j) - d8) * s8, dr + j); j += 8 }
+            while j < n { dr[j] = pr[j] * (dr[j] - dot) * scale; j += 1 }
+            if n < width { (dr + n).update(repeating: 0, count: width - n) }
+        }
+    }
+
+    /// Query rows per block: a block of rows r0..<r1 multiplies against keys 0..<r1 only, so about a quarter of
+    /// the T×T products (the blocks above the diagonal) are skipped at T = 2 blocks, more for longer sequences.
+    public static let defaultRowBlock = 64
+
     /// out (N, Cq), att (B, heads, T, T) probabilities; q (N, Cq), k, v (N, Ckv) with RoPE already applied.
     public static func forward(
         out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-        B: Int, T: Int, heads: Int, kvHeads: Int, headDim hd: Int
+        B: Int, T: Int, heads: Int, kvHeads: Int, headDim hd: Int, rowBlock: Int = defaultRowBlock
     ) {
+        let rowBlock = max(1, rowBlock)
         let Cq = heads * hd, Ckv = kvHeads * hd, group = heads / kvHeads
         let scale = 1 / Float(hd).squareRoot()
         Parallel.forEachItem(B * heads) { item in
@@ -39,11 +70,19 @@ public enum Attention {
             let kp = k + b * T * Ckv + kh * hd
             let vp = v + b * T * Ckv + kh * hd
             let a = att + item * T * T
-            // (T, T) = scale · Q Kᵀ
-            BLAS.gemm(transB: true, m: T, n: T, k: hd, alpha: scale, a: qp, lda: Cq, b: kp, ldb: Ckv, c: a, ldc: T)
-            causalSoftmax(a, rows: T, ld: T, offset: 0)
-            // (T, hd) = P V
-            BLAS.gemm(m: T, n: hd, k: T, a: a, lda: T, b: vp, ldb: Ckv, c: out + b * T * Cq + h * hd, ldc: Cq)
+            var r0 = 0
+            while r0 < T {
+                // rows r0..<r1 see keys 0..<r1 only: the blocks right of the diagonal are never computed
+                let r1 = min(T, r0 + rowBlock), R = r1 - r0
+                // (R, r1) = scale · Q[r0..<r1] K[0..<r1]ᵀ
+                BLAS.gemm(transB: true, m: R, n: r1, k: hd, alpha: scale, a: qp + r0 * Cq, lda: Cq, b: kp, ldb: Ckv,
+                          c: a + r0 * T, ldc: T)
+                causalSoftmax(a + r0 * T, rows: R, ld: T, offset: r0)
+                // (R, hd) = P[r0..<r1, 0..<r1] V[0..<r1]
+                BLAS.gemm(m: R, n: hd, k: r1, a: a + r0 * T, lda: T, b: vp, ldb: Ckv,
+                          c: out + (b * T + r0) * Cq + h * hd, ldc: Cq)
+                r0 = r1
+            }
         }
     }
 
@@ -53,8 +92,9 @@ public enum Attention {
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, att: UnsafePointer<Float>,
-        B: Int, T: Int, heads: Int, kvHeads: Int, headDim hd: Int
+        B: Int, T: Int, heads: Int, kvHeads: Int, headDim hd: Int, rowBlock: Int = defaultRowBlock
     ) {
+        let rowBlock = max(1, rowBlock)
         let Cq = heads * hd, Ckv = kvHeads * hd, group = heads / kvHeads
         let scale = 1 / Float(hd).squareRoot()
         Parallel.forEachItem(B * kvHeads) { item in
@@ -63,24 +103,25 @@ public enum Attention {
             let dkp = dk + b * T * Ckv + kh * hd, dvp = dv + b * T * Ckv + kh * hd
             let dp = scratch + item * T * T
             for h in (kh * group)..<((kh + 1) * group) {
-                let a = att + (b * heads + h) * T * T
                 let qp = q + b * T * Cq + h * hd, dqp = dq + b * T * Cq + h * hd
                 let dop = dout + b * T * Cq + h * hd
-                // dP (T, T) = dO Vᵀ ; dV (T, hd) += Pᵀ dO
-                BLAS.gemm(transB: true, m: T, n: T, k: hd, a: dop, lda: Cq, b: vp, ldb: Ckv, c: dp, ldc: T)
-                BLAS.gemm(transA: true, m: T, n: hd, k: T, a: a, lda: T, b: dop, ldb: Cq, beta: 1, c: dvp, ldc: Ckv)
-                // dS = P ⊙ (dP − Σ_j P dP) · scale  (the softmax backward, rows over the causal prefix)
-                for i in 0..<T {
-                    let pr = a + i * T, dr = dp + i * T
-                    let n = i + 1
-                    var dot: Float = 0
-                    for j in 0..<n { dot += pr[j] * dr[j] }
-                    for j in 0..<n { dr[j] = pr[j] * (dr[j] - dot) * scale }
-                    if n < T { (dr + n).update(repeating: 0, count: T - n) }
+                let a = att + (b * heads + h) * T * T
+                var r0 = 0
+                while r0 < T {
+                    // query rows r0..<r1 against keys 0..<r1, as in forward
+                    let r1 = min(T, r0 + rowBlock), R = r1 - r0
+                    let pb = a + r0 * T, db = dp + r0 * T
+                    // dP (R, r1) = dO[r0..<r1] V[0..<r1]ᵀ ; dV[0..<r1] += P[r0..<r1, 0..<r1]ᵀ dO[r0..<r1]
+                    BLAS.gemm(transB: true, m: R, n: r1, k: hd, a: dop + r0 * Cq, lda: Cq, b: vp, ldb: Ckv, c: db, ldc: T)
+                    BLAS.gemm(transA: true, m: r1, n: hd, k: R, a: pb, lda: T, b: dop + r0 * Cq, ldb: Cq, beta: 1,
+                              c: dvp, ldc: Ckv)
+                    softmaxBackward(db, p: pb, rows: R, ld: T, offset: r0, width: r1, scale: scale)
+                    // dQ[r0..<r1] += dS K[0..<r1] ; dK[0..<r1] += dSᵀ Q[r0..<r1]
+                    BLAS.gemm(m: R, n: hd, k: r1, a: db, lda: T, b: kp, ldb: Ckv, beta: 1, c: dqp + r0 * Cq, ldc: Cq)
+                    BLAS.gemm(transA: true, m: r1, n: hd, k: R, a: db, lda: T, b: qp + r0 * Cq, ldb: Cq, beta: 1,
+                              c: dkp, ldc: Ckv)
+                    r0 = r1
                 }
-                // dQ (T, hd) += dS K ; dK (T, hd) += dSᵀ Q
-                BLAS.gemm(m: T, n: hd, k: T, a: dp, lda: T, b: kp, ldb: Ckv, beta: 1, c: dqp, ldc: Cq)
-                BLAS.gemm(transA: true, m: T, n: hd, k: T, a: dp, lda: T, b: qp, ldb: Cq, beta: 1, c: dkp, ldc: Ckv)
             }
         }
     }

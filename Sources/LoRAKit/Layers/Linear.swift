@@ -34,13 +34,15 @@ public enum Linear {
         }
     }
 
-    /// dx (N, in) += dout (N, out) · W. (W and the bias are frozen: no weight gradient.)
+    /// dx (N, in) = dout (N, out) · W + beta · dx: beta 1 (the default) accumulates, 0 overwrites (dx may then hold
+    /// anything on entry). W and the bias are frozen: no weight gradient.
     public static func backward(
-        dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight w: FrozenMatrix, N: Int, scratch: ScratchBuffer
+        dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight w: FrozenMatrix, N: Int, scratch: ScratchBuffer,
+        beta: Float = 1
     ) {
         let O = w.rows, I = w.cols
         if let base = w.denseBase {
-            Parallel.gemm(m: N, n: I, k: O, a: dout, lda: O, b: base, ldb: I, beta: 1, c: dx, ldc: I)
+            Parallel.gemm(m: N, n: I, k: O, a: dout, lda: O, b: base, ldb: I, beta: beta, c: dx, ldc: I)
             return
         }
         let tr = tileRows(w)
@@ -48,7 +50,8 @@ public enum Linear {
         while r0 < O {
             let r1 = min(O, r0 + tr)
             w.withRows(r0..<r1, scratch: scratch) { tile in
-                Parallel.gemm(m: N, n: I, k: r1 - r0, a: dout + r0, lda: O, b: tile, ldb: I, beta: 1, c: dx, ldc: I)
+                Parallel.gemm(m: N, n: I, k: r1 - r0, a: dout + r0, lda: O, b: tile, ldb: I, beta: r0 == 0 ? beta : 1,
+                              c: dx, ldc: I)
             }
             r0 = r1
         }

@@ -19,7 +19,7 @@ public enum SwiGLU {
         }
     }
 
-    /// dgate, dup (N, F) += the gradients of h = silu(gate)⊙up given dh (N, F):
+    /// dgate, dup (N, F) = the gradients of h = silu(gate)⊙up given dh (N, F) (overwritten, not accumulated):
     /// dup = dh·silu(g), dgate = dh·up·σ(g)·(1 + g·(1 − σ(g))).
     public static func backward(
         dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>, dh: UnsafePointer<Float>,
@@ -31,15 +31,15 @@ public enum SwiGLU {
             while i + 8 <= r.upperBound {
                 let g = Vec.load(gate + i), d = Vec.load(dh + i)
                 let sig = one / (one + Vec.exp(-g))
-                Vec.store(Vec.load(dup + i) + d * g * sig, dup + i)
-                Vec.store(Vec.load(dgate + i) + d * Vec.load(up + i) * sig * (one + g * (one - sig)), dgate + i)
+                Vec.store(d * g * sig, dup + i)
+                Vec.store(d * Vec.load(up + i) * sig * (one + g * (one - sig)), dgate + i)
                 i += 8
             }
             while i < r.upperBound {
                 let g = gate[i], d = dh[i]
                 let sig = 1 / (1 + Vec.exp(-g))
-                dup[i] += d * g * sig
-                dgate[i] += d * up[i] * sig * (1 + g * (1 - sig))
+                dup[i] = d * g * sig
+                dgate[i] = d * up[i] * sig * (1 + g * (1 - sig))
                 i += 1
             }
         }

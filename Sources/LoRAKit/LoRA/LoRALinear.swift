@@ -35,64 +35,96 @@ public final class LoRALinear: @unchecked Sendable {
 
     var adapterActive: Bool { adapter != nil && !isMerged }
 
+    /// Makes the saved-state buffers hold `rows` rows at the current rank (and the dropped input when dropout is
+    /// on) and records the forward's dropout seed. Sharded callers run this once before their shards start, so no
+    /// shard writes shared layer state.
+    public func prepare(rows: Int, dropoutSeed: UInt64?) {
+        guard let ad = adapter, !isMerged else { return }
+        if u.count < rows * ad.rank { u = FloatBuffer(count: rows * ad.rank); du = FloatBuffer(count: rows * ad.rank) }
+        dropSeed = ad.dropout > 0 ? dropoutSeed : nil
+        if dropSeed != nil, xd.count < rows * inFeatures { xd = FloatBuffer(count: rows * inFeatures) }
+    }
+
     /// out (N, out) = x (N, in) Wᵀ + b + scale·(dropout(x) Aᵀ) Bᵀ. `dropoutSeed` nil means evaluation (no dropout).
+    /// `rowOffset` places these N rows inside a larger batch (a shard): the saved state and the dropout mask are
+    /// those of rows rowOffset..<rowOffset+N, so shards together compute exactly what one call over all rows would.
     public func forward(
         out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, N: Int, scratch: ScratchBuffer,
-        dropoutSeed: UInt64? = nil
+        dropoutSeed: UInt64? = nil, rowOffset: Int = 0
     ) {
         Profiler.measure("fwd.base") { Linear.forward(out: out, x: x, weight: base, bias: bias, N: N, scratch: scratch) }
         guard let ad = adapter, !isMerged else { return }
-        Profiler.measure("fwd.lora") { loraForward(ad, out: out, x: x, N: N, dropoutSeed: dropoutSeed) }
+        Profiler.measure("fwd.lora") { loraForward(ad, out: out, x: x, N: N, dropoutSeed: dropoutSeed, rowOffset: rowOffset) }
     }
 
-    func loraForward(_ ad: LoRAAdapter, out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, N: Int, dropoutSeed: UInt64?) {
+    func loraForward(
+        _ ad: LoRAAdapter, out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, N: Int, dropoutSeed: UInt64?,
+        rowOffset n0: Int
+    ) {
         let r = ad.rank, I = inFeatures, O = outFeatures
-        if u.count < N * r { u = FloatBuffer(count: N * r); du = FloatBuffer(count: N * r) }
+        if !Parallel.inShard { prepare(rows: n0 + N, dropoutSeed: dropoutSeed) }
+        let up = u.pointer + n0 * r
         var src = x
-        dropSeed = nil
-        if let seed = dropoutSeed, ad.dropout > 0 {
-            if xd.count < N * I { xd = FloatBuffer(count: N * I) }
-            LoRADropout.apply(out: xd.pointer, x: x, count: N * I, p: ad.dropout, seed: seed)
-            src = UnsafePointer(xd.pointer)
-            dropSeed = seed
+        if let seed = dropSeed {
+            let xdp = xd.pointer + n0 * I
+            LoRADropout.apply(out: xdp, x: x, count: N * I, p: ad.dropout, seed: seed, indexOffset: n0 * I)
+            src = UnsafePointer(xdp)
         }
         // u (N, r) = src Aᵀ ; out (N, out) += scale · u Bᵀ
-        Parallel.gemm(transB: true, m: N, n: r, k: I, a: src, lda: I, b: ad.a.value.pointer, ldb: I, c: u.pointer, ldc: r)
-        Parallel.gemm(transB: true, m: N, n: O, k: r, alpha: ad.scale, a: u.pointer, lda: r,
+        Parallel.gemm(transB: true, m: N, n: r, k: I, a: src, lda: I, b: ad.a.value.pointer, ldb: I, c: up, ldc: r)
+        Parallel.gemm(transB: true, m: N, n: O, k: r, alpha: ad.scale, a: up, lda: r,
                       b: ad.b.value.pointer, ldb: r, beta: 1, c: out, ldc: O)
     }
 
     /// Given dout (N, out): dA, dB accumulate (in the adapter) and, when `dx` is given, dx (N, in) += ∂/∂x
-    /// through the frozen base and the adapter. `x` is the same input as the last forward.
+    /// through the frozen base and the adapter — or, with `accumulate` false, dx = ∂/∂x (its old contents are
+    /// ignored, which spares the caller zeroing it). `x` is the same input as the last forward.
+    /// `rowOffset` as in `forward`; `grads` (dA, dB) receive the adapter gradients instead of the adapter's own
+    /// buffers (a shard's private accumulators, summed in a fixed order afterwards).
     public func backward(
         dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, N: Int,
-        scratch: ScratchBuffer
+        scratch: ScratchBuffer, accumulate: Bool = true, rowOffset: Int = 0,
+        grads: (a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>)? = nil
     ) {
-        if let ad = adapter, !isMerged { Profiler.measure("bwd.lora") { loraBackward(ad, dx: dx, dout: dout, x: x, N: N) } }
-        if let dx { Profiler.measure("bwd.base") { Linear.backward(dx: dx, dout: dout, weight: base, N: N, scratch: scratch) } }
+        // the base first: it writes dx when not accumulating, then the adapter adds its part
+        if let dx {
+            Profiler.measure("bwd.base") {
+                Linear.backward(dx: dx, dout: dout, weight: base, N: N, scratch: scratch, beta: accumulate ? 1 : 0)
+            }
+        }
+        if let ad = adapter, !isMerged {
+            Profiler.measure("bwd.lora") {
+                loraBackward(ad, dx: dx, dout: dout, x: x, N: N, rowOffset: rowOffset,
+                             grads: grads ?? (ad.a.grad.pointer, ad.b.grad.pointer))
+            }
+        }
     }
 
-    func loraBackward(_ ad: LoRAAdapter, dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, N: Int) {
+    func loraBackward(
+        _ ad: LoRAAdapter, dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, N: Int,
+        rowOffset n0: Int, grads: (a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>)
+    ) {
         let r = ad.rank, I = inFeatures, O = outFeatures
-        let src = dropSeed == nil ? x : UnsafePointer(xd.pointer)
+        let up = u.pointer + n0 * r, dup = du.pointer + n0 * r, xdp = xd.pointer + n0 * I
+        let src = dropSeed == nil ? x : UnsafePointer(xdp)
         // dB (out, r) += scale · doutᵀ u
-        Parallel.gemm(transA: true, m: O, n: r, k: N, alpha: ad.scale, a: dout, lda: O, b: u.pointer, ldb: r,
-                      beta: 1, c: ad.b.grad.pointer, ldc: r)
+        Parallel.gemm(transA: true, m: O, n: r, k: N, alpha: ad.scale, a: dout, lda: O, b: up, ldb: r,
+                      beta: 1, c: grads.b, ldc: r)
         // du (N, r) = scale · dout B
         Parallel.gemm(m: N, n: r, k: O, alpha: ad.scale, a: dout, lda: O, b: ad.b.value.pointer, ldb: r,
-                      c: du.pointer, ldc: r)
+                      c: dup, ldc: r)
         // dA (r, in) += duᵀ src
-        Parallel.gemm(transA: true, m: r, n: I, k: N, a: du.pointer, lda: r, b: src, ldb: I,
-                      beta: 1, c: ad.a.grad.pointer, ldc: I)
+        Parallel.gemm(transA: true, m: r, n: I, k: N, a: dup, lda: r, b: src, ldb: I,
+                      beta: 1, c: grads.a, ldc: I)
         if let dx {
             if let seed = dropSeed {
                 // dx += (du A) ⊙ mask/(1−p); xd is free now, reuse it for du A
-                Parallel.gemm(m: N, n: I, k: r, a: du.pointer, lda: r, b: ad.a.value.pointer, ldb: I,
-                              c: xd.pointer, ldc: I)
-                LoRADropout.accumulateMasked(dx: dx, g: xd.pointer, count: N * I, p: ad.dropout, seed: seed)
+                Parallel.gemm(m: N, n: I, k: r, a: dup, lda: r, b: ad.a.value.pointer, ldb: I,
+                              c: xdp, ldc: I)
+                LoRADropout.accumulateMasked(dx: dx, g: xdp, count: N * I, p: ad.dropout, seed: seed, indexOffset: n0 * I)
             } else {
                 // dx (N, in) += du A
-                Parallel.gemm(m: N, n: I, k: r, a: du.pointer, lda: r, b: ad.a.value.pointer, ldb: I,
+                Parallel.gemm(m: N, n: I, k: r, a: dup, lda: r, b: ad.a.value.pointer, ldb: I,
                               beta: 1, c: dx, ldc: I)
             }
         }
@@ -162,19 +194,23 @@ public enum LoRADropout {
         UInt32(min(Double(UInt32.max), (Double(p) * 4_294_967_296.0).rounded()))
     }
 
-    /// out = x ⊙ mask / (1 − p).
-    public static func apply(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count: Int, p: Float, seed: UInt64) {
+    /// out = x ⊙ mask / (1 − p); element i uses the mask bit of index `indexOffset + i`.
+    public static func apply(
+        out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count: Int, p: Float, seed: UInt64, indexOffset: Int = 0
+    ) {
         let th = threshold(p), k = 1 / (1 - p)
         Parallel.forRanges(count, minChunk: 1 << 14) { r in
-            for i in r { out[i] = keep(seed, i, th) ? x[i] * k : 0 }
+            for i in r { out[i] = keep(seed, indexOffset + i, th) ? x[i] * k : 0 }
         }
     }
 
-    /// dx += g ⊙ mask / (1 − p).
-    public static func accumulateMasked(dx: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, count: Int, p: Float, seed: UInt64) {
+    /// dx += g ⊙ mask / (1 − p), with the mask of `apply` at the same `indexOffset`.
+    public static func accumulateMasked(
+        dx: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, count: Int, p: Float, seed: UInt64, indexOffset: Int = 0
+    ) {
         let th = threshold(p), k = 1 / (1 - p)
         Parallel.forRanges(count, minChunk: 1 << 14) { r in
-            for i in r where keep(seed, i, th) { dx[i] += g[i] * k }
+            for i in r where keep(seed, indexOffset + i, th) { dx[i] += g[i] * k }
         }
     }
 }

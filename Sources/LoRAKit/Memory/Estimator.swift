@@ -46,6 +46,9 @@ public struct EstimateSettings: Codable, Sendable, Equatable {
     public var blockSize: Int = 64
     /// Numeric precision of the run.
     public var precision: ComputePrecision = .fp32
+    /// Compute threads of the run: the engine shards a batch they divide, one LM-head buffer and one set of LoRA
+    /// gradient sums per shard (only the engine's own row depends on it).
+    public var threads: Int = 2
     /// Bytes of the token embedding (and an untied head) as the model file stores them, when estimating from a file:
     /// this engine keeps them in the file's storage under a quantized base. Nil: fp32.
     public var embeddingFileBytes: Int?
@@ -201,7 +204,7 @@ public enum Estimator {
 
     /// What this engine itself would hold for the settings: the linear base in `s.quant` storage (dense fp32 for none),
     /// embeddings in the file's storage when quantized (fp32 otherwise), fp32 adapters, gradients and AdamW moments,
-    /// the exact buffers `TrainingGraph` allocates (logits only in ~16 MiB chunks), LoRA's saved A·x, one dequantized
+    /// the exact buffers `TrainingGraph` allocates (logits only in chunks of up to 64 MiB per shard), LoRA's saved A·x, one dequantized
     /// tile of the largest matrix, and the measured runtime and tokenizer. `loratop train` prints the same
     /// components measured; the test suite checks they agree.
     public static func engineRow(_ c: ModelConfig, _ s: EstimateSettings, fullTotal: Double, adapterParams: Int) -> MethodEstimate {
@@ -219,14 +222,16 @@ public enum Estimator {
         let normBytes = 4 * (split.other - embedValues)
         let n = s.batch * s.seqLen
         let lora = 2 * n * s.rank * s.targets.count * c.layers
-        let act = 4 * (TrainingGraph.plannedActivationValues(c, B: s.batch, T: s.seqLen, checkpointing: s.checkpointing) + lora)
+        let act = 4 * (TrainingGraph.plannedActivationValues(c, B: s.batch, T: s.seqLen, checkpointing: s.checkpointing,
+                                                             threads: s.threads) + lora)
+        let shards = TrainingGraph.shardCount(B: s.batch, threads: s.threads)
         let tile = quantized ? 4 * c.dim * max(c.ffnDim, c.heads * c.headDim) : 0
         let label = s.quant == .none ? "f32" : s.quant.rawValue + (quantized && s.doubleQuant ? "+dq" : "")
         let report = MemoryReport(components: [
             MemoryComponent("base \(label)", bytes: linearBytes, kind: .baseWeights),
             MemoryComponent("embeddings", bytes: embedBytes + normBytes, kind: .baseWeights),
             MemoryComponent("LoRA A, B", bytes: 4 * adapterParams, kind: .adapters),
-            MemoryComponent("adapter gradients", bytes: 4 * adapterParams, kind: .gradients),
+            MemoryComponent("adapter gradients", bytes: 4 * adapterParams * shards, kind: .gradients),
             MemoryComponent("AdamW m, v", bytes: 8 * adapterParams, kind: .optimizerState),
             MemoryComponent("activations", bytes: act, kind: .activations),
             MemoryComponent("scratch", bytes: tile, kind: .scratch),

@@ -20,8 +20,35 @@ final class BlockActivations {
     }
 }
 
+/// Whole sequences one worker runs through the network: sequences b0..<b0+nb, rows n0..<n0+n of every (N, ·) buffer.
+struct GraphShard {
+    let index, b0, nb, n0, n: Int
+}
+
+/// A shard's private LoRA gradient accumulators (shards after the first; the first writes the adapters' own).
+final class ShardGradients {
+    var entries: [(adapter: LoRAAdapter, a: FloatBuffer, b: FloatBuffer)?] = []
+
+    /// Zeroed buffers matching `linears`' current adapters (reallocated when an adapter was replaced).
+    func reset(for linears: [LoRALinear]) {
+        if entries.count != linears.count { entries = Array(repeating: nil, count: linears.count) }
+        for (i, lin) in linears.enumerated() {
+            guard let ad = lin.adapter, !lin.isMerged else { entries[i] = nil; continue }
+            if let e = entries[i], e.adapter === ad { e.a.zero(); e.b.zero(); continue }
+            entries[i] = (ad, FloatBuffer(count: ad.a.count), FloatBuffer(count: ad.b.count))
+        }
+    }
+
+    var bytes: Int { entries.reduce(0) { $0 + 4 * (($1?.a.count ?? 0) + ($1?.b.count ?? 0)) } }
+}
+
 /// Forward and backward of a whole `LlamaModel` for batches of one shape (B, T): owns the activations
-/// and gradient scratch, runs every linear as one sgemm over all B·T rows, and accumulates LoRA gradients.
+/// and gradient scratch, runs every linear as one sgemm per shard of rows, and accumulates LoRA gradients.
+///
+/// With several threads and a batch they divide, the batch is split into shards of whole sequences and each
+/// worker runs its shard through every block, the head and back on its own (single-threaded sgemm, no barrier
+/// until the end); the shards' LoRA gradients are then summed in a fixed order, so a run is bit-reproducible for
+/// a given thread count. Otherwise one shard holds everything and each kernel splits over the workers instead.
 ///
 /// With `checkpointing`, only each block's input (the residual stream) is kept; backward recomputes a
 /// block's activations just before differentiating it (one extra forward of the blocks, far less memory).
@@ -35,16 +62,24 @@ public final class TrainingGraph {
     /// Whether block activations are recomputed in backward.
     public let checkpointing: Bool
     let N: Int
+    let shards: [GraphShard]
     let resid: [FloatBuffer]       // L+1 × (N, C): block inputs, then the last block's output
     let acts: [BlockActivations]   // L, or 1 shared when checkpointing
     let lnf, rstdf: FloatBuffer    // (N, C), (N)
     let dres, dln, dff1, dff2, dff3, dattn, dq, dk, dv, attScratch, recomputeOut: FloatBuffer
-    let head: CrossEntropyHead
-    let scratch = ScratchBuffer()
+    let heads: [CrossEntropyHead]  // one per shard
+    let scratches: [ScratchBuffer] // one per shard (dequantized tiles)
+    let shardGrads: [ShardGradients]  // shards 1...
+    let linears: [LoRALinear]
     var tokens: [Int32] = []
     var seed: UInt64? = nil
 
-    /// A graph for batches of B × T on `model`.
+    /// Shards for a batch of B sequences on `threads` workers: one per worker when they divide B, else one.
+    public static func shardCount(B: Int, threads: Int) -> Int {
+        threads > 1 && B >= threads && B % threads == 0 ? threads : 1
+    }
+
+    /// A graph for batches of B × T on `model`, sharded over `Parallel.threads` workers when they divide B.
     public init(model: LlamaModel, B: Int, T: Int, checkpointing: Bool = false) {
         let c = model.config
         self.model = model
@@ -52,6 +87,8 @@ public final class TrainingGraph {
         self.T = T
         self.checkpointing = checkpointing
         N = B * T
+        let count = TrainingGraph.shardCount(B: B, threads: Parallel.threads), per = B / count
+        shards = (0..<count).map { GraphShard(index: $0, b0: $0 * per, nb: per, n0: $0 * per * T, n: per * T) }
         let C = c.dim, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim, F = c.ffnDim
         resid = (0...c.layers).map { _ in FloatBuffer(count: B * T * C) }
         acts = (0..<(checkpointing ? 1 : c.layers)).map { _ in BlockActivations(c, B: B, T: T) }
@@ -68,25 +105,38 @@ public final class TrainingGraph {
         dv = FloatBuffer(count: N * Ckv)
         attScratch = FloatBuffer(count: B * c.kvHeads * T * T)
         recomputeOut = FloatBuffer(count: checkpointing ? N * C : 0)
-        head = CrossEntropyHead(vocab: c.vocab, width: C)
+        heads = shards.map { CrossEntropyHead(vocab: c.vocab, width: C, rows: $0.n) }
+        scratches = shards.map { _ in ScratchBuffer() }
+        shardGrads = shards.dropFirst().map { _ in ShardGradients() }
+        linears = model.blocks.flatMap { b in LoRATarget.allCases.map { b.linear($0) } }
         model.rope.ensure(T)
     }
 
-    /// Bytes of activations and scratch this graph holds.
+    /// Bytes of activations and scratch this graph holds (the shards' private gradient sums are `shardGradientBytes`).
     public var activationBytes: Int {
         var n = resid.reduce(0) { $0 + $1.count } + lnf.count + rstdf.count
         for a in acts {
             n += [a.ln1, a.rstd1, a.q, a.k, a.v, a.att, a.o, a.x2, a.ln2, a.rstd2, a.gate, a.up, a.h].reduce(0) { $0 + $1.count }
         }
         n += [dres, dln, dff1, dff2, dff3, dattn, dq, dk, dv, attScratch, recomputeOut].reduce(0) { $0 + $1.count }
-        n += head.logits.count + head.xs.count + head.dxs.count
+        for h in heads { n += h.logits.count + h.xs.count + h.dxs.count }
         return n * 4
+    }
+
+    /// Bytes of the LoRA gradient sums the shards after the first keep: (shards − 1) × the adapters' size.
+    public var shardGradientBytes: Int {
+        let adapterFloats = linears.reduce(0) { $0 + (($1.adapter.map { $0.a.count + $0.b.count }) ?? 0) }
+        return (shards.count - 1) * adapterFloats * 4
     }
 
     static func mix(_ seed: UInt64, _ layer: Int, _ target: Int) -> UInt64 {
         var z = seed ^ (UInt64(layer &* 8 &+ target &+ 1) &* 0xD1B5_4A32_D192_ED03)
         z = (z ^ (z >> 29)) &* 0xBF58_476D_1CE4_E5B9
         return z ^ (z >> 32)
+    }
+
+    func dropoutSeed(_ l: Int, _ t: LoRATarget) -> UInt64? {
+        seed.map { TrainingGraph.mix($0, l, LoRATarget.allCases.firstIndex(of: t) ?? 0) }
     }
 
     func check(_ batch: Batch) throws {
@@ -105,60 +155,70 @@ public final class TrainingGraph {
     /// Runs the blocks and the final norm over `batch.inputs`; `dropoutSeed` nil = evaluation (no dropout).
     public func forward(_ batch: Batch, dropoutSeed: UInt64?) throws {
         try check(batch)
-        let c = model.config
+        let c = model.config, C = c.dim
         tokens = batch.inputs
         seed = dropoutSeed
         tokens.withUnsafeBufferPointer { tp in
             if let t = tp.baseAddress { Embedding.forward(out: resid[0].pointer, tokens: t, table: model.embedding, N: N) }
         }
+        // shared layer state (LoRA's saved x·Aᵀ, dropout seeds) is sized and set before the shards start
         for l in 0..<c.layers {
-            blockForward(l, xIn: resid[l].pointer, xOut: resid[l + 1].pointer, a: acts[checkpointing ? 0 : l])
+            for t in LoRATarget.allCases { model.blocks[l].linear(t).prepare(rows: N, dropoutSeed: self.dropoutSeed(l, t)) }
         }
-        Profiler.measure("fwd.rmsnorm") {
-            RMSNorm.forward(out: lnf.pointer, rstd: rstdf.pointer, x: resid[c.layers].pointer,
-                            weight: model.finalNorm.pointer, N: N, C: c.dim, eps: c.normEps)
+        Parallel.forEachShard(shards.count) { si in
+            let sh = shards[si], o = sh.n0 * C
+            for l in 0..<c.layers {
+                blockForward(l, sh, xIn: resid[l].pointer + o, xOut: resid[l + 1].pointer + o, a: acts[checkpointing ? 0 : l])
+            }
+            Profiler.measure("fwd.rmsnorm") {
+                RMSNorm.forward(out: lnf.pointer + o, rstd: rstdf.pointer + sh.n0, x: resid[c.layers].pointer + o,
+                                weight: model.finalNorm.pointer, N: sh.n, C: C, eps: c.normEps)
+            }
         }
     }
 
-    func blockForward(_ l: Int, xIn: UnsafeMutablePointer<Float>, xOut: UnsafeMutablePointer<Float>, a: BlockActivations) {
+    /// One block over one shard's rows; `xIn`, `xOut` point at the shard's first row.
+    func blockForward(
+        _ l: Int, _ sh: GraphShard, xIn: UnsafeMutablePointer<Float>, xOut: UnsafeMutablePointer<Float>, a: BlockActivations
+    ) {
         let c = model.config, blk = model.blocks[l]
-        let C = c.dim, F = c.ffnDim
-        func s(_ t: LoRATarget) -> UInt64? {
-            seed.map { TrainingGraph.mix($0, l, LoRATarget.allCases.firstIndex(of: t) ?? 0) }
+        let C = c.dim, F = c.ffnDim, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim
+        let n = sh.n, n0 = sh.n0, scratch = scratches[sh.index]
+        let ln1 = a.ln1.pointer + n0 * C, q = a.q.pointer + n0 * Cq, k = a.k.pointer + n0 * Ckv, v = a.v.pointer + n0 * Ckv
+        let o = a.o.pointer + n0 * Cq, x2 = a.x2.pointer + n0 * C, ln2 = a.ln2.pointer + n0 * C
+        let gate = a.gate.pointer + n0 * F, up = a.up.pointer + n0 * F, h = a.h.pointer + n0 * F
+        func linear(_ t: LoRATarget, out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>) {
+            blk.linear(t).forward(out: out, x: x, N: n, scratch: scratch, dropoutSeed: dropoutSeed(l, t), rowOffset: n0)
         }
         Profiler.measure("fwd.rmsnorm") {
-            RMSNorm.forward(out: a.ln1.pointer, rstd: a.rstd1.pointer, x: xIn, weight: blk.inputNorm.pointer,
-                            N: N, C: C, eps: c.normEps)
+            RMSNorm.forward(out: ln1, rstd: a.rstd1.pointer + n0, x: xIn, weight: blk.inputNorm.pointer, N: n, C: C, eps: c.normEps)
         }
-        blk.q.forward(out: a.q.pointer, x: a.ln1.pointer, N: N, scratch: scratch, dropoutSeed: s(.q))
-        blk.k.forward(out: a.k.pointer, x: a.ln1.pointer, N: N, scratch: scratch, dropoutSeed: s(.k))
-        blk.v.forward(out: a.v.pointer, x: a.ln1.pointer, N: N, scratch: scratch, dropoutSeed: s(.v))
+        linear(.q, out: q, x: ln1)
+        linear(.k, out: k, x: ln1)
+        linear(.v, out: v, x: ln1)
         Profiler.measure("fwd.rope") {
-            RoPE.forward(x: a.q.pointer, table: model.rope, N: N, T: T, heads: c.heads)
-        }
-        Profiler.measure("fwd.rope") {
-            RoPE.forward(x: a.k.pointer, table: model.rope, N: N, T: T, heads: c.kvHeads)
+            RoPE.forward(x: q, table: model.rope, N: n, T: T, heads: c.heads)
+            RoPE.forward(x: k, table: model.rope, N: n, T: T, heads: c.kvHeads)
         }
         Profiler.measure("fwd.attention") {
-            Attention.forward(out: a.o.pointer, att: a.att.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                              B: B, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+            Attention.forward(out: o, att: a.att.pointer + sh.b0 * c.heads * T * T, q: q, k: k, v: v,
+                              B: sh.nb, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
         }
-        blk.o.forward(out: a.x2.pointer, x: a.o.pointer, N: N, scratch: scratch, dropoutSeed: s(.o))
+        linear(.o, out: x2, x: o)
         Profiler.measure("fwd.residual") {
-            Vec.addParallel(a.x2.pointer, xIn, N * C)                                   // x2 = x + attn
+            Vec.addParallel(x2, xIn, n * C)                                              // x2 = x + attn
         }
         Profiler.measure("fwd.rmsnorm") {
-            RMSNorm.forward(out: a.ln2.pointer, rstd: a.rstd2.pointer, x: a.x2.pointer, weight: blk.postNorm.pointer,
-                            N: N, C: C, eps: c.normEps)
+            RMSNorm.forward(out: ln2, rstd: a.rstd2.pointer + n0, x: x2, weight: blk.postNorm.pointer, N: n, C: C, eps: c.normEps)
         }
-        blk.gate.forward(out: a.gate.pointer, x: a.ln2.pointer, N: N, scratch: scratch, dropoutSeed: s(.gate))
-        blk.up.forward(out: a.up.pointer, x: a.ln2.pointer, N: N, scratch: scratch, dropoutSeed: s(.up))
+        linear(.gate, out: gate, x: ln2)
+        linear(.up, out: up, x: ln2)
         Profiler.measure("fwd.swiglu") {
-            SwiGLU.forward(h: a.h.pointer, gate: a.gate.pointer, up: a.up.pointer, count: N * F)
+            SwiGLU.forward(h: h, gate: gate, up: up, count: n * F)
         }
-        blk.down.forward(out: xOut, x: a.h.pointer, N: N, scratch: scratch, dropoutSeed: s(.down))
+        linear(.down, out: xOut, x: h)
         Profiler.measure("fwd.residual") {
-            Vec.addParallel(xOut, a.x2.pointer, N * C)                                  // out = x2 + mlp
+            Vec.addParallel(xOut, x2, n * C)                                             // out = x2 + mlp
         }
     }
 
@@ -168,82 +228,109 @@ public final class TrainingGraph {
     /// accumulate. Call after `forward` on the same batch. Returns the summed loss over unmasked positions.
     public func backward(_ batch: Batch, gradScale: Float) -> Double {
         let c = model.config, C = c.dim
-        Profiler.measure("bwd.zero") {
-            dln.zero()
+        for g in shardGrads { g.reset(for: linears) }
+        var losses = [Double](repeating: 0, count: shards.count)
+        batch.targets.withUnsafeBufferPointer { tp in
+            guard let targets = tp.baseAddress else { return }
+            losses.withUnsafeMutableBufferPointer { lp in
+                Parallel.forEachShard(shards.count) { si in
+                    let sh = shards[si], o = sh.n0 * C
+                    Profiler.measure("bwd.zero") {
+                        (dln.pointer + o).update(repeating: 0, count: sh.n * C)
+                    }
+                    lp[si] = Profiler.measure("head") {
+                        heads[si].forwardBackward(dx: dln.pointer + o, x: lnf.pointer + o, weight: model.lmHead,
+                                                  targets: targets + sh.n0, N: sh.n, gradScale: gradScale)
+                    }
+                    Profiler.measure("bwd.zero") {
+                        (dres.pointer + o).update(repeating: 0, count: sh.n * C)
+                    }
+                    Profiler.measure("bwd.rmsnorm") {
+                        RMSNorm.backward(dx: dres.pointer + o, dout: dln.pointer + o, x: resid[c.layers].pointer + o,
+                                         weight: model.finalNorm.pointer, rstd: rstdf.pointer + sh.n0, N: sh.n, C: C)
+                    }
+                    for l in stride(from: c.layers - 1, through: 0, by: -1) {
+                        let a = acts[checkpointing ? 0 : l]
+                        if checkpointing {
+                            blockForward(l, sh, xIn: resid[l].pointer + o, xOut: recomputeOut.pointer + o, a: a)
+                        }
+                        blockBackward(l, sh, xIn: resid[l].pointer + o, a: a, needInputGrad: l > 0)
+                    }
+                }
+            }
         }
-        let loss = Profiler.measure("head") { batch.targets.withUnsafeBufferPointer { tp -> Double in
-            guard let t = tp.baseAddress else { return 0 }
-            return head.forwardBackward(dx: dln.pointer, x: lnf.pointer, weight: model.lmHead, targets: t, N: N,
-                                        gradScale: gradScale)
-        } }
-        Profiler.measure("bwd.zero") {
-            dres.zero()
-        }
-        Profiler.measure("bwd.rmsnorm") {
-            RMSNorm.backward(dx: dres.pointer, dout: dln.pointer, x: resid[c.layers].pointer,
-                             weight: model.finalNorm.pointer, rstd: rstdf.pointer, N: N, C: C)
-        }
-        for l in stride(from: c.layers - 1, through: 0, by: -1) {
-            let a = acts[checkpointing ? 0 : l]
-            if checkpointing { blockForward(l, xIn: resid[l].pointer, xOut: recomputeOut.pointer, a: a) }
-            blockBackward(l, xIn: resid[l].pointer, a: a, needInputGrad: l > 0)
-        }
-        return loss
+        Profiler.measure("bwd.reduce") { reduceShardGradients() }
+        return losses.reduce(0, +)
     }
 
-    /// dres holds d(block output) on entry and d(block input) on exit.
-    func blockBackward(_ l: Int, xIn: UnsafeMutablePointer<Float>, a: BlockActivations, needInputGrad: Bool) {
+    /// Adds the shards' private LoRA gradients into the adapters, shard by shard in order (the same sums whatever
+    /// the scheduling), split over the workers by layer.
+    func reduceShardGradients() {
+        guard !shardGrads.isEmpty else { return }
+        Parallel.forEachItem(linears.count) { i in
+            guard let ad = linears[i].adapter else { return }
+            for g in shardGrads {
+                guard let e = g.entries[i] else { continue }
+                Vec.add(ad.a.grad.pointer, e.a.pointer, ad.a.count)
+                Vec.add(ad.b.grad.pointer, e.b.pointer, ad.b.count)
+            }
+        }
+    }
+
+    /// One block's backward over one shard's rows. dres holds d(block output) on entry and d(block input) on exit;
+    /// `xIn` points at the shard's first row.
+    func blockBackward(_ l: Int, _ sh: GraphShard, xIn: UnsafeMutablePointer<Float>, a: BlockActivations, needInputGrad: Bool) {
         let c = model.config, blk = model.blocks[l]
-        let C = c.dim, F = c.ffnDim
+        let C = c.dim, F = c.ffnDim, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim
+        let n = sh.n, n0 = sh.n0, scratch = scratches[sh.index]
+        let dres = self.dres.pointer + n0 * C, dln = self.dln.pointer + n0 * C
+        let dff1 = self.dff1.pointer + n0 * F, dff2 = self.dff2.pointer + n0 * F, dff3 = self.dff3.pointer + n0 * F
+        let dattn = self.dattn.pointer + n0 * Cq, dq = self.dq.pointer + n0 * Cq
+        let dk = self.dk.pointer + n0 * Ckv, dv = self.dv.pointer + n0 * Ckv
+        let q = a.q.pointer + n0 * Cq, k = a.k.pointer + n0 * Ckv, v = a.v.pointer + n0 * Ckv
+        let ln1 = a.ln1.pointer + n0 * C, ln2 = a.ln2.pointer + n0 * C, x2 = a.x2.pointer + n0 * C
+        let grads = sh.index == 0 ? nil : shardGrads[sh.index - 1]
+        func linear(_ t: LoRATarget, dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                    accumulate: Bool) {
+            let target = grads?.entries[l * LoRATarget.allCases.count + (LoRATarget.allCases.firstIndex(of: t) ?? 0)]
+            blk.linear(t).backward(dx: dx, dout: dout, x: x, N: n, scratch: scratch, accumulate: accumulate, rowOffset: n0,
+                                   grads: target.map { ($0.a.pointer, $0.b.pointer) })
+        }
         // MLP: out = x2 + down(silu(gate)·up)
-        Profiler.measure("bwd.zero") {
-            dff1.zero()
-        }
-        blk.down.backward(dx: dff1.pointer, dout: dres.pointer, x: a.h.pointer, N: N, scratch: scratch)
-        Profiler.measure("bwd.zero") {
-            dff2.zero(); dff3.zero()
-        }
+        // (the first write into each gradient buffer overwrites it, so none needs zeroing)
+        linear(.down, dx: dff1, dout: dres, x: a.h.pointer + n0 * F, accumulate: false)
         Profiler.measure("bwd.swiglu") {
-            SwiGLU.backward(dgate: dff2.pointer, dup: dff3.pointer, dh: dff1.pointer, gate: a.gate.pointer, up: a.up.pointer,
-                            count: N * F)
+            SwiGLU.backward(dgate: dff2, dup: dff3, dh: dff1, gate: a.gate.pointer + n0 * F, up: a.up.pointer + n0 * F,
+                            count: n * F)
         }
-        Profiler.measure("bwd.zero") {
-            dln.zero()
-        }
-        blk.gate.backward(dx: dln.pointer, dout: dff2.pointer, x: a.ln2.pointer, N: N, scratch: scratch)
-        blk.up.backward(dx: dln.pointer, dout: dff3.pointer, x: a.ln2.pointer, N: N, scratch: scratch)
+        linear(.gate, dx: dln, dout: dff2, x: ln2, accumulate: false)
+        linear(.up, dx: dln, dout: dff3, x: ln2, accumulate: true)
         Profiler.measure("bwd.rmsnorm") {
-            RMSNorm.backward(dx: dres.pointer, dout: dln.pointer, x: a.x2.pointer, weight: blk.postNorm.pointer,
-                             rstd: a.rstd2.pointer, N: N, C: C)                          // dres = d x2
+            RMSNorm.backward(dx: dres, dout: dln, x: x2, weight: blk.postNorm.pointer, rstd: a.rstd2.pointer + n0,
+                             N: n, C: C)                                                  // dres = d x2
         }
         // Attention: x2 = x + o(attn(rope(q), rope(k), v))
+        linear(.o, dx: dattn, dout: dres, x: a.o.pointer + n0 * Cq, accumulate: false)
         Profiler.measure("bwd.zero") {
-            dattn.zero()
-        }
-        blk.o.backward(dx: dattn.pointer, dout: dres.pointer, x: a.o.pointer, N: N, scratch: scratch)
-        Profiler.measure("bwd.zero") {
-            dq.zero(); dk.zero(); dv.zero()
+            dq.update(repeating: 0, count: n * Cq); dk.update(repeating: 0, count: n * Ckv); dv.update(repeating: 0, count: n * Ckv)
         }
         Profiler.measure("bwd.attention") {
-            Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, scratch: attScratch.pointer,
-                               dout: dattn.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, att: a.att.pointer,
-                               B: B, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+            Attention.backward(dq: dq, dk: dk, dv: dv, scratch: attScratch.pointer + sh.b0 * c.kvHeads * T * T,
+                               dout: dattn, q: q, k: k, v: v, att: a.att.pointer + sh.b0 * c.heads * T * T,
+                               B: sh.nb, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
         }
         Profiler.measure("bwd.rope") {
-            RoPE.backward(dx: dq.pointer, table: model.rope, N: N, T: T, heads: c.heads)
+            RoPE.backward(dx: dq, table: model.rope, N: n, T: T, heads: c.heads)
+            RoPE.backward(dx: dk, table: model.rope, N: n, T: T, heads: c.kvHeads)
         }
-        Profiler.measure("bwd.rope") {
-            RoPE.backward(dx: dk.pointer, table: model.rope, N: N, T: T, heads: c.kvHeads)
-        }
-        let dx: UnsafeMutablePointer<Float>? = needInputGrad ? dln.pointer : nil
-        if needInputGrad { dln.zero() }
-        blk.q.backward(dx: dx, dout: dq.pointer, x: a.ln1.pointer, N: N, scratch: scratch)
-        blk.k.backward(dx: dx, dout: dk.pointer, x: a.ln1.pointer, N: N, scratch: scratch)
-        blk.v.backward(dx: dx, dout: dv.pointer, x: a.ln1.pointer, N: N, scratch: scratch)
+        let dx: UnsafeMutablePointer<Float>? = needInputGrad ? dln : nil
+        linear(.q, dx: dx, dout: dq, x: ln1, accumulate: false)
+        linear(.k, dx: dx, dout: dk, x: ln1, accumulate: true)
+        linear(.v, dx: dx, dout: dv, x: ln1, accumulate: true)
         if needInputGrad {
             Profiler.measure("bwd.rmsnorm") {
-                RMSNorm.backward(dx: dres.pointer, dout: dln.pointer, x: xIn, weight: blk.inputNorm.pointer,
-                                 rstd: a.rstd1.pointer, N: N, C: C)                      // dres = d x
+                RMSNorm.backward(dx: dres, dout: dln, x: xIn, weight: blk.inputNorm.pointer, rstd: a.rstd1.pointer + n0,
+                                 N: n, C: C)                                              // dres = d x
             }
         }
     }
@@ -253,11 +340,19 @@ public final class TrainingGraph {
     /// Summed masked cross-entropy and the number of unmasked positions, no gradients.
     public func loss(_ batch: Batch) throws -> (sum: Double, count: Int) {
         try forward(batch, dropoutSeed: nil)
-        let sum = batch.targets.withUnsafeBufferPointer { tp -> Double in
-            guard let t = tp.baseAddress else { return 0 }
-            return head.forwardBackward(dx: nil, x: lnf.pointer, weight: model.lmHead, targets: t, N: N, gradScale: 0)
+        let C = model.config.dim
+        var sums = [Double](repeating: 0, count: shards.count)
+        batch.targets.withUnsafeBufferPointer { tp in
+            guard let targets = tp.baseAddress else { return }
+            sums.withUnsafeMutableBufferPointer { sp in
+                Parallel.forEachShard(shards.count) { si in
+                    let sh = shards[si]
+                    sp[si] = heads[si].forwardBackward(dx: nil, x: lnf.pointer + sh.n0 * C, weight: model.lmHead,
+                                                       targets: targets + sh.n0, N: sh.n, gradScale: 0)
+                }
+            }
         }
-        return (sum, batch.trainedTokens)
+        return (sums.reduce(0, +), batch.trainedTokens)
     }
 
     /// Full logits (B·T, V) for the batch's inputs (tests and inference; allocates the whole matrix).
@@ -265,24 +360,26 @@ public final class TrainingGraph {
         try forward(batch, dropoutSeed: nil)
         var out = [Float](repeating: 0, count: N * model.config.vocab)
         out.withUnsafeMutableBufferPointer { p in
-            if let o = p.baseAddress { head.logits(out: o, x: lnf.pointer, weight: model.lmHead, N: N) }
+            if let o = p.baseAddress { heads[0].logits(out: o, x: lnf.pointer, weight: model.lmHead, N: N) }
         }
         return out
     }
 }
 
 extension TrainingGraph {
-    /// The fp32 values a graph for B × T allocates (block activations, gradient scratch, the LM-head chunk buffers),
+    /// The fp32 values a graph for B × T on `threads` workers allocates (block activations, gradient scratch, the
+    /// LM-head chunk buffers of every shard),
     /// computed without allocating: the estimator's activation figure for this engine. A test keeps it equal to
     /// `activationBytes / 4` of a real graph.
-    public static func plannedActivationValues(_ c: ModelConfig, B: Int, T: Int, checkpointing: Bool) -> Int {
+    public static func plannedActivationValues(_ c: ModelConfig, B: Int, T: Int, checkpointing: Bool, threads: Int = 1) -> Int {
         let N = B * T, C = c.dim, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim, F = c.ffnDim
         let block = 2 * N + 3 * N * C + 2 * N * Cq + 2 * N * Ckv + B * c.heads * T * T + 3 * N * F
         let blocks = (checkpointing ? 1 : c.layers) * block
         let resid = (c.layers + 1) * N * C + N * C + N
         let grads = 2 * N * C + 3 * N * F + 2 * N * Cq + 2 * N * Ckv + B * c.kvHeads * T * T + (checkpointing ? N * C : 0)
-        let chunk = max(1, max(8, (1 << 22) / max(1, c.vocab)))
-        let head = chunk * c.vocab + 2 * chunk * C
+        let shards = shardCount(B: B, threads: threads)
+        let chunk = CrossEntropyHead.defaultChunkRows(vocab: c.vocab, rows: N / shards)
+        let head = shards * (chunk * c.vocab + 2 * chunk * C)
         return blocks + resid + grads + head
     }
 }

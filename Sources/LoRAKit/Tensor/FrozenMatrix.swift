@@ -42,7 +42,7 @@ extension FrozenMatrix {
     /// the result does not depend on the split).
     @inlinable
     public func dequantizeInParallel(rows rowRange: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
-        let parts = Parallel.threads
+        let parts = Parallel.workers
         guard parts > 1, rowRange.count >= 2 * parts, rowRange.count * cols >= 1 << 18 else {
             dequantize(rows: rowRange, into: dst)
             return

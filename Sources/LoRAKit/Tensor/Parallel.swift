@@ -1,4 +1,9 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Deterministic data parallelism over index ranges with `DispatchQueue.concurrentPerform`.
 /// The split of work depends only on the range size and `Parallel.threads`, never on timing, so every
@@ -17,6 +22,39 @@ public enum Parallel {
         BLAS.setThreads(1)
     }
 
+    /// Marks the threads running a `forEachShard` body (value: shard index + 1): everything they call runs serially.
+    @usableFromInline static let shardKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Whether the calling thread is running one shard of a `forEachShard` (its kernels then run serially).
+    @inlinable
+    public static var inShard: Bool { pthread_getspecific(shardKey) != nil }
+
+    /// The shard the calling thread is running, or nil outside `forEachShard`.
+    public static var shardIndex: Int? {
+        guard let p = pthread_getspecific(shardKey) else { return nil }
+        return Int(bitPattern: p) - 1
+    }
+
+    /// Workers a kernel called from this thread may split over: `threads`, or 1 inside a shard.
+    @inlinable
+    public static var workers: Int { inShard ? 1 : threads }
+
+    /// Runs `body(s)` for `s` in `0..<n`, one shard per worker, each on one thread from start to end: every
+    /// `Parallel` kernel and sgemm the body calls runs serially on that thread. Coarse-grained data parallelism
+    /// (each shard owns whole sequences) with no barrier until all shards are done.
+    public static func forEachShard(_ n: Int, _ body: (Int) -> Void) {
+        guard n > 1, !inShard else { for s in 0..<max(n, 0) { body(s) }; return }
+        DispatchQueue.concurrentPerform(iterations: n) { s in
+            pthread_setspecific(shardKey, UnsafeMutableRawPointer(bitPattern: s + 1))
+            body(s)
+            pthread_setspecific(shardKey, nil)
+        }
+    }
+
     /// Row-major `C = alpha·op(A)·op(B) + beta·C` (as `BLAS.gemm`) split over the workers: along the longer side of C
     /// (each block then reads only its share of the larger operand); each worker runs a single-threaded sgemm on its own block.
     public static func gemm(
@@ -24,7 +62,7 @@ public enum Parallel {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let w = threads
+        let w = workers
         let work = m * n * max(k, 1)
         if w <= 1 || work < 1 << 18 {
             BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
@@ -62,7 +100,7 @@ public enum Parallel {
     @inlinable
     public static func forRanges(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
         guard n > 0 else { return }
-        let chunks = min(threads, max(1, n / max(1, minChunk)))
+        let chunks = min(workers, max(1, n / max(1, minChunk)))
         if chunks <= 1 { body(0..<n); return }
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = n * c / chunks, hi = n * (c + 1) / chunks
@@ -74,11 +112,11 @@ public enum Parallel {
     /// `BLAS.gemm`, which is single-threaded).
     public static func forEachItem(_ n: Int, _ body: (Int) -> Void) {
         guard n > 0 else { return }
-        let workers = min(threads, n)
-        if workers <= 1 { for i in 0..<n { body(i) }; return }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let count = min(workers, n)
+        if count <= 1 { for i in 0..<n { body(i) }; return }
+        DispatchQueue.concurrentPerform(iterations: count) { w in
             var i = w
-            while i < n { body(i); i += workers }
+            while i < n { body(i); i += count }
         }
     }
 }

@@ -26,7 +26,8 @@ public enum Profiler {
     /// Runs `body`, adding its duration to phase `name` when enabled.
     @inline(__always)
     public static func measure<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
-        guard enabled else { return try body() }
+        // inside sharded work only the first shard's thread records (the others run the same phases at the same time)
+        guard enabled, (Parallel.shardIndex ?? 0) == 0 else { return try body() }
         let t = now()
         let r = try body()
         let d = now() - t

@@ -46,6 +46,9 @@ struct Estimate: ParsableCommand {
     @Option(help: "Numeric precision: fp32 (this engine) or bf16 (the QLoRA paper's GPU setting).")
     var precision: String = "fp32"
 
+    @Option(help: "Compute threads of the run (the engine keeps one LM-head buffer per thread when they divide the batch).")
+    var threads: Int = 2
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -82,6 +85,7 @@ struct Estimate: ParsableCommand {
         s.doubleQuant = doubleQuant
         s.blockSize = blockSize
         s.precision = ComputePrecision(rawValue: precision.lowercased()) ?? .fp32
+        s.threads = max(1, threads)
         let rows = Estimator.estimate(config, s)
         if json {
             let enc = JSONEncoder()

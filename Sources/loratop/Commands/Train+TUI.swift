@@ -25,6 +25,7 @@ extension Train {
             e.quant = options.quant
             e.doubleQuant = options.doubleQuant
             e.blockSize = options.blockSize
+            e.threads = options.threads
             return MemoryFigures(report: report, methods: Estimator.estimate(config, e))
         }
         switch try runTerminalApp(engine: engine, options: app) {

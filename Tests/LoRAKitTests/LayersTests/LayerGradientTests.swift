@@ -58,7 +58,12 @@ final class LayerGradientTests: XCTestCase {
         for i in 0..<4 { XCTAssertEqual(Double(x[i]), e[i], accuracy: 1e-5) }
     }
 
+    /// Whole-sequence blocks (64 > T) and blocks of 2 query rows (5 = 2 + 2 + 1, skipping the keys right of each block).
     func testAttentionBackwardMatchesFiniteDifferencesWithGQA() {
+        for rowBlock in [64, 2] { checkAttention(rowBlock: rowBlock) }
+    }
+
+    func checkAttention(rowBlock: Int) {
         let B = 2, T = 5, heads = 4, kvHeads = 2, hd = 4, N = B * T
         let Cq = heads * hd, Ckv = kvHeads * hd
         var rng = SeededRNG(seed: 3)
@@ -67,7 +72,8 @@ final class LayerGradientTests: XCTestCase {
         func run(_ q: [Float], _ k: [Float], _ v: [Float]) -> ([Float], [Float]) {
             var out = [Float](repeating: 0, count: N * Cq), att = [Float](repeating: 0, count: B * heads * T * T)
             mutable(&out) { o in mutable(&att) { a in q.withPtr { qp in k.withPtr { kp in v.withPtr { vp in
-                Attention.forward(out: o, att: a, q: qp, k: kp, v: vp, B: B, T: T, heads: heads, kvHeads: kvHeads, headDim: hd)
+                Attention.forward(out: o, att: a, q: qp, k: kp, v: vp, B: B, T: T, heads: heads, kvHeads: kvHeads, headDim: hd,
+                                  rowBlock: rowBlock)
             } } } } }
             return (out, att)
         }
@@ -85,7 +91,7 @@ final class LayerGradientTests: XCTestCase {
         mutable(&dq) { dqp in mutable(&dk) { dkp in mutable(&dv) { dvp in mutable(&scr) { sp in
             dout.withPtr { dop in q.withPtr { qp in k.withPtr { kp in v.withPtr { vp in att.withPtr { ap in
                 Attention.backward(dq: dqp, dk: dkp, dv: dvp, scratch: sp, dout: dop, q: qp, k: kp, v: vp, att: ap,
-                                   B: B, T: T, heads: heads, kvHeads: kvHeads, headDim: hd)
+                                   B: B, T: T, heads: heads, kvHeads: kvHeads, headDim: hd, rowBlock: rowBlock)
             } } } } } } } } }
         XCTAssertLessThan(relMaxDiff(dq, numericGradient(q) { dotLoss(run($0, k, v).0, dout) }), tol)
         XCTAssertLessThan(relMaxDiff(dk, numericGradient(k) { dotLoss(run(q, $0, v).0, dout) }), tol)

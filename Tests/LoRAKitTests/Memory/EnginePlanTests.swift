@@ -8,13 +8,17 @@ final class EnginePlanTests: XCTestCase {
                       ModelConfig(layers: 3, dim: 48, heads: 6, kvHeads: 3, ffnDim: 80, vocab: 5000, tiedEmbeddings: false)]
         for c in shapes {
             let model = try LlamaModel(random: c, seed: 1)
-            for (B, T) in [(1, 8), (3, 17)] {
-                for ckpt in [false, true] {
-                    let g = TrainingGraph(model: model, B: B, T: T, checkpointing: ckpt)
-                    XCTAssertEqual(TrainingGraph.plannedActivationValues(c, B: B, T: T, checkpointing: ckpt) * 4, g.activationBytes,
-                                   "\(c.layers) layers, B \(B), T \(T), checkpointing \(ckpt)")
+            for threads in [1, 2] {
+                Parallel.setThreads(threads)
+                for (B, T) in [(1, 8), (3, 17), (4, 9)] {  // (4, 9) with 2 threads: two shards
+                    for ckpt in [false, true] {
+                        let g = TrainingGraph(model: model, B: B, T: T, checkpointing: ckpt)
+                        XCTAssertEqual(TrainingGraph.plannedActivationValues(c, B: B, T: T, checkpointing: ckpt, threads: threads) * 4,
+                                       g.activationBytes, "\(c.layers) layers, B \(B), T \(T), checkpointing \(ckpt), threads \(threads)")
+                    }
                 }
             }
+            Parallel.setThreads(2)
         }
     }
 
