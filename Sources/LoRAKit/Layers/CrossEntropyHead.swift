@@ -16,21 +16,26 @@ public final class CrossEntropyHead {
     let rowLoss: FloatBuffer  // (R)
     let scratch = ScratchBuffer()
 
-    /// Rows per chunk for batches of `rows` positions: as few chunks as a 64 MiB logits budget allows, of equal size.
-    /// Larger chunks matter for speed: each chunk streams the whole (V, C) head matrix through sgemm twice, and
-    /// sgemm with fewer than ~200 rows runs well below peak (85-row chunks ran at 66-88 GFLOP/s, 256 rows at 120).
-    public static func defaultChunkRows(vocab: Int, rows: Int) -> Int {
-        let budget = max(8, (1 << 24) / max(1, vocab))
+    /// Logits budget of a chunk for speed: 64 MiB.
+    public static let fastBudget = 1 << 24
+    /// Logits budget of a chunk when memory comes first (gradient checkpointing): 16 MiB.
+    public static let smallBudget = 1 << 22
+
+    /// Rows per chunk for batches of `rows` positions: as few chunks as a logits budget of `budget` floats allows, of
+    /// equal size. Larger chunks matter for speed: each chunk streams the whole (V, C) head matrix through sgemm twice,
+    /// and sgemm with fewer than ~200 rows runs well below peak (85-row chunks ran at 66-88 GFLOP/s, 256 rows at 120).
+    public static func defaultChunkRows(vocab: Int, rows: Int, budget floats: Int = fastBudget) -> Int {
+        let budget = max(8, floats / max(1, vocab))
         let chunks = max(1, (rows + budget - 1) / budget)
         return max(1, (rows + chunks - 1) / chunks)
     }
 
     /// A workspace for a head of `vocab` × `width` over batches of up to `rows` positions (chunks from
-    /// `defaultChunkRows`), or with exactly `chunkRows` rows per chunk.
-    public init(vocab: Int, width: Int, rows: Int = 1 << 20, chunkRows rowsPerChunk: Int? = nil) {
+    /// `defaultChunkRows` within `budget` floats), or with exactly `chunkRows` rows per chunk.
+    public init(vocab: Int, width: Int, rows: Int = 1 << 20, budget: Int = fastBudget, chunkRows rowsPerChunk: Int? = nil) {
         self.vocab = vocab
         self.width = width
-        chunkRows = max(1, rowsPerChunk ?? CrossEntropyHead.defaultChunkRows(vocab: vocab, rows: rows))
+        chunkRows = max(1, rowsPerChunk ?? CrossEntropyHead.defaultChunkRows(vocab: vocab, rows: rows, budget: budget))
         logits = FloatBuffer(count: self.chunkRows * vocab)
         xs = FloatBuffer(count: self.chunkRows * width)
         dxs = FloatBuffer(count: self.chunkRows * width)

@@ -74,6 +74,12 @@ public final class TrainingGraph {
     var tokens: [Int32] = []
     var seed: UInt64? = nil
 
+    /// Logits floats per shard's LM-head chunk: 64 MiB each for speed; with checkpointing (memory first) 16 MiB
+    /// shared by all shards, in smaller and slower chunks.
+    static func headBudget(checkpointing: Bool, shards: Int) -> Int {
+        checkpointing ? CrossEntropyHead.smallBudget / max(1, shards) : CrossEntropyHead.fastBudget
+    }
+
     /// Shards for a batch of B sequences on `threads` workers: one per worker when they divide B, else one.
     public static func shardCount(B: Int, threads: Int) -> Int {
         threads > 1 && B >= threads && B % threads == 0 ? threads : 1
@@ -105,7 +111,8 @@ public final class TrainingGraph {
         dv = FloatBuffer(count: N * Ckv)
         attScratch = FloatBuffer(count: B * c.kvHeads * T * T)
         recomputeOut = FloatBuffer(count: checkpointing ? N * C : 0)
-        heads = shards.map { CrossEntropyHead(vocab: c.vocab, width: C, rows: $0.n) }
+        let budget = TrainingGraph.headBudget(checkpointing: checkpointing, shards: count)
+        heads = shards.map { CrossEntropyHead(vocab: c.vocab, width: C, rows: $0.n, budget: budget) }
         scratches = shards.map { _ in ScratchBuffer() }
         shardGrads = shards.dropFirst().map { _ in ShardGradients() }
         linears = model.blocks.flatMap { b in LoRATarget.allCases.map { b.linear($0) } }
@@ -378,7 +385,8 @@ extension TrainingGraph {
         let resid = (c.layers + 1) * N * C + N * C + N
         let grads = 2 * N * C + 3 * N * F + 2 * N * Cq + 2 * N * Ckv + B * c.kvHeads * T * T + (checkpointing ? N * C : 0)
         let shards = shardCount(B: B, threads: threads)
-        let chunk = CrossEntropyHead.defaultChunkRows(vocab: c.vocab, rows: N / shards)
+        let chunk = CrossEntropyHead.defaultChunkRows(vocab: c.vocab, rows: N / shards,
+                                                      budget: headBudget(checkpointing: checkpointing, shards: shards))
         let head = shards * (chunk * c.vocab + 2 * chunk * C)
         return blocks + resid + grads + head
     }

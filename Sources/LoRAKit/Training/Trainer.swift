@@ -84,6 +84,7 @@ public final class Trainer {
     func graph(for b: Batch) -> TrainingGraph {
         if let g = graph, g.B == b.batch, g.T == b.seqLen { return g }
         graph = nil  // release the old activations first
+        evalGraph = nil  // evaluation uses this graph from now on when the shapes match
         let g = TrainingGraph(model: model, B: b.batch, T: b.seqLen, checkpointing: checkpointing)
         graph = g
         return g
@@ -136,13 +137,19 @@ public final class Trainer {
         applyPending()
         var sum = 0.0, count = 0
         for b in batches {
-            // a separate, activation-light graph (checkpointing keeps one block's activations): evaluating
-            // batches of another shape never throws away the training graph
-            if evalGraph == nil || evalGraph?.B != b.batch || evalGraph?.T != b.seqLen {
+            // the training graph when the shapes match (its buffers are rewritten by the next step anyway, so
+            // evaluation costs no memory); otherwise a separate, activation-light graph (checkpointing keeps one
+            // block's activations), so evaluating batches of another shape never throws away the training graph
+            let eg: TrainingGraph
+            if let g = graph, g.B == b.batch, g.T == b.seqLen {
+                eg = g
+            } else if let g = evalGraph, g.B == b.batch, g.T == b.seqLen {
+                eg = g
+            } else {
                 evalGraph = nil
-                evalGraph = TrainingGraph(model: model, B: b.batch, T: b.seqLen, checkpointing: true)
+                eg = TrainingGraph(model: model, B: b.batch, T: b.seqLen, checkpointing: true)
+                evalGraph = eg
             }
-            guard let eg = evalGraph else { continue }
             let (s, n) = try eg.loss(b)
             sum += s
             count += n
