@@ -6,6 +6,9 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
     /// The short flag name (`q`, `gate`, ...).
     public var shortName: String { String(rawValue.dropLast(5)) }
 
+    /// Position in `allCases` (q 0 … down 6).
+    public var index: Int { Self.allCases.firstIndex(of: self) ?? 0 }
+
     /// Parses a short name (`q`) or a PEFT module name (`q_proj`).
     public init?(name: String) {
         let n = name.trimmingCharacters(in: .whitespaces).lowercased()

@@ -115,7 +115,7 @@ public final class TrainingGraph {
         heads = shards.map { CrossEntropyHead(vocab: c.vocab, width: C, rows: $0.n, budget: budget) }
         scratches = shards.map { _ in ScratchBuffer() }
         shardGrads = shards.dropFirst().map { _ in ShardGradients() }
-        linears = model.blocks.flatMap { b in LoRATarget.allCases.map { b.linear($0) } }
+        linears = model.blocks.flatMap { b in LoRATarget.allCases.map { b.linear($0) } }  // at linearIndex(l, t)
         model.rope.ensure(T)
     }
 
@@ -143,8 +143,11 @@ public final class TrainingGraph {
     }
 
     func dropoutSeed(_ l: Int, _ t: LoRATarget) -> UInt64? {
-        seed.map { TrainingGraph.mix($0, l, LoRATarget.allCases.firstIndex(of: t) ?? 0) }
+        seed.map { TrainingGraph.mix($0, l, t.index) }
     }
+
+    /// Where layer l's projection t sits in `linears` (and in each shard's gradient entries).
+    static func linearIndex(_ l: Int, _ t: LoRATarget) -> Int { l * LoRATarget.allCases.count + t.index }
 
     func check(_ batch: Batch) throws {
         guard batch.batch == B, batch.seqLen == T else {
@@ -299,7 +302,7 @@ public final class TrainingGraph {
         let grads = sh.index == 0 ? nil : shardGrads[sh.index - 1]
         func linear(_ t: LoRATarget, dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
                     accumulate: Bool) {
-            let target = grads?.entries[l * LoRATarget.allCases.count + (LoRATarget.allCases.firstIndex(of: t) ?? 0)]
+            let target = grads?.entries[TrainingGraph.linearIndex(l, t)]
             blk.linear(t).backward(dx: dx, dout: dout, x: x, N: n, scratch: scratch, accumulate: accumulate, rowOffset: n0,
                                    grads: target.map { ($0.a.pointer, $0.b.pointer) })
         }
