@@ -5,6 +5,8 @@ import XCTest
 /// loratop against the reference tools on SmolLM2 (committed fixtures; see Fixtures/export/make_export_fixtures.py
 /// and make_llamacpp_fixture.py): PEFT → loratop, loratop → PEFT, the merged HF folder in transformers, and llama.cpp.
 final class ExportReferenceTests: XCTestCase {
+    override func setUp() { Parallel.setThreads(2) }  // the same sgemm splits whatever ran before
+
     override func tearDown() {
         ExportSupport.detachCached()
         super.tearDown()
@@ -64,12 +66,13 @@ final class ExportReferenceTests: XCTestCase {
         XCTAssertEqual(merged.file.strings("tokenizer.ggml.merges")?.count, original.strings("tokenizer.ggml.merges")?.count)
         let reloaded = try LlamaModel(source: merged)
         for ids in try ExportSupport.promptIDs() {
-            // fp32 rounding of W + scale·B·A against the two products taken apart, over 30 blocks: relative to the
-            // largest logit (about 20 here), not absolute
+            // fp32 rounding of W + scale·B·A against the two products taken apart, over 30 blocks, relative to the
+            // largest logit (27-38 here): 1.4e-4-1.9e-4. Measured 5.5e-5 / 9.9e-5 / 5.9e-5 with 1 thread; how sgemm
+            // splits over 2 threads moves the middle one to 1.1e-4
             let reference = try ExportSupport.logits(model, ids)
             let d = ExportSupport.maxDiff(try ExportSupport.logits(reloaded, ids), reference)
             let scale = reference.map(abs).max() ?? 1
-            XCTAssertLessThanOrEqual(d, 1e-5 * scale, "max |Δlogit| \(d) against max |logit| \(scale)")
+            XCTAssertLessThanOrEqual(d, 5e-6 * scale, "max |Δlogit| \(d) against max |logit| \(scale)")
         }
         let ids = try ExportSupport.promptIDs()[0]
         let a = try Generator.generate(model: model, prompt: ids, maxTokens: 12, sampling: SamplingOptions(), stop: [])
