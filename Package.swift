@@ -28,6 +28,8 @@ let package = Package(
             cSettings: [.define("_XOPEN_SOURCE_EXTENDED"), .define("NCURSES_WIDECHAR", to: "1")],
             linkerSettings: [.linkedLibrary("ncursesw")]
         ),
+        // POSIX calls Swift cannot import plainly (GNU extensions, signal dispositions).
+        .target(name: "CPosix"),
         // The engine: knows nothing of terminals.
         .target(
             name: "LoRAKit",
@@ -40,10 +42,16 @@ let package = Package(
             dependencies: ["CNCurses"],
             swiftSettings: optimize
         ),
+        // The run protocol: messages, framing, the server of one engine, the client, the registry of runs.
+        .target(
+            name: "RunLink",
+            dependencies: ["LoRAKit"],
+            swiftSettings: optimize
+        ),
         .executableTarget(
             name: "loratop",
             dependencies: [
-                "LoRAKit", "TerminalUI",
+                "LoRAKit", "TerminalUI", "RunLink", "CPosix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -51,7 +59,8 @@ let package = Package(
         ),
         .testTarget(name: "LoRAKitTests", dependencies: ["LoRAKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI"]),
-        .testTarget(name: "loratopTests", dependencies: ["loratop", "LoRAKit", "TerminalUI"]),
+        .testTarget(name: "RunLinkTests", dependencies: ["RunLink", "LoRAKit"]),
+        .testTarget(name: "loratopTests", dependencies: ["loratop", "LoRAKit", "TerminalUI", "RunLink"]),
     ],
     swiftLanguageModes: [.v5]
 )

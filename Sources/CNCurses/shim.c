@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <poll.h>
 
 WINDOW *cnc_stdscr(void) { return stdscr; }
 int cnc_colors(void) { return COLORS; }
@@ -75,13 +76,20 @@ void cnc_install_restore_handlers(int include_sigint) {
     if (cnc_handlers_installed) return;
     cnc_handlers_installed = 1;
     atexit(cnc_end);
-    int sigs[] = { SIGTERM, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS };
+    /* Only the faults and SIGQUIT: SIGINT, SIGTERM, SIGHUP and SIGTSTP belong to the program's one signal owner. */
+    (void)include_sigint;
+    int sigs[] = { SIGQUIT, SIGABRT, SIGSEGV, SIGBUS };
     struct sigaction sa;
     sa.sa_handler = cnc_on_fatal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESETHAND;
     for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
-    if (include_sigint) sigaction(SIGINT, &sa, NULL);
+}
+
+int cnc_input_lost(int fd) {
+    struct pollfd p = { fd, POLLIN, 0 };
+    if (poll(&p, 1, 0) < 0) return 0;
+    return (p.revents & (POLLHUP | POLLERR | POLLNVAL)) ? 1 : 0;
 }
 
 void cnc_suspend(void) {

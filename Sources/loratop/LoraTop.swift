@@ -6,6 +6,13 @@ struct LoraTop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loratop",
         abstract: "Watch and steer LoRA / QLoRA fine-tuning from a terminal.",
-        subcommands: [Train.self, Generate.self, Tokenize.self, Estimate.self, Bench.self, Export.self, Plot.self, FetchModel.self]
+        version: loratopVersion,
+        subcommands: [Train.self, Resume.self, Attach.self, List.self, Send.self, Stop.self, Logs.self, Generate.self, Tokenize.self, Estimate.self, Bench.self, Export.self, Plot.self, FetchModel.self]
     )
+
+    /// Takes ownership of the signals before anything else can start a thread, then runs the command.
+    static func main() {
+        ProcessSignals.install()
+        main(nil)
+    }
 }

@@ -57,4 +57,6 @@ void cnc_clear_screen(void);
 int cnc_read(int timeout_ms, unsigned int *ch);
 /// Opens a pseudo-terminal pair (for tests that drive curses); returns 0 and both descriptors, or -1. Not a curses call.
 int cnc_open_pty(int *master_fd, int *slave_fd);
+/// 1 when the terminal on fd has hung up or failed (POLLHUP, POLLERR, POLLNVAL); 0 otherwise. Does not read.
+int cnc_input_lost(int fd);
 #endif

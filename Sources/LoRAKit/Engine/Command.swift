@@ -43,6 +43,25 @@ public enum Command: Sendable, Equatable {
         }
     }
 
+    /// The command as a line of the headless command language, which `parse` reads back to the same command:
+    /// `rank 16`, `alpha 32`, `lr 0.0001`, `quant nf4`, `stop nosave`, ... (numbers in full precision).
+    public var line: String {
+        switch self {
+        case .setRank(let r): return "rank \(r)"
+        case .setAlpha(let a): return "alpha \(a)"
+        case .setLearningRate(let lr): return "lr \(lr)"
+        case .setDropout(let p): return "dropout \(p)"
+        case .setQuantization(let q): return "quant \(q)"
+        case .pause: return "pause"
+        case .resume: return "resume"
+        case .saveCheckpoint: return "save"
+        case .evaluateNow: return "eval"
+        case .sampleNow: return "sample"
+        case .restart: return "restart"
+        case .stop(let save): return save ? "stop" : "stop nosave"
+        }
+    }
+
     /// Whether this command changes a training setting (and so becomes a change event when applied).
     public var isSettingChange: Bool {
         switch self {

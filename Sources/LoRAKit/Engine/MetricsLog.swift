@@ -74,6 +74,8 @@ public final class MetricsLog: @unchecked Sendable {
         case .message(let m):
             o.add("type", "message")
             o.add("text", m)
+        case .pending, .settings:
+            return nil  // the queue of unapplied commands is live state, not history
         case .status(let s):
             o.add("type", "status")
             o.add("status", s.label)

@@ -30,6 +30,29 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// A settings value with the defaults above.
     public init() {}
 
+    enum CodingKeys: String, CodingKey {
+        case rank, alpha, rsLoRA = "rslora", dropout, learningRate, schedule, warmup, targets, quantization, batchSize,
+             gradAccum, seqLen, checkpointing
+    }
+
+    /// Decodes settings; a missing key keeps its default (a second server may send only what it knows).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        rank = try c.decodeIfPresent(Int.self, forKey: .rank) ?? rank
+        alpha = try c.decodeIfPresent(Float.self, forKey: .alpha) ?? alpha
+        rsLoRA = try c.decodeIfPresent(Bool.self, forKey: .rsLoRA) ?? rsLoRA
+        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? dropout
+        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? learningRate
+        schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? schedule
+        warmup = try c.decodeIfPresent(Int.self, forKey: .warmup) ?? warmup
+        targets = try c.decodeIfPresent([String].self, forKey: .targets) ?? targets
+        quantization = try c.decodeIfPresent(String.self, forKey: .quantization) ?? quantization
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        gradAccum = try c.decodeIfPresent(Int.self, forKey: .gradAccum) ?? gradAccum
+        seqLen = try c.decodeIfPresent(Int.self, forKey: .seqLen) ?? seqLen
+        checkpointing = try c.decodeIfPresent(Bool.self, forKey: .checkpointing) ?? checkpointing
+    }
+
     /// The LoRA scaling factor: alpha/r, or alpha/√r with rsLoRA.
     public var scale: Float {
         guard rank > 0 else { return 0 }
@@ -162,6 +185,13 @@ public struct GhostRun: Sendable, Equatable {
     public var train: [LossPoint]
     /// Its eval-loss curve.
     public var eval: [LossPoint]
+
+    /// A ghost with every field given.
+    public init(label: String, train: [LossPoint], eval: [LossPoint]) {
+        self.label = label
+        self.train = train
+        self.eval = eval
+    }
 }
 
 /// Where the engine is.
@@ -261,6 +291,10 @@ public struct Snapshot: Sendable {
     public var unsavedProgress: Bool = false
     /// Memory by component and the measured resident set (after the latest step).
     public var memory: MemoryReport?
+    /// How many engine events (sequence numbers 1…n) this snapshot reflects; see `TrainingEngine.observe(sequenced:)`.
+    public var eventSequence: UInt64 = 0
+    /// The last (up to 20) steps that tokens/s and s/step are averaged over.
+    public var recentSteps: [StepRecord] = []
 
     /// An empty snapshot (version 0, starting).
     public init() {}

@@ -17,6 +17,11 @@ public struct EngineOptions: Sendable {
     public var exitWhenFinished: Bool = true
     /// Start paused.
     public var startPaused: Bool = false
+    /// Save a checkpoint after a step when this many seconds have passed since the last save (or the start) and there
+    /// is unsaved progress (0 = off): a crash or a kill loses at most about this much work.
+    public var autosaveSeconds: Double = 600
+    /// Monotonic time in nanoseconds, for autosave (tests replace it with a fake clock).
+    var clock: @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
 
     /// Options with the defaults above.
     public init() {}
@@ -38,6 +43,10 @@ public enum EngineEvent: Sendable {
     case message(String)
     /// The status changed.
     case status(EngineStatus)
+    /// The queue of commands sent but not yet applied changed (sent from any thread, or emptied at a step boundary).
+    case pending([Command])
+    /// The settings after a change took effect, with the adapter's trainable parameter count.
+    case settings(TrainingSettings, trainableParameters: Int)
 }
 
 /// Runs a `TrainingSession` on a background serial DispatchQueue, takes Commands from any thread (applied at the next
@@ -53,8 +62,13 @@ public final class TrainingEngine: @unchecked Sendable {
     private let lock = NSLock()
     private var current = Snapshot()
     private var pending: [Command] = []
-    private var observers: [@Sendable (EngineEvent) -> Void] = []
+    private var observers: [@Sendable (UInt64, EngineEvent) -> Void] = []
+    /// Events emitted on the engine's queue so far; a snapshot records how many it reflects (`eventSequence`).
+    private var eventCount: UInt64 = 0
     private var started = false
+    private var exitWhenDone: Bool
+    /// Serializes event delivery: the engine's queue and senders (pending events) never interleave inside an observer.
+    private let emitLock = NSLock()
 
     // Touched only on `queue`.
     private var history = TrainingHistory()
@@ -69,6 +83,8 @@ public final class TrainingEngine: @unchecked Sendable {
     private var messages: [String] = []
     private var lastCheckpoint: String?
     private var unsaved = false
+    /// `options.clock()` at the last save or the start of the loop (autosave measures from it).
+    private var lastSave: UInt64 = 0
     private var runNumber = 1
     private var finishedHandled = false
     private var memory: MemoryReport?
@@ -77,6 +93,7 @@ public final class TrainingEngine: @unchecked Sendable {
     public init(session: TrainingSession, options: EngineOptions = EngineOptions()) {
         self.session = session
         self.options = options
+        exitWhenDone = options.exitWhenFinished
         paused = options.startPaused
         current = makeSnapshot(version: 0)
     }
@@ -90,6 +107,13 @@ public final class TrainingEngine: @unchecked Sendable {
 
     /// Registers an observer of every event, called in order on the engine's queue. Register before `start()`.
     public func observe(_ handler: @escaping @Sendable (EngineEvent) -> Void) {
+        observe(sequenced: { _, event in handler(event) })
+    }
+
+    /// Registers an observer that also gets each event's sequence number: 1, 2, 3, … for events of the engine's queue,
+    /// 0 for `.pending` (which carries the whole queue and may come from any thread). A snapshot whose
+    /// `eventSequence` is k reflects every event numbered 1…k, so a viewer that starts from it skips those.
+    public func observe(sequenced handler: @escaping @Sendable (UInt64, EngineEvent) -> Void) {
         lock.lock()
         observers.append(handler)
         lock.unlock()
@@ -102,7 +126,23 @@ public final class TrainingEngine: @unchecked Sendable {
         current.pending = pending
         current.version += 1
         lock.unlock()
+        emitPending()
         wake.signal()
+    }
+
+    /// From now on the loop ends when the planned steps are done (after the final eval and save), as headless runs do;
+    /// used when the last interactive viewer of a run has gone.
+    public func exitWhenFinished() {
+        lock.lock()
+        exitWhenDone = true
+        lock.unlock()
+        wake.signal()
+    }
+
+    private var shouldExitWhenFinished: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return exitWhenDone
     }
 
     /// Starts the loop on the engine's queue (once).
@@ -132,6 +172,7 @@ public final class TrainingEngine: @unchecked Sendable {
     // MARK: - The loop (engine queue only)
 
     private func run() {
+        lastSave = options.clock()
         setStatus(paused ? .paused : .running)
         while true {
             applyPendingCommands()
@@ -152,7 +193,7 @@ public final class TrainingEngine: @unchecked Sendable {
                     if options.saveAtEnd && unsaved { saveNow() }
                     setStatus(.finished)
                 }
-                if options.exitWhenFinished { return }
+                if shouldExitWhenFinished { return }
                 wake.wait()
                 continue
             }
@@ -168,6 +209,8 @@ public final class TrainingEngine: @unchecked Sendable {
             if options.evalEvery > 0 && s % options.evalEvery == 0 && s < session.totalSteps { evaluateNow() }
             if options.sampleEvery > 0 && s % options.sampleEvery == 0 { sampleNow() }
             if options.saveEvery > 0 && s % options.saveEvery == 0 && s < session.totalSteps { saveNow() }
+            if options.autosaveSeconds > 0 && unsaved && s < session.totalSteps
+                && Double(options.clock() &- lastSave) >= options.autosaveSeconds * 1e9 { saveNow() }
         }
     }
 
@@ -180,6 +223,7 @@ public final class TrainingEngine: @unchecked Sendable {
         lock.lock()
         pending.removeFirst(min(commands.count, pending.count))
         lock.unlock()
+        emitPending()
         publish()
     }
 
@@ -206,8 +250,9 @@ public final class TrainingEngine: @unchecked Sendable {
                 let event = try session.apply(command)
                 history.changes.append(event)
                 unsaved = true
-                note("step \(event.step): \(event.label)" + (event.detail.map { " (\($0))" } ?? ""))
                 emit(.change(event))
+                emit(.settings(session.settings, trainableParameters: session.trainableParameters))
+                note("step \(event.step): \(event.label)" + (event.detail.map { " (\($0))" } ?? ""))
             } catch {
                 note("\(command.label): \(error)")
             }
@@ -258,6 +303,7 @@ public final class TrainingEngine: @unchecked Sendable {
     }
 
     private func saveNow() {
+        lastSave = options.clock()    // a failed save is retried by autosave one interval later, not after every step
         let before = status
         setStatus(.saving)
         do {
@@ -292,6 +338,7 @@ public final class TrainingEngine: @unchecked Sendable {
         unsaved = false
         if !paused { setStatus(.running) }
         let event = ChangeEvent(step: 0, kind: "restart", from: "run \(runNumber - 1)", to: "run \(runNumber)")
+        publish()  // viewers that start over from the latest snapshot on a restart see the new run in it
         emit(.change(event))
         note("restarted; \(label) kept as a ghost")
     }
@@ -316,10 +363,26 @@ public final class TrainingEngine: @unchecked Sendable {
     }
 
     private func emit(_ event: EngineEvent) {
+        emitLock.lock()
+        defer { emitLock.unlock() }
         lock.lock()
+        eventCount += 1
+        let seq = eventCount
         let handlers = observers
         lock.unlock()
-        for h in handlers { h(event) }
+        for h in handlers { h(seq, event) }
+    }
+
+    /// Emits the pending queue as it is when the event is delivered (read under the emit lock, so the last pending event
+    /// any observer sees is always the current queue, whichever thread changed it).
+    private func emitPending() {
+        emitLock.lock()
+        defer { emitLock.unlock() }
+        lock.lock()
+        let handlers = observers
+        let queued = pending
+        lock.unlock()
+        for h in handlers { h(0, .pending(queued)) }
     }
 
     private func publish() {
@@ -345,6 +408,7 @@ public final class TrainingEngine: @unchecked Sendable {
         s.lastEval = lastEval
         let secs = recent.reduce(0) { $0 + $1.seconds }
         let toks = recent.reduce(0) { $0 + $1.tokens }
+        s.recentSteps = recent
         s.secondsPerStep = recent.isEmpty ? 0 : secs / Double(recent.count)
         s.tokensPerSecond = secs > 0 ? Double(toks) / secs : 0
         s.elapsed = history.elapsed
@@ -359,6 +423,7 @@ public final class TrainingEngine: @unchecked Sendable {
         s.baseParameters = session.baseParameters
         s.unsavedProgress = unsaved
         s.memory = memory
+        s.eventSequence = eventCount
         return s
     }
 

@@ -49,6 +49,9 @@ public final class NCursesBackend: TerminalBackend {
     private var nextPair: Int32 = 1
     private var previous: CellBuffer?
     private var closed = false
+    private let inputFD: Int32
+    /// True once the terminal has gone (hang-up, EIO): the app should detach or exit, never keep polling it.
+    public private(set) var terminalLost = false
 
     private struct PairKey: Hashable { var fg: Int32; var bg: Int32 }
 
@@ -58,6 +61,7 @@ public final class NCursesBackend: TerminalBackend {
         guard isatty(options.inputFD ?? 0) == 1, isatty(options.outputFD ?? 1) == 1 else {
             throw TerminalStartError(description: "stdin/stdout is not a terminal (hint: run in a terminal, or use --headless)")
         }
+        inputFD = options.inputFD ?? 0
         if options.installRestoreHandlers { cnc_install_restore_handlers(options.restoreOnInterrupt ? 1 : 0) }
         var colors: Int32 = 0, pairCount: Int32 = 0
         let started: Int32
@@ -81,8 +85,9 @@ public final class NCursesBackend: TerminalBackend {
 
     deinit { shutdown() }
 
-    /// Installs atexit and fatal-signal handlers (SIGTERM, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, and SIGINT if
-    /// asked) that restore the terminal and then let the signal take its default action. Safe to call more than once.
+    /// Installs atexit and fault handlers (SIGQUIT, SIGABRT, SIGSEGV, SIGBUS) that restore the terminal and then let
+    /// the signal take its default action. SIGINT, SIGTERM, SIGHUP and SIGTSTP are left to the program's own signal
+    /// owner. Safe to call more than once.
     public static func installRestoreHandlers(includeInterrupt: Bool = true) {
         cnc_install_restore_handlers(includeInterrupt ? 1 : 0)
     }
@@ -139,10 +144,13 @@ public final class NCursesBackend: TerminalBackend {
 
     /// Waits for a key; resizes update `size` and return `.resize`; mouse events are skipped.
     public func readKey(timeoutMilliseconds: Int) -> Key? {
-        guard !closed else { return nil }
+        guard !closed, !terminalLost else { return nil }
         var ch: UInt32 = 0
         let r = cnc_read(Int32(clamping: timeoutMilliseconds), &ch)
-        guard r >= 0 else { return nil }
+        guard r >= 0 else {
+            if cnc_input_lost(inputFD) == 1 { terminalLost = true }
+            return nil
+        }
         guard let key = Key.decode(ch, isKeyCode: r == 1) else { return nil }
         if key == .resize {
             var rows: Int32 = 0, cols: Int32 = 0

@@ -8,8 +8,10 @@ enum AppEvent: Sendable {
     case snapshot(Snapshot)
     /// New memory figures (accounting, resident set, method comparison).
     case memory(MemoryFigures)
-    /// SIGINT, SIGTERM or SIGHUP arrived: stop gracefully, saving first.
+    /// SIGINT or SIGTERM arrived in a process that runs the training itself: stop gracefully, saving first.
     case signal(Int32)
+    /// The connection to the run ended (the run stopped, finished and left, or died).
+    case disconnected(String)
 }
 
 /// What the reducer asks the outside world to do.
@@ -22,6 +24,8 @@ enum Effect: Equatable, Sendable {
     case redrawAll
     /// Leave curses, stop the process (Ctrl-Z) and repaint on `fg`.
     case suspend
+    /// Leave the viewer; the run goes on.
+    case detach
 }
 
 /// How the loss chart is drawn.
@@ -56,6 +60,10 @@ struct AppState: Sendable {
     var quitting: Bool?
     /// The signal that started the stop, if one did.
     var stopSignal: Int32?
+    /// Why the connection to the run ended, once it has.
+    var disconnected: String?
+    /// Whether the viewer may send commands (false for `attach --read-only`).
+    var canSend = true
     /// The latest memory figures, when the run provides them.
     var memory: MemoryFigures?
     /// Model and data names for the header.
@@ -105,6 +113,10 @@ func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
     case .memory(let m):
         state.memory = m
         return []
+    case .disconnected(let why):
+        state.disconnected = why
+        state.confirmQuit = false
+        return []
     case .signal(let sig):
         guard state.quitting == nil else { return [] }
         state.confirmQuit = false
@@ -119,6 +131,15 @@ func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
         }
         if state.confirmQuit { return confirmKey(&state, key) }
         guard let action = KeyMap.action(for: key) else { return [] }
+        if state.disconnected != nil {
+            // The run is gone: only leaving and looking remain.
+            if action == .quit || action == .detach { return [.detach] }
+            if action.sendsCommand { return [] }
+        }
+        if !state.canSend, action.sendsCommand {
+            state.snapshot.messages.append("read-only viewer: \(KeyMap.label(of: action)) not sent")
+            return []
+        }
         if state.showHelp, [.scrollUp, .scrollDown, .pageUp, .pageDown].contains(action) {
             return scrollHelp(&state, action)
         }
@@ -148,10 +169,13 @@ private func confirmKey(_ state: inout AppState, _ key: AppKey) -> [Effect] {
         state.confirmQuit = false
         state.quitting = true
         return [.quit(save: true)]
-    case .char("n"), .char("q"):
+    case .char("n"):
         state.confirmQuit = false
         state.quitting = false
         return [.quit(save: false)]
+    case .char("d"), .char("q"):
+        state.confirmQuit = false
+        return [.detach]
     case .escape, .char("c"):
         state.confirmQuit = false
         return []
@@ -164,12 +188,13 @@ private func perform(_ state: inout AppState, _ action: Action) -> [Effect] {
     let s = state.effectiveSettings
     switch action {
     case .quit:
-        if state.snapshot.unsavedProgress && !state.snapshot.status.isTerminal {
+        if !state.snapshot.status.isTerminal && state.canSend {
             state.confirmQuit = true
             return []
         }
-        state.quitting = false
-        return [.quit(save: false)]
+        return [.detach]
+    case .detach:
+        return [.detach]
     case .togglePause:
         return [.send(state.pausedOrPausing ? .resume : .pause)]
     case .rankDown:

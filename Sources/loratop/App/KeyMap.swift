@@ -1,6 +1,7 @@
 /// One thing a key can do in the app.
 enum Action: Equatable, Sendable {
     case quit
+    case detach
     case togglePause
     case rankDown, rankUp
     case alphaDown, alphaUp
@@ -18,6 +19,19 @@ enum Action: Equatable, Sendable {
     case scrollUp, scrollDown, pageUp, pageDown
     case cancel
     case suspend
+}
+
+extension Action {
+    /// Whether the action sends a command to the run (a read-only viewer cannot).
+    var sendsCommand: Bool {
+        switch self {
+        case .togglePause, .rankDown, .rankUp, .alphaDown, .alphaUp, .lrDown, .lrUp, .dropoutDown, .dropoutUp,
+             .cycleQuantization, .saveNow, .evalNow, .sampleNow, .newRun:
+            return true
+        default:
+            return false
+        }
+    }
 }
 
 /// A key as the app sees it (the backend maps terminal input to these).
@@ -54,7 +68,8 @@ enum KeyMap {
     }
 
     static let bindings: [Binding] = [
-        Binding(keys: [.char("q"), .ctrl("c")], action: .quit, help: "quit (asks when progress is unsaved)", group: "run"),
+        Binding(keys: [.char("q"), .ctrl("c")], action: .quit, help: "quit: stop and save / stop / detach / cancel", group: "run"),
+        Binding(keys: [.char("d")], action: .detach, help: "detach: leave the run training (loratop attach returns)", group: "run"),
         Binding(keys: [.char(" ")], action: .togglePause, help: "pause / resume training", group: "run"),
         Binding(keys: [.char("s")], action: .saveNow, help: "save a checkpoint now", group: "run"),
         Binding(keys: [.char("e")], action: .evalNow, help: "evaluate now", group: "run"),
@@ -67,8 +82,8 @@ enum KeyMap {
         Binding(keys: [.char("A")], action: .alphaUp, help: "alpha ×2", group: "adapter"),
         Binding(keys: [.char("l")], action: .lrDown, help: "learning rate ×½", group: "adapter"),
         Binding(keys: [.char("L")], action: .lrUp, help: "learning rate ×2", group: "adapter"),
-        Binding(keys: [.char("d")], action: .dropoutDown, help: "dropout −0.05", group: "adapter"),
-        Binding(keys: [.char("D")], action: .dropoutUp, help: "dropout +0.05", group: "adapter"),
+        Binding(keys: [.char("p")], action: .dropoutDown, help: "dropout −0.05", group: "adapter"),
+        Binding(keys: [.char("P")], action: .dropoutUp, help: "dropout +0.05", group: "adapter"),
         Binding(keys: [.char("b")], action: .cycleQuantization, help: "cycle base storage: none → int8 → fp4 → nf4 → source", group: "adapter"),
         Binding(keys: [.char("y")], action: .toggleLogY, help: "log / linear loss axis", group: "view"),
         Binding(keys: [.char("["), .char("]")], action: .smoothingUp, help: "smoothing weight down / up", group: "view"),
@@ -92,6 +107,11 @@ enum KeyMap {
     static func action(for key: AppKey) -> Action? {
         if let a = pairs[key] { return a }
         return bindings.first { $0.keys.contains(key) }?.action
+    }
+
+    /// The help text of an action's row ("save a checkpoint now").
+    static func label(of action: Action) -> String {
+        bindings.first { $0.action == action }?.help ?? "\(action)"
     }
 
     /// Every bound key.

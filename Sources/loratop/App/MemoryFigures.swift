@@ -1,4 +1,5 @@
 import LoRAKit
+import RunLink
 
 /// What the memory panel shows: this run's bytes by component, the resident set the OS measured, and a what-if
 /// comparison of full fine-tuning, LoRA and QLoRA. A small value type so views do not depend on how it was computed.
@@ -53,6 +54,15 @@ struct MemoryFigures: Sendable, Equatable {
             Method(name: $0.method, totalBytes: $0.total, ratioToFull: $0.ratioToFull,
                    linearBitsPerParam: $0.linearBitsPerParam)
         }
+    }
+
+    /// The figures a run sent over its connection.
+    init(state m: MemoryState) {
+        parts = m.parts.map { Part(name: $0.name, bytes: $0.bytes, kind: $0.kind) }
+        residentBytes = m.residentBytes
+        peakResidentBytes = m.peakResidentBytes
+        methods = m.methods.map { Method(name: $0.name, totalBytes: $0.totalBytes, ratioToFull: $0.ratioToFull,
+                                         linearBitsPerParam: $0.linearBitsPerParam) }
     }
 
     /// These figures with the resident set read now when the provider did not measure it.

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import LoRAKit
+import RunLink
 import TerminalUI
 
 /// How the interactive UI looks and what it shows besides the engine's snapshots.
@@ -48,12 +49,16 @@ struct AppOptions {
 
 /// How the interactive UI ended.
 enum AppExit: Equatable, Sendable {
-    /// The user quit; `saved` when a final checkpoint was written on the way out.
+    /// The user stopped the run; `saved` when a final checkpoint was written on the way out.
     case quit(saved: Bool)
     /// Training had finished (or failed) and the user left.
     case finished
-    /// A signal (SIGINT, SIGTERM, SIGHUP) stopped the run after saving.
+    /// The user detached (or the terminal went away); the run goes on.
+    case detached
+    /// SIGINT or SIGTERM stopped the run after saving (foreground runs), or made the viewer leave.
     case signal(Int32)
+    /// The connection to the run ended while watching.
+    case disconnected(String)
 }
 
 extension AppKey {
@@ -74,36 +79,60 @@ extension AppKey {
     }
 }
 
-/// Runs the interactive UI until the user quits or training ends and the user leaves; returns how it ended.
-/// Starts the engine if it is not running. Theme problems go to stderr before curses starts; an unknown `--theme`
-/// throws `ThemeNotFound`, and a stdin/stdout that is not a terminal throws `TerminalStartError`.
-func runTerminalApp(engine: TrainingEngine, options: AppOptions) throws -> AppExit {
+/// What a signal means to a viewer: in a viewer of a detached run, SIGHUP and SIGTERM detach (the run goes on) and
+/// SIGINT opens the quit prompt; in a foreground run (the training is in this process) SIGINT and SIGTERM stop and
+/// save the run, and SIGHUP only detaches the viewer.
+enum ViewerSignalPolicy: Sendable {
+    case detachedRun
+    case foregroundRun
+}
+
+/// Signals the signal thread has delivered, for the UI thread to take (it alone touches curses).
+final class SignalInbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var queued: [Int32] = []
+
+    /// Adds a signal (from the signal thread).
+    func post(_ sig: Int32) {
+        lock.lock()
+        queued.append(sig)
+        lock.unlock()
+    }
+
+    /// The signals posted since the last call, oldest first.
+    func take() -> [Int32] {
+        lock.lock()
+        defer { lock.unlock() }
+        let q = queued
+        queued.removeAll()
+        return q
+    }
+}
+
+/// Runs the interactive UI on a connection to a run until the user stops, detaches or leaves; returns how it ended.
+/// Theme problems go to stderr before curses starts; an unknown `--theme` throws `ThemeNotFound`, and a stdin/stdout
+/// that is not a terminal throws `TerminalStartError`.
+func runTerminalApp(client: RunClient, options: AppOptions, policy: ViewerSignalPolicy, readOnly: Bool = false) throws -> AppExit {
     let themes = ThemeSet(options: options)
-    for p in themes.library.problems { FileHandle.standardError.write(Data("loratop: theme: \(p)\n".utf8)) }
+    for p in themes.library.problems { Output.err("loratop: theme: \(p)\n") }
     let startTheme = options.themeName ?? "default"
     _ = try themes.library.theme(named: startTheme)
     let glyphs = GlyphSet.detect(forceASCII: options.forceASCII)
 
-    // Signals first, so curses sees handlers in place and leaves SIGINT, SIGTERM and SIGTSTP to us; the restore
-    // handlers (atexit, SIGSEGV, …) are installed without SIGINT. SIGTERM and SIGHUP then go to the trap.
-    NCursesBackend.installRestoreHandlers(includeInterrupt: false)
     let backendBox = BackendBox.shared
-    let trap = SignalTrap(onStop: { _ in engine.send(.stop(save: true)) },
-                          emergency: { backendBox.emergencyShutdown() })
-    let suspend = SuspendTrap()
-    // Give the dispatch sources a moment to register their handlers before curses looks at them.
-    suspend.waitUntilInstalled()
-
+    let inbox = SignalInbox()
+    ProcessSignals.shared.handle { sig in inbox.post(sig) }
+    defer { ProcessSignals.shared.handle(nil) }
     let backend = try NCursesBackend(options: NCursesOptions(environment: options.environment,
-                                                             installRestoreHandlers: false, restoreOnInterrupt: false))
+                                                             installRestoreHandlers: true, restoreOnInterrupt: false))
     backendBox.set(backend)
-    engine.start()
-    var loop = AppLoop(engine: engine, backend: backend, options: options, themes: themes, glyphs: glyphs,
+    var loop = AppLoop(client: client, backend: backend, options: options, themes: themes, glyphs: glyphs,
                        startTheme: startTheme)
-    let exit = loop.run(trap: trap, suspend: suspend)
+    loop.state.canSend = !readOnly
+    let exit = loop.run(signals: inbox, policy: policy)
     backend.shutdown()
     if options.environment["LORATOP_UI_STATS"] == "1" {
-        FileHandle.standardError.write(Data((loop.stats.summary() + "\n").utf8))
+        Output.err((loop.stats.summary() + "\n"))
     }
     return exit
 }
@@ -171,9 +200,10 @@ struct UIStats {
     }
 }
 
-/// The UI thread's loop: keys and snapshots in, frames out (only on change, never above the frame cap).
+/// The UI thread's loop: keys and snapshots in, frames out (only on change, never above the frame cap). It draws from a
+/// connection to the run (a socket, a socket pair in the run's own process, or ssh's pipes): one code path for all.
 struct AppLoop {
-    let engine: TrainingEngine
+    let client: RunClient
     let backend: NCursesBackend
     let options: AppOptions
     let themes: ThemeSet
@@ -183,9 +213,9 @@ struct AppLoop {
     private var context: ViewContext
     private var contextTheme = ""
 
-    init(engine: TrainingEngine, backend: NCursesBackend, options: AppOptions, themes: ThemeSet, glyphs: GlyphSet,
+    init(client: RunClient, backend: NCursesBackend, options: AppOptions, themes: ThemeSet, glyphs: GlyphSet,
          startTheme: String) {
-        self.engine = engine
+        self.client = client
         self.backend = backend
         self.options = options
         self.themes = themes
@@ -202,63 +232,77 @@ struct AppLoop {
 
     private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    /// Runs until the user quits (and the engine has stopped) or a signal stopped the run.
-    mutating func run(trap: SignalTrap, suspend: SuspendTrap) -> AppExit {
+    /// Runs until the user stops the run (and it has ended), detaches, leaves a finished run, or the terminal goes.
+    mutating func run(signals: SignalInbox, policy: ViewerSignalPolicy) -> AppExit {
         let frameNanos = UInt64(1_000_000_000 / max(1, min(options.fps, 120)))
         var lastFrame: UInt64 = 0
-        var lastMemory: UInt64 = 0
         var dirty = true
-        var hungUp = false
         var finishedBeforeQuit = false
         var saveRequested = false
+        var exit: AppExit?
 
         func perform(_ effects: [Effect], _ me: inout AppLoop) {
             for e in effects {
                 switch e {
-                case .send(let c): me.engine.send(c)
+                case .send(let c): me.client.send(c)
                 case .quit(let save):
                     saveRequested = save
                     finishedBeforeQuit = me.state.snapshot.status.isTerminal
-                    me.engine.send(.stop(save: save))
+                    me.client.send(.stop(save: save))
                 case .redrawAll: me.backend.invalidate()
                 case .suspend:
-                    me.backend.suspend()
-                    me.backend.invalidate()
+                    if ProcessSignals.jobControlAvailable {
+                        me.backend.suspend()
+                        me.backend.invalidate()
+                    } else {
+                        me.state.snapshot.messages.append("Ctrl-Z: no job control here (nothing could resume this viewer); d detaches")
+                    }
+                case .detach:
+                    exit = me.state.snapshot.status.isTerminal ? .finished : .detached
                 }
             }
         }
 
-        while true {
-            if let sig = trap.signal, state.stopSignal == nil {
-                hungUp = sig == SIGHUP
-                perform(reduce(&state, .signal(sig)), &self)
+        while exit == nil {
+            for sig in signals.take() {
+                switch (sig, policy) {
+                case (SIGTSTP, _):
+                    perform([.suspend], &self)
+                    _ = reduce(&state, .resize(width: backend.size.width, height: backend.size.height))
+                case (SIGHUP, _):
+                    exit = .detached
+                case (SIGINT, .detachedRun):
+                    perform(reduce(&state, .key(.char("q"))), &self)
+                case (_, .detachedRun):
+                    exit = .signal(sig)
+                default:
+                    if state.stopSignal == nil { perform(reduce(&state, .signal(sig)), &self) }
+                }
                 dirty = true
             }
-            if suspend.take() {
-                perform([.suspend], &self)
-                _ = reduce(&state, .resize(width: backend.size.width, height: backend.size.height))
-                dirty = true
-            }
-            let snap = engine.latest
+            if backend.terminalLost { exit = .detached }
+            if exit != nil { break }
+            let (snap, memory) = client.latest
             if snap.version != state.snapshot.version {
+                let local = state.snapshot.messages.filter { $0.hasPrefix("read-only viewer") || $0.hasPrefix("Ctrl-Z") }
                 _ = reduce(&state, .snapshot(snap))
+                if !local.isEmpty { state.snapshot.messages += local.filter { !snap.messages.contains($0) } }
                 stats.snapshots += 1
                 dirty = true
             }
-            let t = AppLoop.now()
-            if t - lastMemory >= 1_000_000_000 {
-                lastMemory = t
-                let m = options.memoryProvider?()?.measuringResidentIfMissing()
-                    ?? ProcessMemory.current().map { MemoryFigures(parts: [], residentBytes: $0.residentBytes,
-                                                                   peakResidentBytes: $0.peakResidentBytes) }
-                if let m, m != state.memory {
-                    _ = reduce(&state, .memory(m))
-                    dirty = true
-                }
+            let figures = memory.map(MemoryFigures.init(state:))
+            if figures != state.memory {
+                state.memory = figures
+                dirty = true
             }
-            if state.quitting != nil && engine.wait(seconds: 0) { break }
-
-            if dirty && !hungUp && t - lastFrame >= frameNanos {
+            // Stopping: done once the run says it has stopped (or the connection is gone).
+            if state.quitting != nil && (client.closeReason != nil || state.snapshot.status.isTerminal) { break }
+            if let why = client.closeReason, state.disconnected == nil {
+                _ = reduce(&state, .disconnected(state.snapshot.status.isTerminal ? "the run is over" : why))
+                dirty = true
+            }
+            let t = AppLoop.now()
+            if dirty && t - lastFrame >= frameNanos {
                 draw()
                 lastFrame = t
                 dirty = false
@@ -266,10 +310,7 @@ struct AppLoop {
             // Wait for a key until the next frame may be drawn (when something is waiting to be shown) or for a
             // polling interval (snapshots arrive without a wake-up).
             let wait: UInt64 = dirty ? frameNanos - min(frameNanos, AppLoop.now() - lastFrame) : frameNanos
-            guard let key = hungUp ? nil : backend.readKey(timeoutMilliseconds: max(1, Int(wait / 1_000_000))) else {
-                if hungUp { Thread.sleep(forTimeInterval: 0.05) }
-                continue
-            }
+            guard let key = backend.readKey(timeoutMilliseconds: max(1, Int(wait / 1_000_000))) else { continue }
             stats.keys += 1
             if key == .resize {
                 perform(reduce(&state, .resize(width: backend.size.width, height: backend.size.height)), &self)
@@ -280,18 +321,18 @@ struct AppLoop {
             let before = state.themeName
             let tooSmall = state.width < AppView.minimum.width || state.height < AppView.minimum.height
             if tooSmall, appKey == .char("q") || appKey == .ctrl("c") {
-                // The too-small screen cannot show the quit prompt: q saves (when needed) and quits.
-                state.quitting = state.snapshot.unsavedProgress && !state.snapshot.status.isTerminal
-                perform([.quit(save: state.quitting == true)], &self)
+                // The too-small screen cannot show the quit prompt: q detaches (the run goes on).
+                perform([.detach], &self)
             } else {
                 perform(reduce(&state, .key(appKey)), &self)
             }
             if state.themeName != before { contextTheme = "" }
             dirty = true
         }
+        if let exit { return exit }
         if let sig = state.stopSignal { return .signal(sig) }
         if finishedBeforeQuit { return .finished }
-        let final = engine.latest
+        let final = client.latest.snapshot
         return .quit(saved: saveRequested && !final.unsavedProgress)
     }
 
@@ -305,41 +346,5 @@ struct AppLoop {
         state.height = size.height
         backend.present(AppView.render(state, context, size: size))
         stats.frames += 1
-    }
-}
-
-/// Turns Ctrl-Z (SIGTSTP) into a flag the UI thread polls, so only that thread touches curses when suspending.
-final class SuspendTrap: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "loratop.suspend")
-    private let source: DispatchSourceSignal
-    private let lock = NSLock()
-    private var pending = false
-    private let installed = DispatchSemaphore(value: 0)
-
-    init() {
-        signal(SIGTSTP, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGTSTP, queue: queue)
-        source.setEventHandler { [weak self] in
-            guard let self else { return }
-            self.lock.lock()
-            self.pending = true
-            self.lock.unlock()
-        }
-        source.setRegistrationHandler { [installed] in installed.signal() }
-        source.resume()
-    }
-
-    /// Waits (briefly) until the signal sources are registered.
-    func waitUntilInstalled() {
-        _ = installed.wait(timeout: .now() + 0.5)
-    }
-
-    /// True once per Ctrl-Z.
-    func take() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        let p = pending
-        pending = false
-        return p
     }
 }

@@ -46,6 +46,6 @@ struct Export: ParsableCommand {
         let secs = Date().timeIntervalSince(start)
         print("wrote \(s.path) (\(format.rawValue), \(dtype.rawValue), \(s.modules) adapter modules, \(String(format: "%.1f", secs)) s)")
         if format == .peft || format == .mergedHF { print("files: \(s.files.joined(separator: ", "))") }
-        for n in s.notes { FileHandle.standardError.write(Data("loratop export: note: \(n)\n".utf8)) }
+        for n in s.notes { Output.err("loratop export: note: \(n)\n") }
     }
 }

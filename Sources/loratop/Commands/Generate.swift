@@ -41,15 +41,14 @@ struct Generate: ParsableCommand {
             ?? prompt ?? ""
         let ids = m.tokens.tokenizer.encode(text)
         var decoder = StreamingDecoder(tokenizer: m.tokens.tokenizer, skipSpecial: true)
-        let out = FileHandle.standardOutput
-        if prompt != nil { out.write(Data(text.utf8)) }
+        if prompt != nil { Output.write(text, to: STDOUT_FILENO) }
         _ = try Generator.generate(
             model: m.model, prompt: ids, maxTokens: maxTokens,
             sampling: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed), stop: m.tokens.stopIDs
         ) { id in
-            out.write(Data(decoder.push(id).utf8))
+            Output.write(decoder.push(id), to: STDOUT_FILENO)
             return true
         }
-        out.write(Data((decoder.finish() + "\n").utf8))
+        Output.write(decoder.finish() + "\n", to: STDOUT_FILENO)
     }
 }

@@ -38,7 +38,7 @@ struct Tokenize: ParsableCommand {
                 count += ids.count
                 out += (showMask ? ids.map { render(tok, $0) }.joined(separator: "|") : ids.map(String.init).joined(separator: " ")) + "\n"
             }
-            FileHandle.standardOutput.write(Data(out.utf8))
+            Output.write(out, to: STDOUT_FILENO)
             note("\(lines.count) lines, \(count) tokens")
             return
         }
@@ -52,11 +52,11 @@ struct Tokenize: ParsableCommand {
                 out += ex.ids.map(String.init).joined(separator: " ") + "\n"
             }
             if out.utf8.count > 1 << 20 {
-                FileHandle.standardOutput.write(Data(out.utf8))
+                Output.write(out, to: STDOUT_FILENO)
                 out = ""
             }
         }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        Output.write(out, to: STDOUT_FILENO)
         let s = set.stats
         note("\(set.format.rawValue): \(s.examples) examples, \(s.tokens) tokens (\(s.trainedTokens) trained), "
              + "\(s.truncated) truncated to \(seqLen + 1) tokens, \(s.dropped) dropped, longest \(s.longest)")
@@ -67,5 +67,5 @@ struct Tokenize: ParsableCommand {
         tok.decode([id]).replacingOccurrences(of: "\n", with: "⏎").replacingOccurrences(of: "\t", with: "⇥")
     }
 
-    private func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+    private func note(_ s: String) { Output.err((s + "\n")) }
 }

@@ -52,18 +52,29 @@ struct Train: ParsableCommand {
     @Option(help: "Compute threads [2].") var threads: Int?
     @Option(help: "Folder for checkpoints [runs/latest].") var output: String?
     @Option(help: "JSONL metrics file [OUTPUT/metrics.jsonl].") var metrics: String?
-    @Option(help: "Resume from a checkpoint folder (or an output folder: its newest checkpoint).") var resume: String?
+    @Option(help: "Resume from a checkpoint folder (or an output folder: its newest checkpoint) with every setting it stored; flags given override them.")
+    var resume: String?
     @Flag(name: .customLong("no-save"), help: "Do not save a checkpoint when stopped or finished.") var noSave = false
+    @Option(help: "Save a checkpoint after a step when this many minutes have passed since the last save (0 = off).")
+    var autosave: Double = 10
 
     @Flag(help: "No terminal UI: progress lines on stdout, commands on stdin.") var headless = false
+    @Flag(help: "Train in this process with the terminal UI (no detach; the run ends with the terminal's process).")
+    var foreground = false
+    @Flag(name: .customLong("serve-detached"), help: .hidden) var serveDetached = false
     @Option(help: "Theme name.") var theme: String?
     @Option(name: .customLong("themes-dir"), help: "Extra folder of *.theme files, searched first.") var themesDir: String?
     @Option(help: "Frame cap of the UI [10].") var fps: Int?
     @Flag(help: "ASCII glyphs only.") var ascii = false
 
-    /// The run options: defaults, then the run file, then the flags.
+    /// The run options: defaults, then the run file, then the flags. A resumed run starts from the checkpoint's settings.
     func runOptions() throws -> (RunOptions, RunConfig) {
         let file = try config.map { try RunConfig.load(path: $0) } ?? RunConfig()
+        if let dir = resume ?? file.resumeFromCheckpoint {
+            let (o, changes) = try resumedOptions(from: dir, file: file)
+            changes.forEach { note("resume: " + $0) }
+            return (o, file)
+        }
         var o = RunOptions()
         func pick<T>(_ flag: T?, _ key: T?, _ fallback: T) -> T { flag ?? key ?? fallback }
         if let p = preset {
@@ -117,6 +128,7 @@ struct Train: ParsableCommand {
     func validate() throws {
         if let f = fps, !(1...60).contains(f) { throw ValidationError("--fps: expected 1…60, found \(f)") }
         if model != nil && preset != nil { throw ValidationError("give either --model or --preset, not both") }
+        if !(autosave >= 0 && autosave.isFinite) { throw ValidationError("--autosave: expected minutes ≥ 0 (0 = off), found \(autosave)") }
     }
 
     func run() throws {
@@ -127,45 +139,37 @@ struct Train: ParsableCommand {
             throw ValidationError(e.description)
         }
         let isTTY = isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
-        let interactive = !headless && isTTY
-
-        note("loading \(options.model) and \(options.data)…")
-        let session = try TrainingRun(options: options, resume: resume ?? file.resumeFromCheckpoint)
-        note(session.describe())
-        var engineOptions = EngineOptions()
-        engineOptions.evalEvery = options.evalEvery
-        engineOptions.saveEvery = options.saveEvery
-        engineOptions.sampleEvery = options.sampleEvery
-        engineOptions.saveAtEnd = !noSave
-        engineOptions.exitWhenFinished = !interactive
-        let engine = TrainingEngine(session: session, options: engineOptions)
-        if let h = session.resumedHistory { engine.restore(history: h) }
-
-        try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
-        let metricsPath = metrics ?? file.metricsFile ?? options.output + "/metrics.jsonl"
-        let log = try MetricsLog(path: metricsPath, append: resume != nil)
-        engine.observe { log.record($0) }
-
-        let save = !noSave
-        let trap = SignalTrap(onStop: { _ in engine.send(.stop(save: save)) }, emergency: { restoreTerminal() })
-        if interactive {
-            let code = try runInteractive(engine: engine, session: session, options: options)
-            throw ExitCode(trap.exitCode ?? code)
+        let mode: RunHost.Mode
+        if serveDetached {
+            mode = .detached
+        } else if headless || !isTTY {
+            mode = .headless
+        } else if foreground {
+            mode = .foreground
+        } else {
+            // The terminal UI is a viewer: the run becomes a process of its own (its own session, output in run.log)
+            // and this process attaches to it.
+            throw ExitCode(try DetachedLaunch(train: self, options: options).run())
         }
-        let printer = HeadlessPrinter(totalSteps: session.totalSteps)
-        engine.observe { printer.handle($0) }
-        StdinCommands.start(engine: engine)
-        engine.start()
-        engine.wait()
-        if let m = engine.latest.memory {
-            print("memory: " + m.summaryLines().joined(separator: "; "))
-        }
-        if let code = trap.exitCode { throw ExitCode(code) }
-        if case .failed = engine.latest.status { throw ExitCode.failure }
+        let host = try RunHost(train: self, options: options, file: file, mode: mode)
+        throw ExitCode(try host.run())
     }
 
-    private func note(_ s: String) {
-        FileHandle.standardError.write(Data("loratop: \(s)\n".utf8))
+    /// The engine options of this command line.
+    func engineOptions(_ options: RunOptions, mode: RunHost.Mode) -> EngineOptions {
+        var e = EngineOptions()
+        e.evalEvery = options.evalEvery
+        e.saveEvery = options.saveEvery
+        e.autosaveSeconds = autosave * 60
+        e.sampleEvery = options.sampleEvery
+        e.saveAtEnd = !noSave
+        // A run with an interactive viewer waits when it is done (for `n`, a new run); it ends when no viewer is left.
+        e.exitWhenFinished = mode == .headless
+        return e
+    }
+
+    func note(_ s: String) {
+        Output.err("loratop: \(s)\n")
     }
 }
 

@@ -5,12 +5,14 @@ import LoRAKit
 /// It is a consumer of the same engine and events as the TUI and the JSONL log; it never drives training.
 final class HeadlessPrinter: @unchecked Sendable {
     private let totalSteps: Int
-    private let out: FileHandle
+    private let fds: [Int32]
     private var elapsed = 0.0
 
-    init(totalSteps: Int, out: FileHandle = .standardOutput) {
+    /// A printer of progress lines to `fds` (stdout, and the run's log). A write that fails (the terminal hung up, the
+    /// pipe closed, the disk is full) turns that output off for good; training is not affected.
+    init(totalSteps: Int, fds: [Int32] = [STDOUT_FILENO]) {
         self.totalSteps = totalSteps
-        self.out = out
+        self.fds = fds
     }
 
     func handle(_ event: EngineEvent) {
@@ -38,19 +40,21 @@ final class HeadlessPrinter: @unchecked Sendable {
         case .message(let m):
             if m.hasPrefix("saved ") { return }  // the checkpoint line says it
             print("note: \(m)")
+        case .pending, .settings:
+            return
         case .status(let s):
             switch s {
             case .paused: print("paused (send `resume` to continue)")
             case .finished: print("finished: \(totalSteps) steps in \(clock(elapsed))")
             case .stopped: print("stopped")
-            case .failed(let why): FileHandle.standardError.write(Data("error: \(why)\n".utf8))
+            case .failed(let why): Output.err("error: \(why)\n")
             default: break
             }
         }
     }
 
     private func print(_ line: String) {
-        out.write(Data((line + "\n").utf8))
+        for fd in fds { Output.write(line + "\n", to: fd) }
     }
 }
 

@@ -12,7 +12,7 @@ enum StdinCommands {
                 do {
                     engine.send(try Command.parse(trimmed))
                 } catch {
-                    FileHandle.standardError.write(Data("loratop: \(error)\n".utf8))
+                    Output.err("loratop: \(error)\n")
                 }
             }
         }

@@ -127,9 +127,12 @@ enum AppView {
     /// The "quit?" overlay shown when progress is unsaved.
     static func confirmQuit(_ state: AppState, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
         let modalStyle = ctx.palette.style(fg: .mainFg, bg: .modalBg)
-        let text = ctx.arrows("Progress since the last checkpoint is not saved.\n\n"
-            + "  y / Enter   save a checkpoint, then quit\n  n           quit without saving\n  Esc         keep training")
-        buf.render(Modal(title: "Quit?", width: 54, height: 7, glyphs: ctx.glyphs.heavyBox,
+        let unsaved = state.snapshot.unsavedProgress ? "Progress since the last checkpoint is not saved.\n\n"
+            : "Everything so far is saved.\n\n"
+        let text = ctx.arrows(unsaved
+            + "  y / Enter   stop the run and save a checkpoint\n  n           stop the run without saving\n"
+            + "  d / q       detach: the run goes on (loratop attach)\n  Esc         cancel, keep watching")
+        buf.render(Modal(title: "Quit?", width: 58, height: 8, glyphs: ctx.glyphs.heavyBox,
                          borderStyle: ctx.palette.style(fg: .warning, bg: .modalBg), fill: modalStyle,
                          content: Text(text, style: modalStyle, wrap: true)), in: area)
     }

@@ -83,9 +83,11 @@ enum StatusView {
     /// Key hints, shortest last so they survive narrow terminals.
     static func hints(_ state: AppState) -> String {
         if state.quitting != nil { return "stopping… " }
-        if state.confirmQuit { return "y save+quit  n quit  Esc cancel " }
+        if state.confirmQuit { return "y stop+save  n stop  d detach  Esc cancel " }
+        if let why = state.disconnected { return "run ended: \(why)  q leave " }
         let pause = state.pausedOrPausing ? "space resume" : "space pause"
-        return "q quit  \(pause)  r/R rank  a/A alpha  l/L lr  b base  ? help "
+        if !state.canSend { return "q/d leave (read-only)  ? help " }
+        return "q quit  d detach  \(pause)  r/R rank  a/A alpha  l/L lr  b base  ? help "
     }
 
     /// Draws the info row and the status line.

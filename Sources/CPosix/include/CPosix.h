@@ -1,0 +1,11 @@
+#ifndef CPOSIX_H
+#define CPOSIX_H
+#include <spawn.h>
+
+/// 1 when the signal's disposition is SIG_IGN now (e.g. SIGHUP under nohup), 0 otherwise.
+int cposix_signal_ignored(int sig);
+/// pipe2(fds, O_CLOEXEC): both ends close-on-exec. Returns 0 or -1 with errno.
+int cposix_pipe_cloexec(int fds[2]);
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34+): the child closes every descriptor >= low.
+int cposix_spawn_closefrom(posix_spawn_file_actions_t *actions, int low);
+#endif

@@ -1,0 +1,38 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes to stdout and stderr with write(2), never through FileHandle (whose `write` traps on EPIPE and EIO): a
+/// terminal that went away, a closed pipe or a full disk make a write fail quietly, never crash the run.
+enum Output {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var broken: Set<Int32> = []
+
+    /// Writes `text` to a descriptor in full; false (and no more attempts on it) once it has failed.
+    @discardableResult
+    static func write(_ text: String, to fd: Int32) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !broken.contains(fd) else { return false }
+        let bytes = Array(text.utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                broken.insert(fd)
+                return false
+            }
+            off += n
+        }
+        return true
+    }
+
+    /// A line on stdout.
+    @discardableResult
+    static func out(_ line: String) -> Bool { write(line + "\n", to: STDOUT_FILENO) }
+
+    /// Text on stderr, as given (callers end it with a newline).
+    static func err(_ text: String) { write(text, to: STDERR_FILENO) }
+}
