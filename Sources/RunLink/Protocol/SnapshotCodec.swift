@@ -9,12 +9,12 @@ public enum SnapshotCodec {
     /// Recent steps averaged for tokens/s and s/step (as the engine does).
     public static let recentWindow = 20
 
-    /// A curve of at most `limit` points that keeps its shape: the lowest and highest point of each slice, and the
-    /// last point. Curves within the limit come back unchanged.
+    /// A curve of at most `limit` points that keeps its shape: the first and last points, and the lowest and highest
+    /// point of each slice between. Curves within the limit come back unchanged.
     public static func decimate(_ points: [LossPoint], limit: Int) -> [LossPoint] {
         let limit = max(4, limit)
         guard points.count > limit else { return points }
-        let slices = limit / 2
+        let slices = (limit - 2) / 2
         var out: [LossPoint] = []
         out.reserveCapacity(limit + 1)
         for i in 0..<slices {
@@ -30,6 +30,7 @@ public enum SnapshotCodec {
             out.append(points[min(minI, maxI)])
             if minI != maxI { out.append(points[max(minI, maxI)]) }
         }
+        if out.first?.step != points[0].step { out.insert(points[0], at: 0) }
         if let last = points.last, out.last?.step != last.step { out.append(last) }
         return out
     }

@@ -1,0 +1,91 @@
+import Foundation
+import LoRAKit
+import XCTest
+@testable import RunLink
+
+/// Framing, decimation and the snapshot mapping: the pieces every server and viewer share.
+final class ProtocolTests: XCTestCase {
+    func testFramerSplitsLinesAcrossChunksAndRefusesOversizedOnes() {
+        var f = LineFramer(limit: 10)
+        XCTAssertEqual(f.feed(Array("ab".utf8)), [])
+        XCTAssertEqual(f.feed(Array("c\nde\r\nf".utf8)), [.line(Array("abc".utf8)), .line(Array("de".utf8))])
+        XCTAssertEqual(f.bufferedCount, 1)
+        XCTAssertEqual(f.feed(Array("0123456789x".utf8)), [.tooLong])
+        // A line of exactly the limit passes.
+        var g = LineFramer(limit: 4)
+        XCTAssertEqual(g.feed(Array("abcd\n".utf8)), [.line(Array("abcd".utf8))])
+        XCTAssertEqual(g.feed(Array("abcde\n".utf8)), [.tooLong])
+    }
+
+    func testDecimationKeepsEnvelopeEndsAndLimit() {
+        let points = (1...100_000).map { LossPoint(step: $0, value: Float(($0 * 7919) % 1000) / 100 + ($0 == 50_000 ? 99 : 0)) }
+        let d = SnapshotCodec.decimate(points, limit: 2000)
+        XCTAssertLessThanOrEqual(d.count, 2000)
+        XCTAssertEqual(d.first?.step, 1)
+        XCTAssertEqual(d.last?.step, 100_000)
+        XCTAssertEqual(d.map(\.step), d.map(\.step).sorted(), "steps stay in order")
+        XCTAssertEqual(d.map(\.value).max(), points.map(\.value).max(), "the spike survives")
+        XCTAssertEqual(d.map(\.value).min(), points.map(\.value).min())
+        XCTAssertEqual(SnapshotCodec.decimate(Array(points.prefix(10)), limit: 2000).count, 10)
+    }
+
+    func testEveryCommandLineParsesBackToItself() throws {
+        let commands: [Command] = [.setRank(16), .setAlpha(32), .setAlpha(0.1), .setLearningRate(1e-4), .setLearningRate(3.3e-7),
+                                   .setDropout(0.05), .setQuantization("nf4"), .pause, .resume, .saveCheckpoint, .evaluateNow,
+                                   .sampleNow, .restart, .stop(save: true), .stop(save: false)]
+        for c in commands { XCTAssertEqual(try Command.parse(c.line), c, c.line) }
+    }
+
+    /// The mirror fed a state and then events builds the same snapshot the engine has (what a viewer draws).
+    func testMirrorFollowsEngineExactly() throws {
+        let session = TestSession(totalSteps: 40)
+        var opts = EngineOptions()
+        opts.evalEvery = 10
+        let engine = TrainingEngine(session: session, options: opts)
+        let lock = NSLock()
+        var events: [(UInt64, EngineEvent)] = []
+        var atStep5: Snapshot?
+        engine.observe(sequenced: { seq, e in
+            lock.lock()
+            events.append((seq, e))
+            lock.unlock()
+        })
+        engine.observe { e in
+            if case .step(let r) = e, r.step == 5 { atStep5 = engine.latest }
+        }
+        engine.send(.setRank(16))
+        engine.start()
+        engine.wait()
+        let start = try XCTUnwrap(atStep5)
+        var mirror = SnapshotMirror()
+        let enc = WireCoding.encoder(), dec = WireCoding.decoder()
+        // Through JSON, as a viewer gets it.
+        mirror.apply(try dec.decode(StateMessage.self, from: enc.encode(SnapshotCodec.state(start, memory: nil))))
+        for (seq, e) in events {
+            mirror.apply(try dec.decode(EventMessage.self, from: enc.encode(SnapshotCodec.event(e, seq: seq))))
+        }
+        let want = engine.latest, got = mirror.snapshot
+        XCTAssertEqual(got.step, want.step)
+        XCTAssertEqual(got.trainLoss, want.trainLoss, "every step once, in order")
+        XCTAssertEqual(got.evalLoss, want.evalLoss)
+        XCTAssertEqual(got.learningRates, want.learningRates)
+        XCTAssertEqual(got.changes, want.changes)
+        XCTAssertEqual(got.settings, want.settings)
+        XCTAssertEqual(got.status, want.status)
+        XCTAssertEqual(got.trainableParameters, want.trainableParameters)
+        XCTAssertEqual(got.tokensPerSecond, want.tokensPerSecond, accuracy: 1e-9)
+        XCTAssertEqual(got.elapsed, want.elapsed, accuracy: 1e-9)
+        XCTAssertEqual(got.lastCheckpoint, want.lastCheckpoint)
+        XCTAssertEqual(got.unsavedProgress, want.unsavedProgress)
+        XCTAssertEqual(got.pending, [])
+    }
+
+    func testNonFiniteNumbersCrossTheWire() throws {
+        var m = EventMessage(type: "step", seq: 3)
+        m.record = StepRecord(step: 3, loss: .nan, learningRate: 1e-4, gradNorm: .infinity, tokens: 1, seconds: 1, epoch: 0)
+        let text = String(decoding: try WireCoding.encoder().encode(m), as: UTF8.self)
+        XCTAssertTrue(text.contains("\"loss\":\"NaN\"") && text.contains("\"grad_norm\":\"Infinity\""), text)
+        let back = try WireCoding.decoder().decode(EventMessage.self, from: Data(text.utf8))
+        XCTAssertTrue(back.record?.loss.isNaN == true)
+    }
+}
