@@ -27,6 +27,8 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     private let source: WeightSource?
     private var quant: QuantKind
     private var doubleQuant: Bool
+    /// The storage the embedding and LM head were built for (a live re-quantize leaves them as they are).
+    private let embeddingStorage: QuantKind
     private var baseAnswers: [Int: String] = [:]
     /// Planned optimizer steps.
     public let totalSteps: Int
@@ -37,15 +39,24 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         public var position: DataPosition
         /// The options (with live changes folded in).
         public var options: RunOptions
+        /// The storage the embedding and LM head were built for: the quantization the run started with, which a live
+        /// re-quantize does not change (nil in checkpoints written before it was stored: then `options.quant`).
+        public var embeddingStorage: QuantKind?
     }
 
     /// Loads the base, tokenizer and data and prepares the trainer; resumes from a checkpoint folder when given.
+    ///
+    /// When resuming, `options` are the run's settings: start from `storedOptions(resume:)` for an exact continuation.
+    /// Where they differ from the checkpoint's adapter or optimizer (flags given with `--resume`), they are applied to
+    /// the restored state as a live change would be.
     public init(options: RunOptions, resume: String? = nil) throws {
         try options.validate()
         let rssAtStart = ProcessMemory.current()?.residentBytes ?? 0
         var options = options
         Parallel.setThreads(options.threads)
-        let built = try TrainingRun.buildModel(options)
+        let resumed = try resume.map { try Checkpoint.load(try Checkpoint.resolve($0), as: State.self) }
+        embeddingStorage = resumed?.1.session.embeddingStorage ?? options.quant
+        let built = try TrainingRun.buildModel(options, embeddings: embeddingStorage)
         model = built.model
         tokens = built.tokens
         source = built.source
@@ -93,9 +104,9 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
                               checkpointing: options.checkpointing)
         loader = BatchLoader(examples: train.examples, batchSize: options.batchSize, seqLen: options.seqLen,
                              padID: tokens.tokenizer.paddingID, seed: options.seed)
-        if let dir = resume {
-            let (state, meta) = try Checkpoint.load(try Checkpoint.resolve(dir), as: State.self)
-            try trainer.restore(state)
+        if let r = resumed {
+            let (state, meta) = r
+            try TrainingRun.restore(trainer, from: state, adopting: options)
             loader = BatchLoader(examples: train.examples, batchSize: options.batchSize, seqLen: options.seqLen,
                                  padID: tokens.tokenizer.paddingID, seed: options.seed, position: meta.session.position)
             resumedHistory = meta.history
@@ -132,11 +143,12 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         }
     }
 
-    static func buildModel(_ o: RunOptions) throws -> Built {
+    static func buildModel(_ o: RunOptions, embeddings: QuantKind? = nil) throws -> Built {
         var sources: [String: FrozenMatrix] = [:]
         func storage(_ name: String, _ m: FrozenMatrix) throws -> FrozenMatrix {
             if !isEmbedding(name) { sources[name] = m }
-            return try TrainingRun.store(m, name: name, kind: o.quant, blockSize: o.blockSize, doubleQuant: o.doubleQuant)
+            let kind = isEmbedding(name) ? embeddings ?? o.quant : o.quant
+            return try TrainingRun.store(m, name: name, kind: kind, blockSize: o.blockSize, doubleQuant: o.doubleQuant)
         }
         if o.model.hasPrefix("preset:") {
             let name = String(o.model.dropFirst("preset:".count))
@@ -332,7 +344,8 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         o.optimizer = trainer.optimizer
         o.quant = quant
         o.doubleQuant = doubleQuant
-        return try Checkpoint.save(trainer: trainer, history: history, session: State(position: loader.position, options: o),
+        return try Checkpoint.save(trainer: trainer, history: history,
+                                   session: State(position: loader.position, options: o, embeddingStorage: embeddingStorage),
                                    baseModel: modelPath, outputDir: options.output, keep: options.keep)
     }
 

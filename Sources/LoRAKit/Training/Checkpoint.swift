@@ -126,11 +126,12 @@ public enum Checkpoint {
         return newest.path
     }
 
-    /// Loads a checkpoint: the trainer state (adapters with moments) and the meta data.
-    public static func load<S: Codable & Sendable>(_ folder: String, as: S.Type) throws -> (TrainerState, Meta<S>) {
+    /// Reads only `trainer_state.json` of a checkpoint folder (settings, step, RNG, curves), not the tensors.
+    public static func loadMeta<S: Codable & Sendable>(_ folder: String, as: S.Type) throws -> Meta<S> {
         let metaPath = folder + "/trainer_state.json"
         guard let data = FileManager.default.contents(atPath: metaPath) else {
-            throw FileError(path: metaPath, message: "missing", hint: "is this a loratop checkpoint folder?")
+            throw FileError(path: metaPath, message: "missing or unreadable (expected the trainer state of a checkpoint)",
+                            hint: "is this a loratop checkpoint folder?")
         }
         let dec = JSONDecoder()
         dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -138,11 +139,18 @@ public enum Checkpoint {
         do {
             meta = try dec.decode(Meta<S>.self, from: data)
         } catch {
-            throw FileError(path: metaPath, message: "cannot read the trainer state: \(error)")
+            throw FileError(path: metaPath, message: "not a loratop trainer state (expected JSON with step, lora, optimizer, "
+                            + "rngState, history and session): \(error)", hint: "is this a loratop checkpoint folder?")
         }
         guard meta.format == 1 else {
             throw FileError(path: metaPath, message: "format \(meta.format) is not supported (expected 1)", hint: "a newer loratop wrote it")
         }
+        return meta
+    }
+
+    /// Loads a checkpoint: the trainer state (adapters with moments) and the meta data.
+    public static func load<S: Codable & Sendable>(_ folder: String, as: S.Type) throws -> (TrainerState, Meta<S>) {
+        let meta = try loadMeta(folder, as: S.self)
         let adapter = try PEFTAdapter.read(folder: folder)
         let opt = try SafetensorsFile(path: folder + "/optimizer.safetensors")
         var adapters: [AdapterState] = []
