@@ -5,6 +5,11 @@ import XCTest
 /// pending and then applied, `?` shows the help, resizing to 80×24 and 30×8 redraws cleanly, `q` then `n` exits, and
 /// the terminal is sane afterwards (`stty -a`: echo and icanon back on). Skips when tmux is missing.
 final class EndToEndTUITests: XCTestCase {
+    override func tearDown() {
+        // Runs are processes of their own now: end every one this test started, by pid.
+        TestRuntime.endLiveRuns()
+    }
+
     /// The folder holding the built products (the test bundle's folder on Linux).
     static var productsDirectory: URL {
         let candidates = Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() } + [Bundle.main.bundleURL]
@@ -50,26 +55,49 @@ final class EndToEndTUITests: XCTestCase {
     /// A detached tmux server of our own (its own socket), one window running a plain shell.
     final class Tmux {
         let tmux: String
-        let socket = "loratop-e2e-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let socket: String
 
         init(tmux: String, width: Int, height: Int, directory: String) throws {
             self.tmux = tmux
+            socket = "loratop-e2e-\(getpid())-\(Int.random(in: 0..<1_000_000))"
             let r = EndToEndTUITests.run(tmux, ["-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "\(width)",
                                                 "-y", "\(height)", "-s", "e2e", "-c", directory,
-                                                "env LANG=C.UTF-8 LC_ALL=C.UTF-8 PS1='$ ' bash --norc --noprofile"])
+                                                "env LANG=C.UTF-8 LC_ALL=C.UTF-8 XDG_RUNTIME_DIR=\(TestRuntime.folder) PS1='$ ' bash --norc --noprofile"])
             guard r.status == 0 else { throw XCTSkip("tmux could not start a session: \(r.output)") }
         }
 
-        deinit { EndToEndTUITests.run(tmux, ["-L", socket, "kill-server"]) }
+        deinit { if owner { EndToEndTUITests.run(tmux, ["-L", socket, "kill-server"]) } }
 
-        func type(_ text: String) { EndToEndTUITests.run(tmux, ["-L", socket, "send-keys", "-t", "e2e", "-l", text]) }
-        func key(_ name: String) { EndToEndTUITests.run(tmux, ["-L", socket, "send-keys", "-t", "e2e", name]) }
+        /// The pane the methods act on ("e2e" is the first one; `split()` makes "e2e.1").
+        var pane = "e2e"
+        func type(_ text: String) { EndToEndTUITests.run(tmux, ["-L", socket, "send-keys", "-t", pane, "-l", text]) }
+        func key(_ name: String) { EndToEndTUITests.run(tmux, ["-L", socket, "send-keys", "-t", pane, name]) }
+        /// Splits the window; the new pane runs a shell like the first. Returns its target.
+        func split() -> String {
+            EndToEndTUITests.run(tmux, ["-L", socket, "split-window", "-t", "e2e", "-h", "-c", EndToEndTUITests.repository.path,
+                                        "env LANG=C.UTF-8 LC_ALL=C.UTF-8 XDG_RUNTIME_DIR=\(TestRuntime.folder) PS1='$ ' bash --norc --noprofile"])
+            return "e2e.1"
+        }
+
+        /// The same server, acting on another pane.
+        func on(_ target: String) -> Tmux {
+            let other = Tmux(sharing: self)
+            other.pane = target
+            return other
+        }
+
+        private var owner = true
+        private init(sharing t: Tmux) {
+            tmux = t.tmux
+            socket = t.socket
+            owner = false
+        }
         func resize(_ w: Int, _ h: Int) {
             EndToEndTUITests.run(tmux, ["-L", socket, "resize-window", "-t", "e2e", "-x", "\(w)", "-y", "\(h)"])
         }
 
         func screen(colors: Bool = false) -> String {
-            EndToEndTUITests.run(tmux, ["-L", socket, "capture-pane", "-t", "e2e", "-p"] + (colors ? ["-e"] : [])).output
+            EndToEndTUITests.run(tmux, ["-L", socket, "capture-pane", "-t", pane, "-p"] + (colors ? ["-e"] : [])).output
         }
 
         /// Polls the screen until `ok` holds; returns the last screen seen and whether it held.
@@ -144,7 +172,7 @@ final class EndToEndTUITests: XCTestCase {
         t.resize(120, 40)
         XCTAssertTrue(t.wait { $0.contains("Throughput") }.ok)
         t.type("q")
-        let prompt = t.wait { $0.contains("Quit?") && $0.contains("quit without saving") }
+        let prompt = t.wait { $0.contains("Quit?") && $0.contains("stop the run without saving") && $0.contains("detach") }
         XCTAssertTrue(prompt.ok, "no quit prompt:\n\(prompt.screen)")
         t.type("n")
         let exited = t.wait(60) { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }  // the step finishes first
@@ -174,6 +202,49 @@ final class EndToEndTUITests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: out) }
         try drive("\(exe) train --preset smollm2-135m --data sample-data/logbook.txt --max-steps 1000000 --seq-len 64 "
                   + "--batch-size 2 --no-save --output \(out)", tmux: tmux, requirePending: true, expectedExit: "0")
+    }
+
+    /// d detaches within a second and the run goes on; `loratop ls` lists it; `loratop attach` shows the whole curve;
+    /// a second viewer in another pane presses R and both viewers show it pending, then applied at the same step.
+    func testDetachListAttachAndASecondViewer() throws {
+        let (tmux, exe) = try binary()
+        let out = NSTemporaryDirectory() + "loratop-e2e-detach-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let t = try Tmux(tmux: tmux, width: 120, height: 40, directory: Self.repository.path)
+        t.type("\(exe) train --preset smollm2-135m --data sample-data/logbook.txt --max-steps 1000000 --seq-len 64 "
+               + "--batch-size 2 --no-save --output \(out); echo EXIT=$?")
+        t.key("Enter")
+        XCTAssertTrue(t.wait(60) { $0.contains("Loss (nats/token)") && $0.contains("RUNNING") }.ok, t.screen())
+        t.type("d")
+        let detached = t.wait(1.5, every: 0.02) { $0.contains("detached from run") && $0.contains("EXIT=0") }
+        XCTAssertTrue(detached.ok, "d did not return to the shell within a second:\n\(detached.screen)")
+        let entry = try XCTUnwrap(TestRuntime.newestEntry { $0.isLive })
+        XCTAssertTrue(kill(entry.run.pid, 0) == 0, "the run went away with its viewer")
+
+        t.type("clear; \(exe) ls"); t.key("Enter")
+        let listed = t.wait { $0.contains(entry.run.id) && $0.contains("running") && $0.contains(out) }
+        XCTAssertTrue(listed.ok, listed.screen)
+
+        t.type("clear; \(exe) attach"); t.key("Enter")
+        let attached = t.wait(30) { $0.contains("Loss (nats/token)") && $0.contains("RUNNING") }
+        XCTAssertTrue(attached.ok, attached.screen)
+        XCTAssertTrue(attached.screen.contains("rank      8 "), attached.screen)
+
+        let second = t.on(t.split())
+        second.type("\(exe) attach \(entry.run.id)"); second.key("Enter")
+        XCTAssertTrue(second.wait(30) { $0.contains("Loss (nats") }.ok, second.screen())
+        second.type("R")
+        let pendingHere = second.wait(10, every: 0.02) { $0.contains("8 → 16 (pending)") }
+        let pendingThere = t.wait(10, every: 0.02) { $0.contains("8 → 16 (pending)") }
+        XCTAssertTrue(pendingHere.ok, "the sender's pane: \(pendingHere.screen)")
+        XCTAssertTrue(pendingThere.ok, "the other viewer did not see it pending: \(pendingThere.screen)")
+        let appliedHere = second.wait(60) { $0.contains("r 8→16") && $0.contains("last change: step") }
+        let appliedThere = t.wait(60) { $0.contains("r 8→16") && $0.contains("last change: step") }
+        XCTAssertTrue(appliedHere.ok && appliedThere.ok, "\(appliedHere.screen)\n\(appliedThere.screen)")
+        func changeStep(_ screen: String) -> String? {
+            screen.range(of: "last change: step [0-9]+", options: .regularExpression).map { String(screen[$0]) }
+        }
+        XCTAssertEqual(changeStep(appliedHere.screen), changeStep(appliedThere.screen), "both viewers show the same step")
     }
 
     /// The real trainer on the tiny random model at full speed.

@@ -4,17 +4,19 @@ import Foundation
 import Glibc
 #endif
 
-/// The one owner of signal disposition in a loratop process. `install()` runs first thing in `main`, before any
-/// thread exists: it ignores SIGPIPE (a write to a gone peer is an EPIPE error, handled where it happens), notes an
-/// inherited "ignore SIGHUP" (nohup) and keeps it, and blocks SIGINT, SIGTERM, SIGHUP and SIGTSTP in every thread so
-/// that one thread of its own receives them with `sigwaitinfo` and hands them to the current handler. Nothing else in
-/// the process installs handlers for these (curses only restores the terminal on faults).
+/// The one owner of signal disposition in a loratop process. `install()` runs first thing in `main`: it ignores
+/// SIGPIPE (a write to a gone peer is an EPIPE error, handled where it happens), notes an inherited "ignore SIGHUP"
+/// (nohup) and keeps it, and catches SIGINT, SIGTERM, SIGHUP and SIGTSTP with one tiny handler that writes the signal
+/// number to a pipe; a thread of its own reads the pipe and calls the current handler. (Blocking the signals and
+/// waiting for them would not do: libraries such as OpenBLAS start threads before `main`, with nothing blocked, and
+/// the kernel may pick one of them.) Nothing else in the process installs handlers for these signals; curses only
+/// restores the terminal on faults.
 final class ProcessSignals: @unchecked Sendable {
     /// The process's owner.
     static let shared = ProcessSignals()
 
-    /// The signals it waits for.
-    private(set) var waited: [Int32] = []
+    /// The signals it catches.
+    private(set) var caught: [Int32] = []
     /// Whether SIGHUP was ignored when the process started (nohup): it stays ignored.
     private(set) var hangupIgnored = false
     private let lock = NSLock()
@@ -23,7 +25,7 @@ final class ProcessSignals: @unchecked Sendable {
 
     private init() {}
 
-    /// Takes ownership of the signals; call once, before any thread starts. Later calls do nothing.
+    /// Takes ownership of the signals; call once, first thing. Later calls do nothing.
     static func install() {
         let s = shared
         s.lock.lock()
@@ -32,19 +34,14 @@ final class ProcessSignals: @unchecked Sendable {
         s.installed = true
         signal(SIGPIPE, SIG_IGN)
         s.hangupIgnored = cposix_signal_ignored(SIGHUP) == 1
-        s.waited = [SIGINT, SIGTERM, SIGTSTP] + (s.hangupIgnored ? [] : [SIGHUP])
-        var set = sigset_t()
-        sigemptyset(&set)
-        for sig in s.waited { sigaddset(&set, sig) }
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-        let waitedSet = set
+        s.caught = [SIGINT, SIGTERM, SIGTSTP] + (s.hangupIgnored ? [] : [SIGHUP])
+        let fd = s.caught.withUnsafeBufferPointer { cposix_signal_pipe($0.baseAddress, Int32($0.count)) }
+        guard fd >= 0 else { return }  // no pipe: the signals keep their default actions
         let thread = Thread {
-            var set = waitedSet
+            var b: UInt8 = 0
             while true {
-                var info = siginfo_t()
-                let sig = sigwaitinfo(&set, &info)
-                if sig < 0 { continue }  // EINTR
-                shared.deliver(sig)
+                let n = read(fd, &b, 1)
+                if n == 1 { shared.deliver(Int32(b)) } else if n < 0 && errno == EINTR { continue } else { return }
             }
         }
         thread.name = "loratop.signals"
@@ -52,7 +49,7 @@ final class ProcessSignals: @unchecked Sendable {
     }
 
     /// Sets what happens on a signal (called on the signal thread); replaces the previous handler. nil restores the
-    /// defaults: SIGINT/SIGTERM/SIGHUP exit with 128 + n, SIGTSTP stops the process where job control exists.
+    /// defaults: SIGINT/SIGTERM/SIGHUP end the process, SIGTSTP stops it where job control exists.
     func handle(_ h: (@Sendable (Int32) -> Void)?) {
         lock.lock()
         handler = h
@@ -66,13 +63,15 @@ final class ProcessSignals: @unchecked Sendable {
         if let h { h(sig) } else { ProcessSignals.defaultAction(sig) }
     }
 
-    /// What the signal would do with no handler: exit 128 + n, or stop on SIGTSTP (only where a shell can resume us).
+    /// What the signal would do with no handler: end the process by it (the shell sees 128 + n), or stop on SIGTSTP
+    /// (only where a shell can resume us).
     static func defaultAction(_ sig: Int32) {
         if sig == SIGTSTP {
             if jobControlAvailable { kill(getpid(), SIGSTOP) }
             return
         }
-        _exit(128 + sig)
+        signal(sig, SIG_DFL)
+        kill(getpid(), sig)
     }
 
     /// Whether a shell with job control could resume this process after a stop: our process group's parent is in the
@@ -83,8 +82,8 @@ final class ProcessSignals: @unchecked Sendable {
         return getpgid(parent) != getpgrp() && getsid(parent) == getsid(0)
     }
 
-    /// Spawn attributes for a child: an empty signal mask and default dispositions (our blocked set and ignored
-    /// SIGPIPE are ours, not the child's; an inherited SIGHUP ignore is passed on, as nohup means it).
+    /// Spawn attributes for a child: an empty signal mask and default dispositions (our ignored SIGPIPE is ours, not
+    /// the child's; an inherited SIGHUP ignore is passed on, as nohup means it).
     static func childAttributes(_ attr: inout posix_spawnattr_t, newSession: Bool) {
         var empty = sigset_t()
         sigemptyset(&empty)

@@ -30,11 +30,18 @@ final class BinaryRunner: @unchecked Sendable {
     private var partial = Data()
     private var errText = Data()
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = try BinaryRunner.binary()
-        process.arguments = arguments
+    /// Runs `loratop ARGUMENTS`; with `wrapper` (e.g. ["/usr/bin/nohup"]) runs `WRAPPER loratop ARGUMENTS`.
+    init(_ arguments: [String], environment: [String: String] = [:], wrapper: [String] = []) throws {
+        if let w = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: w)
+            process.arguments = Array(wrapper.dropFirst()) + [try BinaryRunner.binary().path] + arguments
+        } else {
+            process.executableURL = try BinaryRunner.binary()
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = BinaryRunner.repoRoot
         var env = ProcessInfo.processInfo.environment
+        for (k, v) in TestRuntime.environment { env[k] = v }
         for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardInput = stdinPipe

@@ -76,7 +76,7 @@ final class HeadlessRunTests: XCTestCase {
 
     func testSIGINTSavesAndExits130() throws { try signalRun(SIGINT, expect: 130) }
     func testSIGTERMSavesAndExits143() throws { try signalRun(SIGTERM, expect: 143) }
-    func testSIGHUPSavesAndExits129() throws { try signalRun(SIGHUP, expect: 129) }
+    // SIGHUP (the terminal went away) leaves a headless run training: RunServerCLITests.testHangupLeavesAHeadlessRunTraining.
 
     /// kill -9 at random moments while checkpoints are saved every step: whatever is on disk loads.
     func testKillNineNeverLeavesABrokenCheckpoint() throws {
