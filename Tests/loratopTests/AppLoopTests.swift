@@ -31,7 +31,14 @@ final class AppLoopTests: XCTestCase {
         var st2 = AppState()
         st2.snapshot.status = .finished
         st2.snapshot.unsavedProgress = true
-        XCTAssertEqual(reduce(&st2, .key(.char("q"))), [.quit(save: false)], "a finished run quits without asking")
+        XCTAssertEqual(reduce(&st2, .key(.char("q"))), [.detach], "a finished run is left without asking")
+        var st3 = AppState()
+        st3.snapshot.status = .running
+        _ = reduce(&st3, .key(.char("q")))
+        XCTAssertTrue(st3.confirmQuit, "a live run always asks: stop and save / stop / detach / cancel")
+        XCTAssertEqual(reduce(&st3, .key(.char("d"))), [.detach])
+        XCTAssertNil(st3.quitting, "detaching stops nothing")
+        XCTAssertEqual(reduce(&st3, .key(.char("d"))), [.detach], "d detaches without asking")
     }
 
     func testCtrlZSuspendsEvenFromHelp() {

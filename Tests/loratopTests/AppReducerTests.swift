@@ -36,8 +36,8 @@ final class AppReducerTests: XCTestCase {
         XCTAssertEqual(reduce(&st, .key(.char("L"))), [.send(.setLearningRate(4e-4))])
         XCTAssertEqual(reduce(&st, .key(.char("l"))), [.send(.setLearningRate(1e-4))])
         XCTAssertEqual(reduce(&st, .key(.char("A"))), [.send(.setAlpha(32))])
-        XCTAssertEqual(reduce(&st, .key(.char("d"))), [], "dropout is already 0")
-        XCTAssertEqual(reduce(&st, .key(.char("D"))), [.send(.setDropout(0.05))])
+        XCTAssertEqual(reduce(&st, .key(.char("p"))), [], "dropout is already 0")
+        XCTAssertEqual(reduce(&st, .key(.char("P"))), [.send(.setDropout(0.05))])
         st.snapshot.settings.quantization = "nf4+dq"
         XCTAssertEqual(reduce(&st, .key(.char("b"))), [.send(.setQuantization("source"))])
     }
@@ -54,7 +54,23 @@ final class AppReducerTests: XCTestCase {
         XCTAssertEqual(reduce(&st, .key(.char("y"))), [.quit(save: true)])
         st.quitting = nil  // once quitting, keys are ignored; start over
         st.snapshot.unsavedProgress = false
-        XCTAssertEqual(reduce(&st, .key(.char("q"))), [.quit(save: false)])
+        _ = reduce(&st, .key(.char("q")))
+        XCTAssertTrue(st.confirmQuit, "a live run asks even when everything is saved")
+        XCTAssertEqual(reduce(&st, .key(.char("n"))), [.quit(save: false)])
+    }
+
+    func testReadOnlyAndDisconnectedViewersSendNothing() {
+        var st = AppState()
+        st.snapshot.status = .running
+        st.canSend = false
+        XCTAssertEqual(reduce(&st, .key(.char("R"))), [])
+        XCTAssertTrue(st.snapshot.messages.last?.contains("read-only") == true)
+        XCTAssertEqual(reduce(&st, .key(.char("q"))), [.detach], "a read-only viewer just leaves")
+        var gone = AppState()
+        gone.snapshot.status = .running
+        _ = reduce(&gone, .disconnected("the run closed the connection"))
+        XCTAssertEqual(reduce(&gone, .key(.char(" "))), [])
+        XCTAssertEqual(reduce(&gone, .key(.char("q"))), [.detach])
     }
 
     func testPauseTogglesAndViewKeysChangeOnlyTheView() {

@@ -193,10 +193,10 @@ final class AppViewTests: XCTestCase {
         for key in KeyMap.allKeys { XCTAssertTrue(all.contains(key.label), key.label) }
         let short = text(render(st, 80, 24))
         XCTAssertTrue(short.contains("↑↓ scroll"))
-        XCTAssertTrue(short.contains("quit (asks when progress is unsaved)"))
+        XCTAssertTrue(short.contains("quit: stop and save / stop / detach / cancel"))
         st.helpScroll = KeyMap.helpLines().count - 5
         let scrolled = text(render(st, 80, 24))
-        XCTAssertFalse(scrolled.contains("quit (asks when progress is unsaved)"))
+        XCTAssertFalse(scrolled.contains("quit: stop and save / stop / detach / cancel"))
         XCTAssertTrue(scrolled.contains("close help / cancel"))
     }
 
@@ -204,8 +204,9 @@ final class AppViewTests: XCTestCase {
         var st = Self.state()
         st.confirmQuit = true
         let quit = text(render(st, 120, 40))
-        XCTAssertTrue(quit.contains("Quit?") && quit.contains("save a checkpoint, then quit") && quit.contains("Esc"))
-        XCTAssertTrue(text(render(st, 80, 24)).contains("quit without saving"))
+        XCTAssertTrue(quit.contains("Quit?") && quit.contains("stop the run and save a checkpoint") && quit.contains("Esc"))
+        XCTAssertTrue(quit.contains("detach: the run goes on"))
+        XCTAssertTrue(text(render(st, 80, 24)).contains("stop the run without saving"))
         st.confirmQuit = false
         st.quitting = true
         st.stopSignal = SIGTERM

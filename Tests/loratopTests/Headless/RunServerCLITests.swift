@@ -194,4 +194,33 @@ final class RunServerCLITests: XCTestCase {
         XCTAssertEqual(q.count, 4000)
         XCTAssertEqual(q, w, "viewers changed the run's losses")
     }
+
+    /// A run of another user (nobody) refuses us by its peer check (SO_PEERCRED), even though root can reach its socket.
+    func testAnotherUsersRunRefusesTheConnection() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
+              let nobody = getpwnam("nobody")?.pointee else {
+            throw XCTSkip("needs root, setpriv and a `nobody` user")
+        }
+        let base = NSTemporaryDirectory() + "lt-nobody-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        for d in [base, base + "/xdg", base + "/out"] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            chown(d, nobody.pw_uid, nobody.pw_gid)
+        }
+        chmod(base + "/xdg", 0o700)
+        let run = try start(trainArgs(base + "/out"), wrapper: ["/usr/bin/setpriv", "--reuid=\(nobody.pw_uid)", "--regid=\(nobody.pw_gid)",
+                                                                 "--clear-groups", "--", "/usr/bin/env", "XDG_RUNTIME_DIR=\(base)/xdg"])
+        try run.waitForLine(stepLine(1))
+        let folder = base + "/xdg/loratop"
+        let sock = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasSuffix(".sock") })
+        XCTAssertThrowsError(try RunClient.connect(path: folder + "/" + sock)) { e in
+            XCTAssertTrue("\(e)".contains("refused") && "\(e)".contains("uid 0"), "\(e)")
+        }
+        XCTAssertThrowsError(try RunRegistry(folder: folder)) { e in
+            XCTAssertTrue("\(e)".contains("belongs to uid \(nobody.pw_uid)"), "\(e)")
+        }
+        XCTAssertTrue(run.process.isRunning, "the refusal did not disturb the run")
+        kill(run.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(try run.waitForExit(), 143)
+    }
 }
