@@ -208,6 +208,39 @@ final class SSHDropTests: XCTestCase {
         }
     }
 
+    /// `loratop attach ssh://root@127.0.0.1:PORT/ID` draws here from the protocol relayed by the remote
+    /// `attach --stdio`; keys go back the same way; d detaches and the run goes on.
+    func testRemoteAttachOverSSH() throws {
+        let out = dir + "/remote"
+        let exe = EndToEndTUITests.productsDirectory.appendingPathComponent("loratop").path
+        let run = try BinaryRunner(["train", "--preset", "smollm2-135m", "--data", "sample-data/logbook.txt", "--seq-len", "64",
+                                    "--batch-size", "2", "--max-steps", "100000", "--no-save", "--output", out, "--headless"])
+        defer { if run.process.isRunning { kill(run.process.processIdentifier, SIGKILL) } }
+        let normalized = URL(fileURLWithPath: out).standardizedFileURL.path
+        let entry = try XCTUnwrap(TestRuntime.newestEntry(timeout: 60) { $0.run.output == normalized && $0.isLive })
+        // ssh as a user would have it configured: a wrapper with this sshd's key and options.
+        let wrapper = dir + "/ssh-here"
+        try ("#!/bin/sh\nexec ssh " + sshArgs.dropLast().map(shellWord).joined(separator: " ") + " \"$@\"\n")
+            .write(toFile: wrapper, atomically: true, encoding: .utf8)
+        chmod(wrapper, 0o755)
+        let tmux = try XCTUnwrap(EndToEndTUITests.which("tmux"))
+        let t = try EndToEndTUITests.Tmux(tmux: tmux, width: 120, height: 40, directory: dir)
+        t.type("\(exe) attach --ssh \(wrapper) --remote-loratop 'env XDG_RUNTIME_DIR=\(TestRuntime.folder) \(exe)' "
+               + "ssh://root@127.0.0.1:\(port)/\(entry.run.id); echo EXIT=$?")
+        t.key("Enter")
+        let seen = t.wait(60) { $0.contains("Loss (nats/token)") && $0.contains("RUNNING") }
+        XCTAssertTrue(seen.ok, "remote attach did not draw:\n\(seen.screen)")
+        t.type("R")
+        XCTAssertTrue(t.wait(60) { $0.contains("r 8→16") && $0.contains("last change: step") }.ok, t.screen())
+        t.type("d")
+        let left = t.wait(10) { $0.contains("detached from run \(entry.run.id)@") && $0.contains("EXIT=0") }
+        XCTAssertTrue(left.ok, left.screen)
+        XCTAssertTrue(run.process.isRunning, "the run went away with the remote viewer")
+        XCTAssertTrue(wait(10) { Self.pids(containing: "attach --stdio \(entry.run.id)").isEmpty }, "the remote relay was left behind")
+        kill(run.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(try run.waitForExit(), 143)
+    }
+
     func testDropOfAHeadlessRunOnTheSSHTerminal() throws {
         let out = dir + "/headless"
         let entry = try dropAndCheck(out, command: remote(trainArgs(out, extra: "--headless")), screen: "\(dir)/headless.out",

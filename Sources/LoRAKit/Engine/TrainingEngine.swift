@@ -130,11 +130,12 @@ public final class TrainingEngine: @unchecked Sendable {
         wake.signal()
     }
 
-    /// From now on the loop ends when the planned steps are done (after the final eval and save), as headless runs do;
-    /// used when the last interactive viewer of a run has gone.
-    public func exitWhenFinished() {
+    /// Whether the loop ends when the planned steps are done (after the final eval and save), as headless runs do, or
+    /// waits for commands such as `restart`. A run started from a terminal UI waits while an interactive viewer is
+    /// attached and ends when none is left (at once, when it is already done).
+    public func exitWhenFinished(_ exit: Bool = true) {
         lock.lock()
-        exitWhenDone = true
+        exitWhenDone = exit
         lock.unlock()
         wake.signal()
     }

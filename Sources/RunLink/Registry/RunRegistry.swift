@@ -16,6 +16,25 @@ public struct RegistryEntry: Codable, Sendable, Equatable {
 
     /// Whether the entry says the run is still going.
     public var isLive: Bool { ended == nil }
+
+    enum CodingKeys: String, CodingKey { case run, progress, socket, ended }
+
+    /// Every field given.
+    public init(run: RunInfo, progress: RunProgress, socket: String, ended: Double?) {
+        self.run = run
+        self.progress = progress
+        self.socket = socket
+        self.ended = ended
+    }
+
+    /// Writes `ended` as null while the run lives (readers see the key either way).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(run, forKey: .run)
+        try c.encode(progress, forKey: .progress)
+        try c.encode(socket, forKey: .socket)
+        if let ended { try c.encode(ended, forKey: .ended) } else { try c.encodeNil(forKey: .ended) }
+    }
 }
 
 /// The per-user folder of running and recently ended runs: `$XDG_RUNTIME_DIR/loratop/` when XDG_RUNTIME_DIR is set,

@@ -16,6 +16,8 @@ public final class RunServer: @unchecked Sendable {
         public var queueLimit = 1 << 20
         /// A viewer whose queue has made no progress for this long while it is behind is disconnected.
         public var stallSeconds: Double = 60
+        /// At most this many connections at once; more are refused with an `overloaded` error.
+        public var maxConnections = 256
         /// Only this uid may connect.
         public var allowedUID: uid_t = getuid()
         /// Server software for the hello.
@@ -141,6 +143,12 @@ public final class RunServer: @unchecked Sendable {
                 let who = UnixSocket.peerCredentials(fd).map { "uid \($0.uid)" } ?? "an unknown user"
                 let refusal = ErrorMessage(code: "refused", message: "run \(info.id) belongs to uid \(options.allowedUID); \(who) may not attach to it")
                 if let bytes = try? WireCoding.line(refusal, encoder: encoder) { _ = UnixSocket.writeAll(fd, bytes) }
+                close(fd)
+                continue
+            }
+            guard connections.count < options.maxConnections else {
+                let busy = ErrorMessage(code: "overloaded", message: "run \(info.id) already has \(connections.count) connections")
+                if let bytes = try? WireCoding.line(busy, encoder: encoder) { _ = UnixSocket.writeAll(fd, bytes) }
                 close(fd)
                 continue
             }
@@ -272,10 +280,7 @@ public final class RunServer: @unchecked Sendable {
             c.dropQueued()
             c.resyncPending = true
             if c.outgoing.isEmpty { c.resyncPending = false; sendState(to: c) }
-            return
         }
-        if c.closed { return }
-        if c.outgoing.isEmpty == false && c.closeAfterFlush == false { return }
     }
 
     private func sendState(to c: ViewerConnection) {

@@ -25,7 +25,7 @@ struct Attach: ParsableCommand {
     var stdio = false
     @Option(name: .customLong("ssh"), help: "The ssh program for remote targets [ssh].")
     var sshProgram = "ssh"
-    @Option(name: .customLong("remote-loratop"), help: "The loratop command on the remote host [loratop].")
+    @Option(name: .customLong("remote-loratop"), help: "The loratop command on the remote host, as a shell command [loratop, or $LORATOP_REMOTE].")
     var remoteLoratop = ProcessInfo.processInfo.environment["LORATOP_REMOTE"] ?? "loratop"
     @Option(help: "Theme name.") var theme: String?
     @Option(name: .customLong("themes-dir"), help: "Extra folder of *.theme files, searched first.") var themesDir: String?
@@ -140,7 +140,8 @@ struct SSHProcess {
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
         ProcessSignals.childAttributes(&attr, newSession: false)
-        let remote = command.map(shellQuoted).joined(separator: " ")
+        // The first word is the remote loratop as the user wrote it (it may be `env VAR=… /path/loratop`).
+        let remote = ([command.first ?? "loratop"] + command.dropFirst().map(shellQuoted)).joined(separator: " ")
         let args = [program, "-T", "-o", "ServerAliveInterval=15"] + (target.port.map { ["-p", String($0)] } ?? [])
             + [target.host, "--", remote]
         let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]

@@ -126,7 +126,7 @@ final class RunHost {
             engine.observe { printer.handle($0) }
             // Up after the planned steps only while an interactive viewer is attached.
             let engine = self.engine
-            server.onViewerCountChange { n in if n == 0 { engine.exitWhenFinished() } }
+            server.onViewerCountChange { n in engine.exitWhenFinished(n == 0) }
             engine.start()
             engine.wait()
         case .foreground:
