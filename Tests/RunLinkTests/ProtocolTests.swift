@@ -88,4 +88,19 @@ final class ProtocolTests: XCTestCase {
         let back = try WireCoding.decoder().decode(EventMessage.self, from: Data(text.utf8))
         XCTAssertTrue(back.record?.loss.isNaN == true)
     }
+
+    func testMemoryEventsOnlyForRealChanges() {
+        let part = MemoryState.Part(name: "LoRA A/B", bytes: 100, kind: .adapters)
+        let a = MemoryState(parts: [part], residentBytes: 500 << 20, peakResidentBytes: 500 << 20, methods: [])
+        var b = a
+        b.residentBytes = (500 << 20) + 4096
+        XCTAssertFalse(RunServer.memoryChanged(from: a, to: b), "a page of drift is not news")
+        b.residentBytes = 520 << 20
+        XCTAssertTrue(RunServer.memoryChanged(from: a, to: b))
+        var c = a
+        c.parts[0].bytes = 200
+        XCTAssertTrue(RunServer.memoryChanged(from: a, to: c), "the accounting changed (a rank change)")
+        XCTAssertTrue(RunServer.memoryChanged(from: nil, to: a))
+        XCTAssertFalse(RunServer.memoryChanged(from: nil, to: nil))
+    }
 }

@@ -64,7 +64,7 @@ final class AppReducerTests: XCTestCase {
         st.snapshot.status = .running
         st.canSend = false
         XCTAssertEqual(reduce(&st, .key(.char("R"))), [])
-        XCTAssertTrue(st.snapshot.messages.last?.contains("read-only") == true)
+        XCTAssertTrue(st.viewerNote?.contains("read-only") == true)
         XCTAssertEqual(reduce(&st, .key(.char("q"))), [.detach], "a read-only viewer just leaves")
         var gone = AppState()
         gone.snapshot.status = .running

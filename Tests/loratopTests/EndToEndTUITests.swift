@@ -1,4 +1,5 @@
 import Foundation
+import LoRAKit
 import XCTest
 
 /// Drives the built `loratop` binary in a detached tmux session at 120×40: the chart appears, `R` shows the rank
@@ -245,6 +246,47 @@ final class EndToEndTUITests: XCTestCase {
             screen.range(of: "last change: step [0-9]+", options: .regularExpression).map { String(screen[$0]) }
         }
         XCTAssertEqual(changeStep(appliedHere.screen), changeStep(appliedThere.screen), "both viewers show the same step")
+    }
+
+    /// Start-up errors of the detached run (a bad data file) and bad flags still appear in the terminal, and the
+    /// command exits non-zero; no run is left behind.
+    func testStartUpErrorsReachTheTerminal() throws {
+        let (tmux, exe) = try binary()
+        let t = try Tmux(tmux: tmux, width: 120, height: 30, directory: Self.repository.path)
+        let out = NSTemporaryDirectory() + "loratop-e2e-bad-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        t.type("\(exe) train --preset tiny --data /nonexistent/data.jsonl --output \(out); echo EXIT=$?")
+        t.key("Enter")
+        let bad = t.wait(30) { $0.range(of: "EXIT=[0-9]+", options: .regularExpression) != nil }
+        XCTAssertTrue(bad.screen.contains("/nonexistent/data.jsonl") && bad.screen.contains("error:"), bad.screen)
+        XCTAssertFalse(bad.screen.contains("EXIT=0"), bad.screen)
+        t.type("clear; \(exe) train --preset tiny --data sample-data/logbook.txt --rank 0 --output \(out); echo EXIT=$?")
+        t.key("Enter")
+        let flag = t.wait(30) { $0.range(of: "EXIT=[0-9]+", options: .regularExpression) != nil }
+        XCTAssertTrue(flag.screen.contains("expected 1…4096, found 0") && !flag.screen.contains("EXIT=0"), flag.screen)
+        XCTAssertTrue(TestRuntime.livePIDs().filter { kill($0, 0) == 0 }.isEmpty, "a run was left behind")
+    }
+
+    /// `--foreground` (the run and its UI in one process): SIGTERM to it saves a checkpoint, restores the terminal and
+    /// exits 143, 20 times of 20.
+    func testForegroundRunSavesAndExits143OnSIGTERM() throws {
+        let (tmux, exe) = try binary()
+        let t = try Tmux(tmux: tmux, width: 100, height: 30, directory: Self.repository.path)
+        for i in 0..<20 {
+            let out = NSTemporaryDirectory() + "loratop-e2e-fg-\(getpid())-\(i)"
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            t.type("clear; \(exe) train --foreground --preset tiny --data sample-data/logbook.txt --max-steps 1000000 "
+                   + "--seq-len 32 --batch-size 2 --threads 1 --output \(out); echo EXIT=$?")
+            t.key("Enter")
+            XCTAssertTrue(t.wait(30) { $0.contains("Loss (nats/token)") && $0.contains("RUNNING") }.ok, "#\(i): \(t.screen())")
+            let entry = try XCTUnwrap(TestRuntime.newestEntry { $0.run.output == out && $0.isLive }, "#\(i)")
+            XCTAssertEqual(entry.run.mode, "foreground")
+            kill(entry.run.pid, SIGTERM)
+            let done = t.wait(30) { $0.range(of: "EXIT=[0-9]+", options: .regularExpression) != nil }
+            XCTAssertTrue(done.screen.contains("EXIT=143"), "#\(i): \(done.screen)")
+            XCTAssertFalse(Checkpoint.list(outputDir: out).isEmpty, "#\(i): no checkpoint")
+            XCTAssertFalse(done.screen.contains("Loss (nats/token)"), "#\(i): the dashboard was left on the screen")
+        }
     }
 
     /// The real trainer on the tiny random model at full speed.

@@ -298,4 +298,15 @@ public struct Snapshot: Sendable {
 
     /// An empty snapshot (version 0, starting).
     public init() {}
+
+    /// Sets the recent steps and what they give: seconds per step and tokens per second over them, and the ETA from
+    /// `step` and `totalSteps` (set those first). The engine and every viewer's mirror compute these the same way.
+    public mutating func setRecentSteps(_ recent: [StepRecord]) {
+        let secs = recent.reduce(0) { $0 + $1.seconds }
+        let toks = recent.reduce(0) { $0 + $1.tokens }
+        recentSteps = recent
+        secondsPerStep = recent.isEmpty ? 0 : secs / Double(recent.count)
+        tokensPerSecond = secs > 0 ? Double(toks) / secs : 0
+        eta = recent.isEmpty ? nil : Double(max(0, totalSteps - step)) * secondsPerStep
+    }
 }

@@ -407,13 +407,8 @@ public final class TrainingEngine: @unchecked Sendable {
         s.learningRates = history.learningRates
         s.lastStep = lastStep
         s.lastEval = lastEval
-        let secs = recent.reduce(0) { $0 + $1.seconds }
-        let toks = recent.reduce(0) { $0 + $1.tokens }
-        s.recentSteps = recent
-        s.secondsPerStep = recent.isEmpty ? 0 : secs / Double(recent.count)
-        s.tokensPerSecond = secs > 0 ? Double(toks) / secs : 0
         s.elapsed = history.elapsed
-        s.eta = recent.isEmpty ? nil : Double(max(0, session.totalSteps - session.step)) * s.secondsPerStep
+        s.setRecentSteps(recent)
         s.changes = history.changes
         s.pending = pending
         s.samples = samples

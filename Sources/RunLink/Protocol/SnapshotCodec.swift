@@ -234,11 +234,6 @@ public struct SnapshotMirror: Sendable {
 
     /// The tokens/s, s/step and ETA the engine would show, from the same window of recent steps.
     private mutating func updateRates() {
-        let secs = recent.reduce(0) { $0 + $1.seconds }
-        let toks = recent.reduce(0) { $0 + $1.tokens }
-        snapshot.recentSteps = recent
-        snapshot.secondsPerStep = recent.isEmpty ? 0 : secs / Double(recent.count)
-        snapshot.tokensPerSecond = secs > 0 ? Double(toks) / secs : 0
-        snapshot.eta = recent.isEmpty ? nil : Double(max(0, snapshot.totalSteps - snapshot.step)) * snapshot.secondsPerStep
+        snapshot.setRecentSteps(recent)
     }
 }

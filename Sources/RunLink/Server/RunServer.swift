@@ -46,6 +46,7 @@ public final class RunServer: @unchecked Sendable {
     private var lastRegistryWrite = DispatchTime(uptimeNanoseconds: 0)
     private var stopped = false
     private var viewerCountHandler: (@Sendable (Int) -> Void)?
+    private var readBuffer = [UInt8](repeating: 0, count: 65536)
     private var lastViewerCount = 0
 
     /// The socket path, when listening.
@@ -103,6 +104,9 @@ public final class RunServer: @unchecked Sendable {
 
     /// Attached viewers now.
     public var viewerCount: Int { queue.sync { connections.values.filter(\.attached).count } }
+
+    /// Attached viewers that may send commands, now.
+    public var interactiveViewerCount: Int { queue.sync { connections.values.filter { $0.attached && !$0.readOnly }.count } }
 
     /// Sends what is queued (up to `drainSeconds`), closes every connection, removes the socket and marks the registry
     /// entry ended with the run's final progress.
@@ -176,16 +180,15 @@ public final class RunServer: @unchecked Sendable {
 
     private func read(_ c: ViewerConnection) {
         guard !c.closed else { return }
-        var buffer = [UInt8](repeating: 0, count: 65536)
         while !c.closed {
-            let n = buffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
+            let n = readBuffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
             if n == 0 { drop(c); return }
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno != EAGAIN { drop(c) }
                 return
             }
-            for out in c.framer.feed(buffer[0..<n]) {
+            for out in c.framer.feed(readBuffer[0..<n]) {
                 switch out {
                 case .line(let line): handle(line, from: c)
                 case .tooLong:
@@ -322,7 +325,7 @@ public final class RunServer: @unchecked Sendable {
     private func tick() {
         guard !stopped else { return }
         let m = memoryProvider()
-        if m != memory {
+        if RunServer.memoryChanged(from: memory, to: m) {
             memory = m
             var e = EventMessage(type: "memory", seq: 0)
             e.memory = m
@@ -336,6 +339,19 @@ public final class RunServer: @unchecked Sendable {
             if stalled > options.stallSeconds { drop(c) }
         }
         if Double(now.uptimeNanoseconds - lastRegistryWrite.uptimeNanoseconds) / 1e9 >= 10 { writeEntry(ended: false) }
+    }
+
+    /// Whether new memory figures are worth an event: the accounting changed, or the resident set moved by more than
+    /// 1 MiB and 1% (it drifts by pages every second; viewers need not hear of each page).
+    static func memoryChanged(from old: MemoryState?, to new: MemoryState?) -> Bool {
+        guard let old, let new else { return (old == nil) != (new == nil) }
+        if old.parts != new.parts || old.methods != new.methods { return true }
+        func moved(_ a: Int?, _ b: Int?) -> Bool {
+            guard let a, let b else { return (a == nil) != (b == nil) }
+            let d = abs(a - b)
+            return d > 1 << 20 && Double(d) > 0.01 * Double(max(a, b))
+        }
+        return moved(old.residentBytes, new.residentBytes) || moved(old.peakResidentBytes, new.peakResidentBytes)
     }
 
     private func writeEntry(ended: Bool) {

@@ -64,6 +64,9 @@ struct AppState: Sendable {
     var disconnected: String?
     /// Whether the viewer may send commands (false for `attach --read-only`).
     var canSend = true
+    /// A note of this viewer's own (a key a read-only viewer cannot use, Ctrl-Z without job control); cleared by the
+    /// next key.
+    var viewerNote: String?
     /// The latest memory figures, when the run provides them.
     var memory: MemoryFigures?
     /// Model and data names for the header.
@@ -125,6 +128,7 @@ func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
         state.stopSignal = sig
         return [.quit(save: true)]
     case .key(let key):
+        state.viewerNote = nil
         if state.quitting != nil {
             // Stopping: only redraw still works; everything else waits for the engine.
             return KeyMap.action(for: key) == .redraw ? [.redrawAll] : []
@@ -137,7 +141,7 @@ func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
             if action.sendsCommand { return [] }
         }
         if !state.canSend, action.sendsCommand {
-            state.snapshot.messages.append("read-only viewer: \(KeyMap.label(of: action)) not sent")
+            state.viewerNote = "read-only viewer: \(KeyMap.label(of: action)) not sent"
             return []
         }
         if state.showHelp, [.scrollUp, .scrollDown, .pageUp, .pageDown].contains(action) {

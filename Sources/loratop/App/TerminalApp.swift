@@ -255,7 +255,7 @@ struct AppLoop {
                         me.backend.suspend()
                         me.backend.invalidate()
                     } else {
-                        me.state.snapshot.messages.append("Ctrl-Z: no job control here (nothing could resume this viewer); d detaches")
+                        me.state.viewerNote = "Ctrl-Z: no job control here (nothing could resume this viewer); d detaches"
                     }
                 case .detach:
                     exit = me.state.snapshot.status.isTerminal ? .finished : .detached
@@ -284,9 +284,7 @@ struct AppLoop {
             if exit != nil { break }
             let (snap, memory) = client.latest
             if snap.version != state.snapshot.version {
-                let local = state.snapshot.messages.filter { $0.hasPrefix("read-only viewer") || $0.hasPrefix("Ctrl-Z") }
                 _ = reduce(&state, .snapshot(snap))
-                if !local.isEmpty { state.snapshot.messages += local.filter { !snap.messages.contains($0) } }
                 stats.snapshots += 1
                 dirty = true
             }

@@ -55,13 +55,7 @@ struct Attach: ParsableCommand {
     /// Runs the UI on a connected client and prints how it ended.
     func view(_ client: RunClient, id: String, output: String, model: String, data: String) throws -> Int32 {
         try client.attach(readOnly: readOnly, client: "loratop attach")
-        var app = AppOptions()
-        app.themesDir = themesDir
-        app.themeName = theme
-        app.fps = fps ?? 10
-        app.forceASCII = ascii
-        app.modelName = URL(fileURLWithPath: model).lastPathComponent
-        app.dataName = URL(fileURLWithPath: data).lastPathComponent
+        let app = AppOptions(themesDir: themesDir, theme: theme, fps: fps, ascii: ascii, model: model, data: data)
         let exit = try runTerminalApp(client: client, options: app, policy: .detachedRun, readOnly: readOnly)
         let last = client.latest.snapshot
         client.close()

@@ -19,10 +19,11 @@ struct DetachedLaunch {
         try RunHost.checkWritable(output)
         let logPath = output + "/run.log"
         let child = try spawn(logPath: logPath)
-        // Ctrl-C while it loads cancels the launch: the run is ended too, not left behind.
+        // Ctrl-C (or SIGTERM) while it loads cancels the launch: the run is ended too, not left behind. A hang-up is a
+        // detach like any other: the run loads and trains on, and `loratop attach` finds it.
         ProcessSignals.shared.handle { sig in
             if sig == SIGTSTP { return }
-            kill(child.pid, SIGTERM)
+            if sig != SIGHUP { kill(child.pid, SIGTERM) }
             _exit(128 + sig)
         }
         let ready: (id: String, socket: String)

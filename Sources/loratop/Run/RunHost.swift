@@ -124,9 +124,13 @@ final class RunHost {
         case .detached:
             let printer = HeadlessPrinter(totalSteps: session.totalSteps)
             engine.observe { printer.handle($0) }
-            // Up after the planned steps only while an interactive viewer is attached.
-            let engine = self.engine
+            // Up after the planned steps only while an interactive viewer is attached. The launcher attaches at once;
+            // if nobody has within 10 s (its terminal went away while loading), the run ends when it is done.
+            let engine = self.engine, server = self.server
             server.onViewerCountChange { n in engine.exitWhenFinished(n == 0) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
+                if server.interactiveViewerCount == 0 { engine.exitWhenFinished(true) }
+            }
             engine.start()
             engine.wait()
         case .foreground:

@@ -76,6 +76,7 @@ enum StatusView {
             if case .failed = s.status { failed = true } else { failed = false }
             spans += [ctx.span(" · ", .inactiveFg), ctx.span(m.oneLine(200), failed ? .error : .mainFg)]
         }
+        if let note = state.viewerNote { spans += [ctx.span(" · ", .inactiveFg), ctx.span(note, .warning)] }
         if spans.isEmpty { spans = [ctx.span(" no changes yet", .inactiveFg)] }
         return spans.map { Span(ctx.arrows($0.text), style: $0.style) }
     }
