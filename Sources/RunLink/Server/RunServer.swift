@@ -188,6 +188,7 @@ public final class RunServer: @unchecked Sendable {
                 if errno != EAGAIN { drop(c) }
                 return
             }
+            if c.closeAfterFlush { continue }  // refused or detaching: what it still sends is not read
             for out in c.framer.feed(readBuffer[0..<n]) {
                 switch out {
                 case .line(let line): handle(line, from: c)

@@ -176,9 +176,7 @@ enum StdioRelay {
         defer { close(fd) }
         var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
         var buf = [UInt8](repeating: 0, count: 65536)
-        var stdinOpen = true
         while true {
-            fds[0].fd = stdinOpen ? STDIN_FILENO : -1
             let r = poll(&fds, 2, -1)
             if r < 0 { if errno == EINTR { continue } else { return 1 } }
             if fds[1].revents != 0 {
@@ -186,7 +184,7 @@ enum StdioRelay {
                 if n <= 0 { return 0 }  // the run closed: done
                 if !UnixSocket.writeAll(STDOUT_FILENO, Array(buf[0..<n])) { return 0 }  // the viewer went away
             }
-            if stdinOpen && fds[0].revents != 0 {
+            if fds[0].revents != 0 {
                 let n = buf.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
                 if n <= 0 {
                     // The viewer is gone (ssh closed): leave, the run goes on.
