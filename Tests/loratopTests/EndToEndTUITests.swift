@@ -217,7 +217,7 @@ final class EndToEndTUITests: XCTestCase {
         t.key("Enter")
         XCTAssertTrue(t.wait(60) { $0.contains("Loss (nats/token)") && $0.contains("RUNNING") }.ok, t.screen())
         t.type("d")
-        let detached = t.wait(1.5, every: 0.02) { $0.contains("detached from run") && $0.contains("EXIT=0") }
+        let detached = t.wait(1.0, every: 0.02) { $0.contains("detached from run") && $0.contains("EXIT=0") }
         XCTAssertTrue(detached.ok, "d did not return to the shell within a second:\n\(detached.screen)")
         let entry = try XCTUnwrap(TestRuntime.newestEntry { $0.isLive })
         XCTAssertTrue(kill(entry.run.pid, 0) == 0, "the run went away with its viewer")
