@@ -154,7 +154,8 @@ class RunServer:
         path = os.path.join(self.folder, rid + ".sock")
         if len(os.fsencode(path)) > MAX_SOCKET_PATH:
             raise RegistryError(f"the run's socket path {path} is {len(os.fsencode(path))} bytes, longer than the "
-                                f"{MAX_SOCKET_PATH} a Unix socket allows (hint: set XDG_RUNTIME_DIR to a shorter folder)")
+                                f"{MAX_SOCKET_PATH} a Unix socket allows "
+                                "(hint: set XDG_RUNTIME_DIR to a shorter folder)")
         listen = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:

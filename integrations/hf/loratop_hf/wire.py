@@ -124,7 +124,7 @@ class ChangeEvent:
 
 @dataclass
 class Settings:
-    """The run's settings as loratop shows them; defaults are loratop's (a viewer keeps its default for a missing key)."""
+    """The run's settings as loratop shows them; the defaults are loratop's."""
 
     rank: int = 8
     alpha: float = 16.0
