@@ -176,7 +176,8 @@ final class RunServerTests: XCTestCase {
 
     /// A viewer far behind is resynchronised: its backlog is dropped and it gets a fresh state when it reads again.
     func testSlowViewerIsResynchronisedNotWaitedFor() throws {
-        let (_, engine, server, _) = try makeRun(steps: 3000, queueLimit: 16 << 10)
+        // 20,000 steps of events (about 4 MB) overflow any socket buffer plus the 16 KiB queue.
+        let (_, engine, server, _) = try makeRun(steps: 20_000, queueLimit: 16 << 10)
         let slow = try raw(server)
         var small: Int32 = 4096
         setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
@@ -197,10 +198,10 @@ final class RunServerTests: XCTestCase {
                 let m = try WireCoding.decoder().decode(EventMessage.self, from: Data(line.utf8))
                 lastStep = m.record?.step ?? lastStep
             }
-            if lastStep == 3000 { break }
+            if lastStep == 20_000 { break }
         }
         XCTAssertGreaterThanOrEqual(states, 2, "the slow viewer was resynchronised with a fresh state")
-        XCTAssertEqual(lastStep, 3000)
+        XCTAssertEqual(lastStep, 20_000)
     }
 
     func testStaleEntriesOfDeadRunsAreMarkedLostAndCleaned() throws {

@@ -76,7 +76,15 @@ public final class RunClient: @unchecked Sendable {
     /// Reads the server's hello; refuses another protocol version and relays a refusal (another user's run).
     @discardableResult
     public func readHello(timeout: Double = 5) throws -> HelloMessage {
-        guard let line = try readLine(timeout: timeout) else {
+        // A remote shell may print a banner before `attach --stdio` starts: skip up to 64 KiB of lines that are not
+        // JSON objects (a protocol line always starts with `{`).
+        var skipped = 0
+        var first = try readLine(timeout: timeout)
+        while let l = first, l.first != UInt8(ascii: "{"), skipped + l.count < 1 << 16 {
+            skipped += l.count + 1
+            first = try readLine(timeout: timeout)
+        }
+        guard let line = first else {
             throw LinkError("the run closed the connection before saying hello")
         }
         if WireCoding.type(of: line, decoder: decoder) == "error", let e = try? decoder.decode(ErrorMessage.self, from: Data(line)) {

@@ -63,11 +63,69 @@ struct Send: ParsableCommand {
 
     @Argument(help: "Run id (or prefix) or output folder.") var target: String
     @Argument(help: "The command, e.g. lr 1e-4 (quoted or as separate words).") var command: [String]
+    @Flag(help: "Wait until the command has taken effect at a step boundary, and print what it did.") var wait = false
+    @Option(help: "With --wait: give up after this many seconds [600].") var timeout: Double = 600
 
     func run() throws {
         let entry = try RunRegistry().find(target)
         let line = command.joined(separator: " ")
-        throw ExitCode(try Send.deliver(line, to: entry))
+        guard wait else { throw ExitCode(try Send.deliver(line, to: entry)) }
+        throw ExitCode(try Send.deliverAndWait(line, to: entry, timeout: timeout))
+    }
+
+    /// Sends a line as an attached viewer and waits for its effect: the change it makes, the checkpoint or evaluation
+    /// it asks for, the status it sets, or the run's note that it failed.
+    static func deliverAndWait(_ line: String, to entry: RegistryEntry, timeout: Double) throws -> Int32 {
+        guard entry.isLive else { throw LinkError("run \(entry.run.id) is not running (\(entry.progress.status))") }
+        let command = try Command.parse(line)
+        let client = try RunClient.connect(path: entry.socket)
+        defer { client.close() }
+        try client.attach(readOnly: false, points: 10, client: "loratop send --wait")
+        let deadline = Date().addingTimeInterval(timeout)
+        while !client.hasState && Date() < deadline { usleep(5000) }
+        let before = client.latest.snapshot
+        let id = client.send(command)
+        guard let ack = client.waitForAck(id, timeout: 10) else { throw LinkError("run \(entry.run.id) did not answer") }
+        guard ack.ok else {
+            Output.err("loratop: run \(entry.run.id) refused `\(line)`: \(ack.error ?? "no reason given")\n")
+            return 1
+        }
+        while Date() < deadline {
+            let now = client.latest.snapshot
+            if let failure = now.messages.dropFirst(before.messages.count).first(where: { $0.hasPrefix(command.label + ":") }) {
+                Output.err("loratop: run \(entry.run.id): \(failure)\n")
+                return 1
+            }
+            if let done = Send.effect(of: command, before: before, now: now, closed: client.closeReason != nil) {
+                Output.out("run \(entry.run.id): \(done)")
+                return 0
+            }
+            usleep(10_000)
+        }
+        throw LinkError("`\(line)` was accepted but had not taken effect after \(Int(timeout)) s", hint: "is the run paused?")
+    }
+
+    /// What a command did, once the snapshots show it.
+    static func effect(of command: Command, before: Snapshot, now: Snapshot, closed: Bool) -> String? {
+        switch command {
+        case .setRank, .setAlpha, .setLearningRate, .setDropout, .setQuantization, .restart:
+            guard let c = now.changes.dropFirst(before.changes.count).first else { return nil }
+            return "applied at step \(c.step): \(c.label)" + (c.detail.map { " (\($0))" } ?? "")
+        case .saveCheckpoint:
+            guard let p = now.lastCheckpoint, p != before.lastCheckpoint else { return nil }
+            return "saved \(p)"
+        case .evaluateNow:
+            guard let e = now.lastEval, e != before.lastEval else { return nil }
+            return "eval at step \(e.step): loss \(fixed(e.loss, 4))"
+        case .sampleNow:
+            return now.samples != before.samples ? "\(now.samples.count) samples at step \(now.step)" : nil
+        case .pause:
+            return now.status == .paused ? "paused at step \(now.step)" : nil
+        case .resume:
+            return now.status != .paused && now.status != .starting ? "resumed at step \(now.step)" : nil
+        case .stop:
+            return now.status.isTerminal || closed ? "\(now.status.label) at step \(now.step)" : nil
+        }
     }
 
     /// Sends a line, prints the ack or the error, returns the exit status.

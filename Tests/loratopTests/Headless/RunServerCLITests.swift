@@ -81,6 +81,12 @@ final class RunServerCLITests: XCTestCase {
         XCTAssertEqual(sent.status, 0, sent.output)
         XCTAssertTrue(sent.output.contains("accepted `lr 0.0001`"), sent.output)
         try run.waitForLine { $0.contains("change at step") && $0.contains("lr 2e-04→1e-04") }
+        let waited = try loratop(["send", "--wait", e.run.id, "alpha 32"])
+        XCTAssertEqual(waited.status, 0, waited.output)
+        XCTAssertTrue(waited.output.range(of: "applied at step [0-9]+: α 16→32", options: .regularExpression) != nil, waited.output)
+        let paused = try loratop(["send", "--wait", e.run.id, "pause"])
+        XCTAssertTrue(paused.output.contains("paused at step"), paused.output)
+        XCTAssertTrue(try loratop(["send", "--wait", e.run.id, "resume"]).output.contains("resumed at step"))
         let refused = try loratop(["send", String(e.run.id.prefix(4)), "rank banana"])
         XCTAssertEqual(refused.status, 1, refused.output)
         XCTAssertTrue(refused.output.contains("expected a number after `rank`"), refused.output)

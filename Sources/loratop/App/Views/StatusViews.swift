@@ -85,7 +85,7 @@ enum StatusView {
     static func hints(_ state: AppState) -> String {
         if state.quitting != nil { return "stopping… " }
         if state.confirmQuit { return "y stop+save  n stop  d detach  Esc cancel " }
-        if let why = state.disconnected { return "run ended: \(why)  q leave " }
+        if let why = state.disconnected { return "disconnected: \(why)  q leave " }
         let pause = state.pausedOrPausing ? "space resume" : "space pause"
         if !state.canSend { return "q/d leave (read-only)  ? help " }
         return "q quit  d detach  \(pause)  r/R rank  a/A alpha  l/L lr  b base  ? help "
