@@ -241,6 +241,35 @@ final class SSHDropTests: XCTestCase {
         XCTAssertEqual(try run.waitForExit(), 143)
     }
 
+    /// Ctrl-Z under `ssh -tt host cmd` (no shell, so no job control): the viewer says so and keeps drawing; nothing
+    /// is stopped that nobody could continue.
+    func testCtrlZWithoutJobControlFreezesNothing() throws {
+        let out = dir + "/ctrlz"
+        let ssh = try XCTUnwrap(EndToEndTUITests.which("ssh"))
+        var input: Int32 = -1
+        let screen = "\(dir)/ctrlz.screen"
+        let client = try spawn(ssh, ["-tt"] + sshArgs + [remote(trainArgs(out))], stdout: screen, stdin: &input)
+        defer { if input >= 0 { close(input) } }
+        let normalized = URL(fileURLWithPath: out).standardizedFileURL.path
+        let entry = try XCTUnwrap(TestRuntime.newestEntry(timeout: 60) { $0.run.output == normalized && $0.isLive })
+        XCTAssertTrue(wait(30) { ((try? String(contentsOfFile: screen, encoding: .isoLatin1)) ?? "").contains("Loss (nats/token)") })
+        _ = UnixSocket.writeAll(input, [0x1a])  // Ctrl-Z, typed into the remote terminal
+        XCTAssertTrue(wait(10) { ((try? String(contentsOfFile: screen, encoding: .isoLatin1)) ?? "").contains("no job control here") },
+                      "the viewer did not say why it did not suspend")
+        let viewers = Self.pids(containing: "--output \(out)", unless: "--serve-detached").filter { $0 != entry.run.pid }
+        XCTAssertEqual(viewers.count, 1)
+        for v in viewers {
+            let stat = (try? String(contentsOfFile: "/proc/\(v)/stat", encoding: .utf8)) ?? ""
+            XCTAssertFalse(stat.contains(") T "), "the viewer was stopped: \(stat)")
+        }
+        let n = metricsSteps(out).last ?? 0
+        XCTAssertTrue(wait(10) { (metricsSteps(out).last ?? 0) > n + 10 }, "the run froze")
+        kill(client, SIGKILL)
+        var st: Int32 = 0
+        waitpid(client, &st, 0)
+        XCTAssertEqual(EndToEndTUITests.run(try BinaryRunner.binary().path, ["stop", "--no-save", entry.run.id]).status, 0)
+    }
+
     func testDropOfAHeadlessRunOnTheSSHTerminal() throws {
         let out = dir + "/headless"
         let entry = try dropAndCheck(out, command: remote(trainArgs(out, extra: "--headless")), screen: "\(dir)/headless.out",
