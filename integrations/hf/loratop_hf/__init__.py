@@ -12,3 +12,11 @@ from .server import PROTOCOL_VERSION, RunServer  # noqa: E402
 
 __all__ = ["RunServer", "Command", "CommandError", "parse", "StepRecord", "EvalRecord", "ChangeEvent", "Settings",
            "PROTOCOL_VERSION", "__version__"]
+
+
+def __getattr__(name):
+    """`LoratopCallback` imports transformers, so it is loaded only when asked for."""
+    if name == "LoratopCallback":
+        from .callback import LoratopCallback
+        return LoratopCallback
+    raise AttributeError(f"module 'loratop_hf' has no attribute {name!r}")

@@ -24,7 +24,9 @@ import os
 import selectors
 import socket
 import struct
+import sys
 import threading
+import traceback
 import time
 from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
@@ -419,10 +421,14 @@ class RunServer:
                         self._drain_wake()
                     else:
                         c: _Connection = key.data
-                        if events & selectors.EVENT_READ and not c.closed:
-                            self._read(c)
-                        if events & selectors.EVENT_WRITE and not c.closed:
-                            self._writable(c)
+                        try:
+                            if events & selectors.EVENT_READ and not c.closed:
+                                self._read(c)
+                            if events & selectors.EVENT_WRITE and not c.closed:
+                                self._writable(c)
+                        except Exception:  # a bug must cost one connection, never the run or the other viewers
+                            traceback.print_exc(file=sys.stderr)
+                            self._drop(c)
                 self._dispatch()
                 self._tick()
             self._drain_wake()
