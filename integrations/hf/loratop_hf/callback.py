@@ -239,7 +239,8 @@ class LoratopCallback(TrainerCallback):
         elif c.kind == "save":
             if where == "save":
                 self._deferred.append(c)
-                s.message("save: the Trainer has just saved; the next save comes at the first step's end after "
+                # Not a failure (a note starting with "save:" would say so): it is done after resume.
+                s.message("the Trainer has just saved; the save asked for now comes at the first step's end after "
                           "resume")
             else:
                 s.status("saving")
@@ -247,7 +248,8 @@ class LoratopCallback(TrainerCallback):
         elif c.kind == "eval":
             if where != "log":
                 self._deferred.append(c)
-                s.message("eval: the Trainer evaluates at a step's end; it runs at the first one after resume")
+                s.message("the Trainer evaluates at a step's end; the evaluation asked for now runs at the first "
+                          "one after resume")
             else:
                 s.status("evaluating")
                 control.should_evaluate = True

@@ -273,3 +273,25 @@ def test_too_many_connections_are_refused(make_run, connect):
     err = c.message()
     assert err["type"] == "error" and err["code"] == "overloaded"
     assert c.closed_within(3)
+
+
+@pytest.mark.skipif(os.getuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
+                    reason="needs root (to connect as nobody) and /usr/bin/python3")
+def test_another_uid_is_refused_by_its_peer_credentials(run, connect, runtime_dir):
+    import subprocess
+    folder = os.path.join(runtime_dir, "loratop")
+    # Let another uid reach the socket for this test only (the server checked the folder when it started); the probe
+    # starts in the folder, so the private folders above it are not in its way.
+    os.chmod(folder, 0o711)
+    os.chmod(run.server.socket_path, 0o666)
+    probe = ("import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+             "print(s.makefile().readline(), end=''); print(s.recv(100) == b'')")
+    out = subprocess.run(["/usr/bin/python3", "-c", probe, os.path.basename(run.server.socket_path)], cwd=folder,
+                         user=65534, group=65534, extra_groups=[], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    first, closed = out.stdout.splitlines()
+    err = json.loads(first)
+    assert err["type"] == "error" and err["code"] == "refused" and "uid 65534" in err["message"]
+    assert closed == "True"
+    c = connect(run)  # our own uid still gets in
+    assert c.message()["type"] == "hello"

@@ -63,6 +63,19 @@ def test_ls_send_and_stop(served):
     assert refused.returncode == 1
     assert "cannot change the LoRA rank" in refused.stderr and f"run {rid} refused `rank 16`" in refused.stderr
 
+    waited = loratop("send", rid, "lr 5e-5", "--wait")
+    assert waited.returncode == 0, waited.stderr
+    assert f"run {rid}: applied at step " in waited.stdout and "lr 1e-04→5e-05" in waited.stdout
+
+    saved = loratop("send", rid, "save", "--wait")
+    assert saved.returncode == 0, saved.stderr
+    assert f"run {rid}: saved {out}/checkpoint-" in saved.stdout
+
+    paused = loratop("send", rid, "pause", "--wait")
+    assert paused.returncode == 0 and "paused at step" in paused.stdout, paused.stderr
+    resumed = loratop("send", rid, "resume", "--wait")
+    assert resumed.returncode == 0 and "resumed at step" in resumed.stdout, resumed.stderr
+
     bad = loratop("send", rid, "lr", "x")
     assert bad.returncode == 1 and "expected a number after `lr`, found `x`" in bad.stderr
 
@@ -129,3 +142,14 @@ def test_attach_draws_the_run_in_tmux(served, runtime_dir, tmp_path):
         subprocess.run(tmux + ["kill-server"], capture_output=True, timeout=10)
     listed = next(e for e in json.loads(loratop("ls", "--json").stdout) if e["run"]["id"] == rid)
     assert listed["ended"] is None and listed["progress"]["status"] == "running"
+
+
+def test_a_killed_run_is_listed_as_lost(served, runtime_dir):
+    proc, rid, _ = served
+    proc.kill()
+    proc.wait(10)
+    listed = loratop("ls", "--json")
+    assert listed.returncode == 0, listed.stderr
+    entry = next(e for e in json.loads(listed.stdout) if e["run"]["id"] == rid)
+    assert entry["progress"]["status"] == "lost" and isinstance(entry["ended"], float)
+    assert not os.path.exists(os.path.join(runtime_dir, "loratop", rid + ".sock"))
