@@ -16,6 +16,7 @@ commands are broadcast to every rank).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -24,10 +25,13 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from transformers import TrainerCallback
 
 from .commands import Command, format_number
+from .registry import RegistryError
 from .server import RunServer
 from .wire import ChangeEvent, EvalRecord, Settings, StepRecord
 
 __all__ = ["LoratopCallback", "REFUSALS"]
+
+logger = logging.getLogger("loratop_hf")
 
 #: Commands a Trainer run does not do, with the reason given to whoever sends one.
 REFUSALS: Dict[str, str] = {
@@ -138,7 +142,12 @@ class LoratopCallback(TrainerCallback):
         self.server = RunServer(model=name, output=args.output_dir, total_steps=int(state.max_steps), data=self.data,
                                 mode=self.mode, settings=self.settings, trainable_parameters=trainable,
                                 base_parameters=base, refusals=refusals, folder=self.folder)
-        self.server.start()
+        try:
+            self.server.start()
+        except (RegistryError, OSError) as e:  # no viewer is no reason to stop training
+            logger.warning("loratop: this run is not served (%s)", e)
+            self.server = None
+            return
         self.server.status("running")
         self._optimizer, self._scheduler = optimizer, lr_scheduler
         self._tokens_seen = int(getattr(state, "num_input_tokens_seen", 0) or 0)

@@ -18,8 +18,9 @@ has a bounded output queue, and a viewer that falls behind loses its backlog and
 
 from __future__ import annotations
 
+import atexit
 import collections
-import errno
+import weakref
 import os
 import selectors
 import socket
@@ -182,6 +183,7 @@ class RunServer:
         self._write_entry(ended=False)
         self._thread = threading.Thread(target=self._serve, name=f"loratop-server-{rid}", daemon=True)
         self._thread.start()
+        atexit.register(_close_at_exit, weakref.ref(self))
         return self
 
     def close(self, drain_seconds: float = 1.0) -> None:
@@ -746,6 +748,19 @@ class RunServer:
                 _wait_writable(c.sock, min(0.05, max(0.0, deadline - time.monotonic())))
             self._drop(c)
         self._connections.clear()
+
+
+def _close_at_exit(ref: "weakref.ReferenceType[RunServer]") -> None:
+    """A process that exits without closing its run (an exception in the training loop) marks it failed and ended,
+    so `loratop ls` does not list it as running."""
+    server = ref()
+    if server is None or server._closed:
+        return
+    with server._lock:
+        live = server._status not in TERMINAL_STATUSES
+    if live:
+        server.status("failed", "the process exited without ending the run")
+    server.close(drain_seconds=0.2)
 
 
 def _wait_writable(sock: socket.socket, timeout: float) -> None:

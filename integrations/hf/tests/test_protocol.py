@@ -295,3 +295,18 @@ def test_another_uid_is_refused_by_its_peer_credentials(run, connect, runtime_di
     assert closed == "True"
     c = connect(run)  # our own uid still gets in
     assert c.message()["type"] == "hello"
+
+
+def test_a_process_that_exits_without_closing_marks_its_run_failed(runtime_dir, tmp_path):
+    import subprocess
+    import sys
+    script = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r}); "
+              "from loratop_hf import RunServer; "
+              f"s = RunServer(model='m', output={str(tmp_path)!r}, total_steps=10).start(); s.status('running'); "
+              "print(s.id, flush=True); raise SystemExit(3)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 3, out.stderr
+    rid = out.stdout.strip()
+    entry = json.load(open(os.path.join(runtime_dir, "loratop", rid + ".json")))
+    assert entry["progress"]["status"] == "failed" and isinstance(entry["ended"], float)
+    assert not os.path.exists(os.path.join(runtime_dir, "loratop", rid + ".sock"))
