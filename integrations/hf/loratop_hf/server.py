@@ -198,8 +198,11 @@ class RunServer:
         self._stopping = True
         self._wake()
         self._thread.join()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        with self._lock:  # _emit wakes under the lock: no event can write to a descriptor closed (and reused) here
+            r, w = self._wake_r, self._wake_w
+            self._wake_r = self._wake_w = -1
+        os.close(r)
+        os.close(w)
         self._write_entry(ended=True)
 
     def __enter__(self) -> "RunServer":
@@ -217,7 +220,9 @@ class RunServer:
     # The training thread's side: cheap, never waits for a viewer
 
     def _emit(self, seq_numbered: bool, message: Dict[str, Any]) -> None:
-        """Queues an event for the server thread; call with _lock held."""
+        """Queues an event for the server thread; call with _lock held. After `close` nothing is queued."""
+        if self._closed:
+            return
         if seq_numbered:
             self._seq += 1
             message["seq"] = self._seq
