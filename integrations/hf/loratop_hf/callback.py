@@ -10,7 +10,10 @@ loss, grad norm and learning rate become the step's record), applies the command
 sets the Trainer's own flags for `save` (a normal `checkpoint-N` folder), `eval` and `stop`. A paused run holds at the
 end of its boundary (after the evaluation or save it asked for), so no step starts while it is paused.
 
-Not yet: `alpha`, `dropout`, `sample`, and commands on a distributed run (only rank 0 serves, read-only, until
+`alpha X` and `dropout X` change every PEFT LoRA layer of the active adapter (PEFT's scaling is alpha/r, or
+alpha/√r with rsLoRA) and the adapter's config, so checkpoints save what trains.
+
+Not yet: `sample`, and commands on a distributed run (only rank 0 serves, read-only, until
 commands are broadcast to every rank).
 """
 
@@ -39,12 +42,13 @@ REFUSALS: Dict[str, str] = {
             "restart with another r)",
     "quant": "a PyTorch run keeps the base model as it was loaded; it cannot re-quantize it while it trains",
     "restart": "a Trainer run cannot restart itself; start the script again",
-    "alpha": "changing alpha on a PyTorch run is not supported yet",
-    "dropout": "changing dropout on a PyTorch run is not supported yet",
     "sample": "sampling from a PyTorch run is not supported yet",
 }
 _DISTRIBUTED = ("this run has {n} processes; commands on a distributed run are not supported yet (they must reach "
                 "every rank at the same step), so it serves read-only")
+
+_NOT_PEFT = "this model has no PEFT LoRA layers, so there is no LoRA {what} to change"
+_PATTERNS = "this adapter sets {what} per layer ({key}), so one value cannot replace it"
 
 _SCHEDULES = {"linear": "linear", "cosine": "cosine", "constant": "constant", "constant_with_warmup": "constant",
               "cosine_with_restarts": "cosine", "cosine_with_min_lr": "cosine"}
@@ -75,13 +79,31 @@ def _parameters(model: Any) -> Tuple[int, int]:
     return trainable, total - trainable
 
 
+def _adapter(model: Any) -> Tuple[str, Any]:
+    """The active adapter's name and PEFT config, or ("", None) when the model is not a PEFT model."""
+    peft = getattr(model, "peft_config", None)
+    if not isinstance(peft, Mapping) or not peft:
+        return "", None
+    name = getattr(model, "active_adapter", None)
+    if not isinstance(name, str) or name not in peft:
+        name = next(iter(peft))
+    return name, peft[name]
+
+
+def lora_layers(model: Any, adapter: str) -> List[Any]:
+    """The modules holding a LoRA adapter `adapter` (PEFT's LoraLayer: `r`, `lora_alpha`, `scaling` dicts)."""
+    out = []
+    for m in model.modules():
+        r, scaling = getattr(m, "r", None), getattr(m, "scaling", None)
+        if isinstance(r, dict) and isinstance(scaling, dict) and adapter in scaling and adapter in r:
+            out.append(m)
+    return out
+
+
 def describe(model: Any, args: Any) -> Settings:
     """The run's settings from the Trainer's arguments and, when the model is a PEFT model, its LoRA config."""
     s = Settings(rank=0, alpha=0.0, dropout=0.0, targets=[], warmup=0)
-    peft = getattr(model, "peft_config", None)
-    config = None
-    if isinstance(peft, Mapping) and peft:
-        config = peft.get(getattr(model, "active_adapter", "default")) or next(iter(peft.values()))
+    _, config = _adapter(model)
     if config is not None and hasattr(config, "r"):
         s.rank = int(config.r)
         s.alpha = float(getattr(config, "lora_alpha", s.rank))
@@ -119,6 +141,7 @@ class LoratopCallback(TrainerCallback):
         self.stop_requested: Optional[bool] = None  # None, or whether to save first
         self._deferred: List[Command] = []
         self._optimizer: Any = None
+        self._model: Any = None
         self._scheduler: Any = None
         self._step_started = 0.0
         self._step_seconds = 0.0
@@ -133,10 +156,17 @@ class LoratopCallback(TrainerCallback):
         self.settings = describe(model, args)
         trainable, base = _parameters(model)
         refusals = dict(self.refusals)
+        adapter, config = _adapter(model)
+        if not adapter or not lora_layers(model, adapter):
+            refusals.setdefault("alpha", _NOT_PEFT.format(what="alpha"))
+            refusals.setdefault("dropout", _NOT_PEFT.format(what="dropout"))
+        else:
+            if getattr(config, "alpha_pattern", None):
+                refusals.setdefault("alpha", _PATTERNS.format(what="alpha", key="alpha_pattern"))
         world = int(getattr(args, "world_size", 1) or 1)
         if world > 1:
             why = _DISTRIBUTED.format(n=world)
-            for kind in ("lr", "pause", "resume", "save", "eval", "stop"):
+            for kind in ("lr", "alpha", "dropout", "pause", "resume", "save", "eval", "stop"):
                 refusals[kind] = why
         name = getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__
         self.server = RunServer(model=name, output=args.output_dir, total_steps=int(state.max_steps), data=self.data,
@@ -149,7 +179,7 @@ class LoratopCallback(TrainerCallback):
             self.server = None
             return
         self.server.status("running")
-        self._optimizer, self._scheduler = optimizer, lr_scheduler
+        self._optimizer, self._scheduler, self._model = optimizer, lr_scheduler, model
         self._tokens_seen = int(getattr(state, "num_input_tokens_seen", 0) or 0)
 
     def on_train_end(self, args, state, control, **kwargs):
@@ -239,6 +269,10 @@ class LoratopCallback(TrainerCallback):
         assert s is not None
         if c.kind == "lr":
             self._set_lr(float(c.value), state)
+        elif c.kind == "alpha":
+            self._set_alpha(float(c.value), state)
+        elif c.kind == "dropout":
+            self._set_dropout(float(c.value), state)
         elif c.kind == "pause":
             self.paused = True
             s.status("paused")
@@ -290,6 +324,44 @@ class LoratopCallback(TrainerCallback):
             scheduler._last_lr = [g["lr"] for g in self._optimizer.param_groups]
         self.settings.learning_rate = lr
         self.server.applied(ChangeEvent(state.global_step, "lr", format_number(old), format_number(lr)),
+                            self.settings)
+
+
+    def _set_alpha(self, alpha: float, state) -> None:
+        """alpha on every LoRA layer of the adapter: scaling = alpha/r (alpha/√r with rsLoRA), as PEFT sets it."""
+        assert self.server is not None and self.settings is not None
+        adapter, config = _adapter(self._model)
+        old = self.settings.alpha
+        for m in lora_layers(self._model, adapter):
+            r = m.r[adapter]
+            rs = m.use_rslora.get(adapter, False) if isinstance(getattr(m, "use_rslora", None), dict) else False
+            m.lora_alpha[adapter] = alpha
+            m.scaling[adapter] = alpha / math.sqrt(r) if rs else alpha / r
+        config.lora_alpha = alpha
+        self.settings.alpha = alpha
+        self.server.applied(ChangeEvent(state.global_step, "alpha", format_number(old), format_number(alpha)),
+                            self.settings)
+
+    def _set_dropout(self, p: float, state) -> None:
+        """The dropout on every LoRA layer's input (PEFT uses Identity for 0, Dropout otherwise)."""
+        import torch  # present: the Trainer runs on it
+
+        assert self.server is not None and self.settings is not None
+        adapter, config = _adapter(self._model)
+        old = self.settings.dropout
+        for m in lora_layers(self._model, adapter):
+            drop = getattr(m, "lora_dropout", None)
+            if drop is None or adapter not in drop:
+                continue
+            current = drop[adapter]
+            if p > 0 and isinstance(current, torch.nn.Dropout):
+                current.p = p
+            else:
+                drop[adapter] = torch.nn.Dropout(p=p) if p > 0 else torch.nn.Identity()
+                drop[adapter].train(current.training)
+        config.lora_dropout = p
+        self.settings.dropout = p
+        self.server.applied(ChangeEvent(state.global_step, "dropout", format_number(old), format_number(p)),
                             self.settings)
 
 

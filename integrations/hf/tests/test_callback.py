@@ -38,7 +38,7 @@ def trainer_run(runtime_dir, tmp_path):
     from loratop_hf import LoratopCallback
 
     config = transformers.GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=64, n_positions=32,
-                                    bos_token_id=0, eos_token_id=0)
+                                    bos_token_id=0, eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
     torch.manual_seed(0)
     model = transformers.GPT2LMHeadModel(config)
     try:
@@ -130,5 +130,56 @@ def test_trainer_run_is_served_and_steered(trainer_run):
         thread.join(30)
         assert "error" not in result, result.get("error")
         assert trainer.state.global_step < 100_000
+    finally:
+        c.close()
+
+
+def test_alpha_and_dropout_change_peft_layers_as_setting_them_by_hand(trainer_run):
+    peft = pytest.importorskip("peft", reason="peft is not installed (pip install peft)")
+    import copy
+
+    trainer, callback, thread, result = trainer_run
+    model = trainer.model
+    assert isinstance(model, peft.PeftModel)
+    c = RawClient(callback.server.socket_path)
+    try:
+        c.message()
+        c.send({"type": "attach", "read_only": False})
+        state = c.until(lambda m: m["type"] == "state")[-1]
+        assert (state["settings"]["rank"], state["settings"]["alpha"]) == (4, 8)
+        assert state["settings"]["targets"] == ["c_attn"]
+        c.send({"type": "command", "id": "p", "line": "pause"})
+        c.until(lambda m: m["type"] == "status" and m["status"] == "paused")
+        reference = copy.deepcopy(model)  # the same weights: nothing trains while paused
+        batch = torch.arange(16).reshape(1, 16) % 64
+        with torch.no_grad():
+            before = model(input_ids=batch).logits
+
+        c.send({"type": "command", "id": "a", "line": "alpha 32"})
+        change = c.until(lambda m: m["type"] == "change")[-1]["change"]
+        assert change["kind"] == "alpha" and change["from"] == "8" and change["to"] == "32"
+        settings = c.until(lambda m: m["type"] == "settings")[-1]["settings"]
+        assert settings["alpha"] == 32
+        layers = [m for m in reference.modules() if isinstance(m, peft.tuners.lora.LoraLayer)]
+        assert layers
+        for m in layers:
+            m.scaling["default"] = 32 / m.r["default"]  # PEFT's scaling, set by hand
+        with torch.no_grad():
+            after = model(input_ids=batch).logits
+            by_hand = reference(input_ids=batch).logits
+        assert torch.equal(after, by_hand)
+        assert not torch.equal(after, before) or all(
+            torch.count_nonzero(m.lora_B["default"].weight) == 0 for m in layers)
+        assert model.peft_config["default"].lora_alpha == 32
+
+        c.send({"type": "command", "id": "d", "line": "dropout 0.1"})
+        change = c.until(lambda m: m["type"] == "change")[-1]["change"]
+        assert change["kind"] == "dropout" and change["from"] == "0" and change["to"] == "0.1"
+        drops = [m.lora_dropout["default"] for m in model.modules() if isinstance(m, peft.tuners.lora.LoraLayer)]
+        assert drops and all(isinstance(d, torch.nn.Dropout) and d.p == pytest.approx(0.1) for d in drops)
+        assert model.peft_config["default"].lora_dropout == pytest.approx(0.1)
+        c.send({"type": "command", "id": "r", "line": "resume"})
+        held = state["step"]
+        c.until(lambda m: m["type"] == "step" and m["record"]["step"] > held + 2)
     finally:
         c.close()
