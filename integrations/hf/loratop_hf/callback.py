@@ -13,8 +13,9 @@ end of its boundary (after the evaluation or save it asked for), so no step star
 `alpha X` and `dropout X` change every PEFT LoRA layer of the active adapter (PEFT's scaling is alpha/r, or
 alpha/√r with rsLoRA) and the adapter's config, so checkpoints save what trains.
 
-Not yet: `sample`, and commands on a distributed run (only rank 0 serves, read-only, until
-commands are broadcast to every rank).
+Distributed (torchrun, accelerate): rank 0 serves; at every step boundary the commands it took are broadcast to
+every rank (`torch.distributed.broadcast_object_list`) and applied by all at the same step, and a pause holds every
+rank (rank 0 broadcasts twice a second while it holds). Not yet: `sample`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from transformers import TrainerCallback
 
-from .commands import Command, format_number
+from .commands import Command, format_number, parse
 from .registry import RegistryError
 from .server import RunServer
 from .wire import ChangeEvent, EvalRecord, Settings, StepRecord
@@ -44,8 +45,8 @@ REFUSALS: Dict[str, str] = {
     "restart": "a Trainer run cannot restart itself; start the script again",
     "sample": "sampling from a PyTorch run is not supported yet",
 }
-_DISTRIBUTED = ("this run has {n} processes; commands on a distributed run are not supported yet (they must reach "
-                "every rank at the same step), so it serves read-only")
+_DISTRIBUTED = ("this run has {n} processes but torch.distributed is not initialised, so a command could not reach "
+                "every rank at the same step; it serves read-only")
 
 _NOT_PEFT = "this model has no PEFT LoRA layers, so there is no LoRA {what} to change"
 _PATTERNS = "this adapter sets {what} per layer ({key}), so one value cannot replace it"
@@ -123,6 +124,19 @@ def describe(model: Any, args: Any) -> Settings:
     return s
 
 
+class _Silent:
+    """The server of a rank that does not serve: takes the same calls and does nothing."""
+
+    socket_path = None
+
+    def __getattr__(self, name: str) -> Any:
+        return _nothing
+
+
+def _nothing(*args: Any, **kwargs: Any) -> Any:
+    return None
+
+
 class LoratopCallback(TrainerCallback):
     """Serves the Trainer's run to loratop (rank 0 only); see the module's documentation."""
 
@@ -135,7 +149,8 @@ class LoratopCallback(TrainerCallback):
         self.mode = mode
         self.refusals = dict(REFUSALS)
         self.refusals.update(refusals or {})
-        self.server: Optional[RunServer] = None
+        self.server: Any = None  # a RunServer on the rank that serves, _Silent on the others, None when inactive
+        self._distributed = False
         self.settings: Optional[Settings] = None
         self.paused = False
         self.stop_requested: Optional[bool] = None  # None, or whether to save first
@@ -151,9 +166,18 @@ class LoratopCallback(TrainerCallback):
     # -- life ------------------------------------------------------------------------------------------------
 
     def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kwargs):
-        if not state.is_world_process_zero or self.server is not None:
+        if self.server is not None:
+            return
+        world = int(getattr(args, "world_size", 1) or 1)
+        self._distributed = world > 1 and _distributed_ready()
+        if not state.is_world_process_zero and not self._distributed:
             return
         self.settings = describe(model, args)
+        self._optimizer, self._scheduler, self._model = optimizer, lr_scheduler, model
+        self._tokens_seen = int(getattr(state, "num_input_tokens_seen", 0) or 0)
+        if not state.is_world_process_zero:
+            self.server = _Silent()  # takes part in every broadcast, says nothing
+            return
         trainable, base = _parameters(model)
         refusals = dict(self.refusals)
         adapter, config = _adapter(model)
@@ -163,8 +187,7 @@ class LoratopCallback(TrainerCallback):
         else:
             if getattr(config, "alpha_pattern", None):
                 refusals.setdefault("alpha", _PATTERNS.format(what="alpha", key="alpha_pattern"))
-        world = int(getattr(args, "world_size", 1) or 1)
-        if world > 1:
+        if world > 1 and not self._distributed:
             why = _DISTRIBUTED.format(n=world)
             for kind in ("lr", "alpha", "dropout", "pause", "resume", "save", "eval", "stop"):
                 refusals[kind] = why
@@ -176,11 +199,9 @@ class LoratopCallback(TrainerCallback):
             self.server.start()
         except (RegistryError, OSError) as e:  # no viewer is no reason to stop training
             logger.warning("loratop: this run is not served (%s)", e)
-            self.server = None
+            self.server = _Silent() if self._distributed else None  # the other ranks still wait for broadcasts
             return
         self.server.status("running")
-        self._optimizer, self._scheduler, self._model = optimizer, lr_scheduler, model
-        self._tokens_seen = int(getattr(state, "num_input_tokens_seen", 0) or 0)
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.server is None:
@@ -238,7 +259,7 @@ class LoratopCallback(TrainerCallback):
 
     def _boundary(self, state, control) -> None:
         """At the end of a step: apply what was deferred and what was sent, then hold if paused."""
-        commands, self._deferred = self._deferred + self.server.take_commands(), []
+        commands, self._deferred = self._deferred + self._take(), []
         for c in commands:
             self._apply(c, state, control, "log")
         self._hold_in = "save" if control.should_save else "evaluate" if control.should_evaluate else "log"
@@ -253,7 +274,7 @@ class LoratopCallback(TrainerCallback):
         self.server.status("paused")
         while self.paused and self.stop_requested is None:
             self.server.wait_for_commands(0.5)
-            for c in self.server.take_commands():
+            for c in self._take():
                 self._apply(c, state, control, where)
             if control.should_evaluate and where == "log":
                 self._hold_in = "save" if control.should_save else "evaluate"
@@ -263,6 +284,18 @@ class LoratopCallback(TrainerCallback):
                 return
         if self.stop_requested is None:
             self.server.status("running")
+
+    def _take(self) -> List[Command]:
+        """The commands to apply now: rank 0's, sent to every rank when the run is distributed (every rank calls
+        this at the same points, so the broadcasts pair up)."""
+        lines = [c.line for c in (self.server.take_commands() or [])]
+        if self._distributed:
+            import torch.distributed as dist
+
+            box: List[Any] = [lines]
+            dist.broadcast_object_list(box, src=0)
+            lines = box[0]
+        return [parse(line) for line in lines]
 
     def _apply(self, c: Command, state, control, where: str) -> None:
         s = self.server
@@ -363,6 +396,14 @@ class LoratopCallback(TrainerCallback):
         self.settings.dropout = p
         self.server.applied(ChangeEvent(state.global_step, "dropout", format_number(old), format_number(p)),
                             self.settings)
+
+
+def _distributed_ready() -> bool:
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return False
+    return dist.is_available() and dist.is_initialized()
 
 
 def _float(v: Any) -> float:
