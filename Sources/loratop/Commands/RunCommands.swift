@@ -158,8 +158,10 @@ struct Stop: ParsableCommand {
         let entry = try RunRegistry().find(target)
         let code = try Send.deliver(noSave ? "stop nosave" : "stop", to: entry)
         guard code == 0, !noWait else { throw ExitCode(code) }
-        while kill(entry.run.pid, 0) == 0 { usleep(100_000) }
-        let final = (try? RunRegistry())?.entry(id: entry.run.id)
+        // Ended when its process is gone, or when its entry says so (a run inside a notebook ends and the process lives on).
+        let registry = try? RunRegistry()
+        while kill(entry.run.pid, 0) == 0 && (registry?.entry(id: entry.run.id)?.isLive ?? false) { usleep(100_000) }
+        let final = registry?.entry(id: entry.run.id)
         Output.out("run \(entry.run.id) ended: \(final?.progress.status ?? "stopped") at step \(final?.progress.step ?? 0)")
     }
 }
