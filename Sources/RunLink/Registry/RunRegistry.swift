@@ -134,7 +134,7 @@ public struct RunRegistry: Sendable {
     }
 
     /// Whether a process with this pid exists (EPERM counts: it exists, it is just not ours).
-    static func processExists(_ pid: Int32) -> Bool {
+    public static func processExists(_ pid: Int32) -> Bool {
         guard pid > 0 else { return false }
         return kill(pid, 0) == 0 || errno == EPERM
     }

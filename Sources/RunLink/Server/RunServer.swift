@@ -98,12 +98,9 @@ public final class RunServer: @unchecked Sendable {
     /// A viewer inside this process: returns the client end of a connected pair (a descriptor to hand to `RunClient`).
     public func connectInProcess() throws -> Int32 {
         let (mine, theirs) = try UnixSocket.pair()
-        queue.sync { add(fd: mine, peerPID: getpid()) }
+        queue.sync { add(fd: mine) }
         return theirs
     }
-
-    /// Attached viewers now.
-    public var viewerCount: Int { queue.sync { connections.values.filter(\.attached).count } }
 
     /// Attached viewers that may send commands, now.
     public var interactiveViewerCount: Int { queue.sync { connections.values.filter { $0.attached && !$0.readOnly }.count } }
@@ -143,7 +140,7 @@ public final class RunServer: @unchecked Sendable {
                 if errno == EINTR { continue }
                 return  // EAGAIN: no more; EMFILE and friends: try again on the next wake-up
             }
-            guard let cred = UnixSocket.peerCredentials(fd), cred.uid == options.allowedUID else {
+            guard UnixSocket.peerCredentials(fd)?.uid == options.allowedUID else {
                 let who = UnixSocket.peerCredentials(fd).map { "uid \($0.uid)" } ?? "an unknown user"
                 let refusal = ErrorMessage(code: "refused", message: "run \(info.id) belongs to uid \(options.allowedUID); \(who) may not attach to it")
                 if let bytes = try? WireCoding.line(refusal, encoder: encoder) { _ = UnixSocket.writeAll(fd, bytes) }
@@ -156,14 +153,14 @@ public final class RunServer: @unchecked Sendable {
                 close(fd)
                 continue
             }
-            add(fd: fd, peerPID: cred.pid)
+            add(fd: fd)
         }
     }
 
-    private func add(fd: Int32, peerPID: Int32) {
+    private func add(fd: Int32) {
         let number = nextNumber
         nextNumber += 1
-        let c = ViewerConnection(fd: fd, number: number, peerPID: peerPID, queue: queue,
+        let c = ViewerConnection(fd: fd, number: number, queue: queue,
                                  onReadable: { [unowned self] in read($0) }, onWritable: { [unowned self] in writable($0) })
         connections[number] = c
         let hello = HelloMessage(protocol: runProtocolVersion, server: options.server, run: info,
@@ -289,6 +286,7 @@ public final class RunServer: @unchecked Sendable {
 
     private func sendState(to c: ViewerConnection) {
         let snap = engine.latest
+        memory = memoryProvider()  // fresh for a new viewer (the figures are only followed while someone watches)
         c.skipThrough = snap.eventSequence
         let state = SnapshotCodec.state(snap, memory: memory, points: c.points)
         guard let bytes = try? WireCoding.line(state, encoder: encoder) else { return }
@@ -306,6 +304,8 @@ public final class RunServer: @unchecked Sendable {
 
     private func broadcast(seq: UInt64, event: EngineEvent) {
         guard !stopped else { return }
+        if case .status = event { writeEntry(ended: false) }
+        guard connections.values.contains(where: \.attached) else { return }
         let message = SnapshotCodec.event(event, seq: seq)
         guard let bytes = try? WireCoding.line(message, encoder: encoder) else { return }
         var restart = false
@@ -320,13 +320,13 @@ public final class RunServer: @unchecked Sendable {
                 enqueue(bytes, to: c)
             }
         }
-        if case .status = event { writeEntry(ended: false) }
     }
 
     private func tick() {
         guard !stopped else { return }
-        let m = memoryProvider()
-        if RunServer.memoryChanged(from: memory, to: m) {
+        let watched = connections.values.contains(where: \.attached)
+        let m = watched ? memoryProvider() : memory
+        if watched, RunServer.memoryChanged(from: memory, to: m) {
             memory = m
             var e = EventMessage(type: "memory", seq: 0)
             e.memory = m

@@ -9,7 +9,6 @@ import Glibc
 final class ViewerConnection {
     let fd: Int32
     let number: Int
-    let peerPID: Int32
     var framer = LineFramer()
     /// Messages waiting to be written; the first may be partly written (`offset` bytes of it).
     var outgoing: [[UInt8]] = []
@@ -31,11 +30,10 @@ final class ViewerConnection {
     private let writeSource: DispatchSourceWrite
     private var writing = false
 
-    init(fd: Int32, number: Int, peerPID: Int32, queue: DispatchQueue, onReadable: @escaping (ViewerConnection) -> Void,
+    init(fd: Int32, number: Int, queue: DispatchQueue, onReadable: @escaping (ViewerConnection) -> Void,
          onWritable: @escaping (ViewerConnection) -> Void) {
         self.fd = fd
         self.number = number
-        self.peerPID = peerPID
         UnixSocket.setNonBlocking(fd)
         readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)

@@ -160,7 +160,7 @@ struct Stop: ParsableCommand {
         guard code == 0, !noWait else { throw ExitCode(code) }
         // Ended when its process is gone, or when its entry says so (a run inside a notebook ends and the process lives on).
         let registry = try? RunRegistry()
-        while kill(entry.run.pid, 0) == 0 && (registry?.entry(id: entry.run.id)?.isLive ?? false) { usleep(100_000) }
+        while RunRegistry.processExists(entry.run.pid) && (registry?.entry(id: entry.run.id)?.isLive ?? false) { usleep(100_000) }
         let final = registry?.entry(id: entry.run.id)
         Output.out("run \(entry.run.id) ended: \(final?.progress.status ?? "stopped") at step \(final?.progress.step ?? 0)")
     }
@@ -188,13 +188,8 @@ struct Logs: ParsableCommand {
                 if !UnixSocket.writeAll(STDOUT_FILENO, Array(buf[0..<n])) { return }
                 continue
             }
-            guard follow, RunRegistryLiveness.alive(entry) else { return }
+            guard follow, entry.isLive, RunRegistry.processExists(entry.run.pid) else { return }
             usleep(200_000)
         }
     }
-}
-
-/// Whether a registry entry's process still runs.
-enum RunRegistryLiveness {
-    static func alive(_ e: RegistryEntry) -> Bool { e.isLive && (kill(e.run.pid, 0) == 0 || errno == EPERM) }
 }

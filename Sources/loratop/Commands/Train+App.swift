@@ -19,8 +19,3 @@ extension AppOptions {
         dataName = URL(fileURLWithPath: data).lastPathComponent
     }
 }
-
-/// Puts the terminal back from the signal thread (a second Ctrl-C exits at once).
-func restoreTerminal() {
-    BackendBox.shared.emergencyShutdown()
-}

@@ -9,7 +9,8 @@ enum Output {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var broken: Set<Int32> = []
 
-    /// Writes `text` to a descriptor in full; false (and no more attempts on it) once it has failed.
+    /// Writes `text` to a descriptor in full; false when it failed. Once stdout or stderr has failed (the terminal or
+    /// pipe is gone) no more attempts are made on it; other descriptors (a log on a full disk) are tried again next time.
     @discardableResult
     static func write(_ text: String, to fd: Int32) -> Bool {
         lock.lock()
@@ -21,7 +22,7 @@ enum Output {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 {
-                broken.insert(fd)
+                if fd == STDOUT_FILENO || fd == STDERR_FILENO { broken.insert(fd) }
                 return false
             }
             off += n

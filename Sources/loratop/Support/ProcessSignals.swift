@@ -15,8 +15,6 @@ final class ProcessSignals: @unchecked Sendable {
     /// The process's owner.
     static let shared = ProcessSignals()
 
-    /// The signals it catches.
-    private(set) var caught: [Int32] = []
     /// Whether SIGHUP was ignored when the process started (nohup): it stays ignored.
     private(set) var hangupIgnored = false
     private let lock = NSLock()
@@ -34,8 +32,8 @@ final class ProcessSignals: @unchecked Sendable {
         s.installed = true
         signal(SIGPIPE, SIG_IGN)
         s.hangupIgnored = cposix_signal_ignored(SIGHUP) == 1
-        s.caught = [SIGINT, SIGTERM, SIGTSTP] + (s.hangupIgnored ? [] : [SIGHUP])
-        let fd = s.caught.withUnsafeBufferPointer { cposix_signal_pipe($0.baseAddress, Int32($0.count)) }
+        let caught = [SIGINT, SIGTERM, SIGTSTP] + (s.hangupIgnored ? [] : [SIGHUP])
+        let fd = caught.withUnsafeBufferPointer { cposix_signal_pipe($0.baseAddress, Int32($0.count)) }
         guard fd >= 0 else { return }  // no pipe: the signals keep their default actions
         let thread = Thread {
             var b: UInt8 = 0
