@@ -9,3 +9,5 @@ void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int 
 // LAPACK QR factorisation (rank shrinking works on the small factors only).
 void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau, double *work, const int *lwork,
              int *info);
+// LAPACK Cholesky factorisation (the update inspector's R factors from the factors' Gram matrices).
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);

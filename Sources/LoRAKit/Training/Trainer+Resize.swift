@@ -30,6 +30,7 @@ extension Trainer {
         s.lora = newLora
         s.rngState = rng.state
         try restore(s)
+        lastGradientClip = nil  // the new factors' gradient buffers are empty until the next step
         releaseActivations()
         return worst
     }

@@ -34,6 +34,9 @@ public final class Trainer {
     var evalGraph: TrainingGraph?
     var pendingAlpha: Float?
     var pendingDropout: Float?
+    /// The clip coefficient of the last step when the adapters' gradient buffers still hold that step's (clipped)
+    /// gradients; nil before the first step and after a rank change (the inspector divides by it).
+    public internal(set) var lastGradientClip: Float?
 
     /// Attaches fresh adapters (PEFT init drawn from `seed`) to `model` and prepares the optimizer.
     public init(model: LlamaModel, lora: LoRAConfig, optimizer: OptimizerConfig, seed: UInt64,
@@ -121,6 +124,9 @@ public final class Trainer {
         if optimizer.maxGradNorm > 0 {
             let coef = min(1, optimizer.maxGradNorm / (norm + 1e-6))
             if coef < 1 { for p in params { for i in 0..<p.count { p.grad[i] *= coef } } }
+            lastGradientClip = coef
+        } else {
+            lastGradientClip = 1
         }
         let lr = nextLearningRate
         stepCount += 1

@@ -1,0 +1,119 @@
+import Dispatch
+
+/// Computes `UpdateInspection`s of a live model (at step boundaries) or of a saved adapter, keeping what changes
+/// rarely: ‖W‖_F of every base (from its source weights, computed once) and the quantization error of every base's
+/// storage (recomputed only when the storage object changes, e.g. after a live `quant` change).
+public final class UpdateInspector: @unchecked Sendable {
+    private var baseNorms: [String: Double] = [:]
+    private struct QuantEntry { weak var storage: AnyObject?; var error: Double }
+    private var quantErrors: [String: QuantEntry] = [:]
+
+    /// An inspector with empty caches.
+    public init() {}
+
+    /// One module's factors and what is known about its base, as the inspection reads them.
+    public struct Factors {
+        /// HF module name.
+        public var name: String
+        /// Rank r.
+        public var rank: Int
+        /// Input features.
+        public var inFeatures: Int
+        /// Output features.
+        public var outFeatures: Int
+        /// A (r, in) row-major.
+        public var a: UnsafePointer<Float>
+        /// B (out, r) row-major.
+        public var b: UnsafePointer<Float>
+        /// Gradients of A and B (same shapes) and the factor to divide them by (the clip coefficient), when valid.
+        public var grads: (a: UnsafePointer<Float>, b: UnsafePointer<Float>, clip: Float)?
+        /// The base's source weights (for ‖W‖_F), when known.
+        public var source: FrozenMatrix?
+        /// The base's storage when it differs from the source (for the quantization error).
+        public var stored: FrozenMatrix?
+    }
+
+    /// Inspects the adapters of `model`: factors from the adapters, gradients from their buffers (when `gradients`
+    /// holds the clip coefficient of the step that filled them), bases from `sources` (module name + ".weight").
+    public func inspect(model: LlamaModel, lora: LoRAConfig, step: Int, sources: [String: FrozenMatrix],
+                        storage: String?, gradients clip: Float?) throws -> UpdateInspection {
+        var factors: [Factors] = []
+        for block in model.blocks {
+            for t in LoRATarget.allCases {
+                let lin = block.linear(t)
+                guard let ad = lin.adapter else { continue }
+                let src = sources[lin.name + ".weight"]
+                let quantized = src.map { s in lin.base !== s && !(lin.base is DenseMatrix) } ?? false
+                factors.append(Factors(
+                    name: lin.name, rank: ad.rank, inFeatures: ad.inFeatures, outFeatures: ad.outFeatures,
+                    a: UnsafePointer(ad.a.value.pointer), b: UnsafePointer(ad.b.value.pointer),
+                    grads: clip.map { (UnsafePointer(ad.a.grad.pointer), UnsafePointer(ad.b.grad.pointer), $0) },
+                    source: src, stored: quantized ? lin.base : nil))
+            }
+        }
+        return try inspect(factors, step: step, lora: lora, storage: storage)
+    }
+
+    /// Inspects a list of modules' factors with the adapter settings `lora` (rank, alpha, rsLoRA give the scale).
+    public func inspect(_ factors: [Factors], step: Int, lora: LoRAConfig, storage: String?) throws -> UpdateInspection {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        fillCaches(factors)
+        let scale = lora.scale
+        var results = [Result<ModuleInspection, Error>?](repeating: nil, count: factors.count)
+        results.withUnsafeMutableBufferPointer { out in
+            guard let res = out.baseAddress else { return }
+            Parallel.forEachItem(factors.count) { i in
+                let f = factors[i]
+                res[i] = Result(catching: {
+                    let sigma = try UpdateSpectrum.singularValues(a: f.a, b: f.b, rank: f.rank, inFeatures: f.inFeatures,
+                                                                  outFeatures: f.outFeatures, scale: scale)
+                    var gA: Double?, gB: Double?
+                    if let g = f.grads {
+                        let c = Double(g.clip > 0 ? g.clip : 1)
+                        gA = Vec.sumSquares(g.a, f.rank * f.inFeatures).squareRoot() / c
+                        gB = Vec.sumSquares(g.b, f.outFeatures * f.rank).squareRoot() / c
+                    }
+                    return ModuleInspection(name: f.name, rank: f.rank, inFeatures: f.inFeatures, outFeatures: f.outFeatures,
+                                            singularValues: sigma, baseNorm: f.source.flatMap { _ in self.baseNorms[f.name] },
+                                            gradNormA: gA, gradNormB: gB,
+                                            quantError: f.stored.flatMap { _ in self.quantErrors[f.name]?.error })
+                })
+            }
+        }
+        let modules = try results.map { r -> ModuleInspection in
+            guard let r else { throw RankResizeError(message: "inspection: a module was not computed") }
+            return try r.get()
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        return UpdateInspection(step: step, rank: lora.rank, alpha: lora.alpha, rsLoRA: lora.useRSLoRA, storage: storage,
+                                modules: modules, seconds: seconds)
+    }
+
+    /// Computes the base norms not yet known and the quantization errors of storage not yet seen (in parallel; the
+    /// caches are written only here, on the caller's thread).
+    private func fillCaches(_ factors: [Factors]) {
+        let needNorm = factors.filter { $0.source != nil && baseNorms[$0.name] == nil }
+        let needQuant = factors.filter { f in
+            guard let s = f.stored else { return false }
+            return quantErrors[f.name]?.storage !== s
+        }
+        guard !needNorm.isEmpty || !needQuant.isEmpty else { return }
+        var norms = [Double](repeating: 0, count: max(1, needNorm.count))   // never empty: baseAddress is non-nil
+        var errors = [Double](repeating: 0, count: max(1, needQuant.count))
+        norms.withUnsafeMutableBufferPointer { np in
+            errors.withUnsafeMutableBufferPointer { ep in
+                guard let n = np.baseAddress, let e = ep.baseAddress else { return }
+                Parallel.forEachItem(needNorm.count + needQuant.count) { i in
+                    if i < needNorm.count {
+                        if let s = needNorm[i].source { n[i] = MatrixNorms.frobenius(s) }
+                    } else {
+                        let f = needQuant[i - needNorm.count]
+                        if let q = f.stored, let s = f.source { e[i - needNorm.count] = MatrixNorms.relativeError(stored: q, source: s) }
+                    }
+                }
+            }
+        }
+        for (f, v) in zip(needNorm, norms) { baseNorms[f.name] = v }
+        for (f, v) in zip(needQuant, errors) { quantErrors[f.name] = QuantEntry(storage: f.stored, error: v) }
+    }
+}
