@@ -34,6 +34,7 @@ final class RunConfigTests: XCTestCase {
         c.evalSteps = 10
         c.saveSteps = 50
         c.sampleSteps = 25
+        c.inspectSteps = 10
         c.saveTotalLimit = 3
         c.seed = 7
         c.threads = 2

@@ -20,6 +20,8 @@ public enum Command: Sendable, Equatable {
     case evaluateNow
     /// Generate samples now.
     case sampleNow
+    /// Compute the update inspection (sizes, spectra, effective ranks, rank advice) at the next step boundary.
+    case inspect
     /// Restart training from the same base and data with the current settings; the old curve stays as a ghost.
     case restart
     /// Stop the run; `save` writes a final checkpoint first.
@@ -38,6 +40,7 @@ public enum Command: Sendable, Equatable {
         case .saveCheckpoint: return "save"
         case .evaluateNow: return "eval"
         case .sampleNow: return "sample"
+        case .inspect: return "inspect"
         case .restart: return "restart"
         case .stop(let save): return save ? "stop" : "stop (no save)"
         }
@@ -57,6 +60,7 @@ public enum Command: Sendable, Equatable {
         case .saveCheckpoint: return "save"
         case .evaluateNow: return "eval"
         case .sampleNow: return "sample"
+        case .inspect: return "inspect"
         case .restart: return "restart"
         case .stop(let save): return save ? "stop" : "stop nosave"
         }
@@ -71,7 +75,7 @@ public enum Command: Sendable, Equatable {
     }
 
     /// Parses one line of the headless command language: `rank 16`, `alpha 32`, `lr 1e-4`, `dropout 0.1`,
-    /// `quant nf4`, `pause`, `resume`, `save`, `eval`, `sample`, `restart`, `stop`, `stop nosave`.
+    /// `quant nf4`, `pause`, `resume`, `save`, `eval`, `sample`, `inspect`, `restart`, `stop`, `stop nosave`.
     public static func parse(_ line: String) throws -> Command {
         let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard let verb = words.first?.lowercased() else { throw CommandParseError(line: line, message: "empty command") }
@@ -121,6 +125,7 @@ public enum Command: Sendable, Equatable {
         case "save": return try noArgs(.saveCheckpoint)
         case "eval", "evaluate": return try noArgs(.evaluateNow)
         case "sample": return try noArgs(.sampleNow)
+        case "inspect": return try noArgs(.inspect)
         case "restart": return try noArgs(.restart)
         case "stop", "quit":
             if words.count == 2, ["nosave", "--no-save", "no-save"].contains(words[1].lowercased()) { return .stop(save: false) }
@@ -128,7 +133,7 @@ public enum Command: Sendable, Equatable {
         default:
             throw CommandParseError(
                 line: line,
-                message: "unknown command `\(verb)`; expected rank, alpha, lr, dropout, quant, pause, resume, save, eval, sample, restart or stop")
+                message: "unknown command `\(verb)`; expected rank, alpha, lr, dropout, quant, pause, resume, save, eval, sample, inspect, restart or stop")
         }
     }
 

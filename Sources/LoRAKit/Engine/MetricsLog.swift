@@ -74,6 +74,13 @@ public final class MetricsLog: @unchecked Sendable {
         case .message(let m):
             o.add("type", "message")
             o.add("text", m)
+        case .inspection(let x):
+            o.add("type", "inspect")
+            o.add("step", x.step)
+            o.add("rank", x.rank)
+            o.add("suggested_rank", x.advice.suggestedRank)
+            o.add("growth_wanted", x.advice.growthWanted)
+            o.add("seconds", x.seconds)
         case .pending, .settings:
             return nil  // the queue of unapplied commands is live state, not history
         case .status(let s):

@@ -38,6 +38,9 @@ public struct RunOptions: Codable, Sendable, Equatable {
     public var saveEvery = 0
     /// Generate samples every N steps (0 = on request).
     public var sampleEvery = 0
+    /// Compute the update inspection every N steps (nil or 0 = only when a viewer's Inside panel asks). Optional so
+    /// checkpoints written before it existed still decode.
+    public var inspectEvery: Int?
     /// Checkpoints to keep.
     public var keep = 3
     /// Seed of adapter init, dropout and data order.

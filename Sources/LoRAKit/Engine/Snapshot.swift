@@ -295,6 +295,8 @@ public struct Snapshot: Sendable {
     public var eventSequence: UInt64 = 0
     /// The last (up to 20) steps that tokens/s and s/step are averaged over.
     public var recentSteps: [StepRecord] = []
+    /// The latest update inspection (computed on request, or every `--inspect-every` steps); nil before the first.
+    public var inspection: UpdateInspection?
 
     /// An empty snapshot (version 0, starting).
     public init() {}

@@ -9,6 +9,9 @@ public struct EngineOptions: Sendable {
     public var sampleEvery: Int = 0
     /// Save a checkpoint every N steps (0 = only on request and at the end).
     public var saveEvery: Int = 0
+    /// Compute the update inspection every N steps (0 = only on request: the `inspect` command, sent by a visible
+    /// Inside panel).
+    public var inspectEvery: Int = 0
     /// Save a checkpoint when the run finishes or is stopped with `stop(save: true)`.
     public var saveAtEnd: Bool = true
     /// Evaluate once more when the run finishes.
@@ -47,6 +50,8 @@ public enum EngineEvent: Sendable {
     case pending([Command])
     /// The settings after a change took effect, with the adapter's trainable parameter count.
     case settings(TrainingSettings, trainableParameters: Int)
+    /// An update inspection was computed.
+    case inspection(UpdateInspection)
 }
 
 /// Runs a `TrainingSession` on a background serial DispatchQueue, takes Commands from any thread (applied at the next
@@ -88,6 +93,9 @@ public final class TrainingEngine: @unchecked Sendable {
     private var runNumber = 1
     private var finishedHandled = false
     private var memory: MemoryReport?
+    private var inspection: UpdateInspection?
+    /// Whether the adapter changed (a step, a setting) since `inspection` was computed.
+    private var inspectionStale = true
 
     /// An engine for `session`; call `start()` to begin.
     public init(session: TrainingSession, options: EngineOptions = EngineOptions()) {
@@ -209,6 +217,7 @@ public final class TrainingEngine: @unchecked Sendable {
             let s = session.step
             if options.evalEvery > 0 && s % options.evalEvery == 0 && s < session.totalSteps { evaluateNow() }
             if options.sampleEvery > 0 && s % options.sampleEvery == 0 { sampleNow() }
+            if options.inspectEvery > 0 && s % options.inspectEvery == 0 { inspectNow() }
             if options.saveEvery > 0 && s % options.saveEvery == 0 && s < session.totalSteps { saveNow() }
             if options.autosaveSeconds > 0 && unsaved && s < session.totalSteps
                 && Double(options.clock() &- lastSave) >= options.autosaveSeconds * 1e9 { saveNow() }
@@ -242,6 +251,8 @@ public final class TrainingEngine: @unchecked Sendable {
             evaluateNow()
         case .sampleNow:
             sampleNow()
+        case .inspect:
+            inspectNow()
         case .restart:
             restartNow()
         case .stop(let save):
@@ -249,6 +260,7 @@ public final class TrainingEngine: @unchecked Sendable {
         case .setRank, .setAlpha, .setLearningRate, .setDropout, .setQuantization:
             do {
                 let event = try session.apply(command)
+                inspectionStale = true
                 history.changes.append(event)
                 unsaved = true
                 emit(.change(event))
@@ -262,6 +274,7 @@ public final class TrainingEngine: @unchecked Sendable {
 
     private func recordStep(_ r: StepRecord) {
         lastStep = r
+        inspectionStale = true
         memory = session.memoryReport()
         unsaved = true
         history.trainLoss.append(LossPoint(step: r.step, value: r.loss))
@@ -303,6 +316,21 @@ public final class TrainingEngine: @unchecked Sendable {
         setStatus(before == .sampling ? .running : before)
     }
 
+    /// Computes the inspection unless the adapter is unchanged since the last one (two viewers asking at one boundary,
+    /// or `--inspect-every` and a viewer, cost one computation).
+    private func inspectNow() {
+        guard inspectionStale || inspection == nil else { return }
+        do {
+            guard let x = try session.inspect() else { return }
+            inspection = x
+            inspectionStale = false
+            emit(.inspection(x))
+            publish()
+        } catch {
+            note("inspect failed: \(error)")
+        }
+    }
+
     private func saveNow() {
         lastSave = options.clock()    // a failed save is retried by autosave one interval later, not after every step
         let before = status
@@ -335,6 +363,8 @@ public final class TrainingEngine: @unchecked Sendable {
         lastStep = nil
         lastEval = nil
         samples = []
+        inspection = nil
+        inspectionStale = true
         finishedHandled = false
         unsaved = false
         if !paused { setStatus(.running) }
@@ -419,6 +449,7 @@ public final class TrainingEngine: @unchecked Sendable {
         s.baseParameters = session.baseParameters
         s.unsavedProgress = unsaved
         s.memory = memory
+        s.inspection = inspection
         s.eventSequence = eventCount
         return s
     }

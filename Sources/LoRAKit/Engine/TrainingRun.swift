@@ -30,6 +30,8 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     /// The storage the embedding and LM head were built for (a live re-quantize leaves them as they are).
     private let embeddingStorage: QuantKind
     private var baseAnswers: [Int: String] = [:]
+    /// Keeps base norms and quantization errors between inspections.
+    private let inspector = UpdateInspector()
     /// Planned optimizer steps.
     public let totalSteps: Int
 
@@ -358,6 +360,11 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         trainer = try Trainer(model: model, lora: lora, optimizer: opt, seed: options.seed, checkpointing: options.checkpointing)
         loader = BatchLoader(examples: train.examples, batchSize: options.batchSize, seqLen: options.seqLen,
                              padID: tokens.tokenizer.paddingID, seed: options.seed)
+    }
+
+    public func inspect() throws -> UpdateInspection? {
+        try inspector.inspect(model: model, lora: trainer.lora, step: trainer.stepCount, sources: sourceMatrices,
+                              storage: quantLabel, gradients: trainer.lastGradientClip)
     }
 
     public func memoryReport() -> MemoryReport? {

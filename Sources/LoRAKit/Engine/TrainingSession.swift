@@ -27,11 +27,16 @@ public protocol TrainingSession: AnyObject {
     func restart() throws
     /// Memory by component next to the measured resident set (nil when the session cannot tell).
     func memoryReport() -> MemoryReport?
+    /// The adapter's update explained (sizes, spectra, effective ranks, gradients, quantization errors, rank advice),
+    /// computed now from the small factors; nil when the session cannot tell.
+    func inspect() throws -> UpdateInspection?
 }
 
 extension TrainingSession {
     /// No memory accounting by default.
     public func memoryReport() -> MemoryReport? { nil }
+    /// No inspection by default.
+    public func inspect() throws -> UpdateInspection? { nil }
 }
 
 /// The curves and events a checkpoint keeps so a resumed run shows its whole history.

@@ -296,11 +296,13 @@ public struct StateMessage: Codable, Sendable, Equatable {
     public var unsaved: Bool
     /// Memory, when measured.
     public var memory: MemoryState?
+    /// The latest update inspection, when one was computed (optional: older servers and the PyTorch one omit it).
+    public var inspection: UpdateInspection?
 }
 
 /// Server → client: one event. Which fields are set depends on `type` (docs/PROTOCOL.md lists them).
 public struct EventMessage: Codable, Sendable, Equatable {
-    /// step, eval, change, settings, pending, samples, checkpoint, message, status, memory.
+    /// step, eval, change, settings, pending, samples, checkpoint, message, status, memory, inspection.
     public var type: String
     /// The event's number (0 for pending and memory, which carry whole values and are never skipped).
     public var seq: UInt64
@@ -328,6 +330,8 @@ public struct EventMessage: Codable, Sendable, Equatable {
     public var error: String?
     /// memory: the new figures.
     public var memory: MemoryState?
+    /// inspection: the update explained (per-module sizes, spectra, effective ranks, rank advice).
+    public var inspection: UpdateInspection?
 
     /// An event of `type` numbered `seq`; set the fields it carries.
     public init(type: String, seq: UInt64) {

@@ -50,7 +50,7 @@ public enum SnapshotCodec {
             ghosts: s.ghosts.map { GhostCurves(label: $0.label, train: Curve(decimate($0.train, limit: points)),
                                                eval: Curve(decimate($0.eval, limit: points))) },
             lastCheckpoint: s.lastCheckpoint, messages: s.messages, trainableParameters: s.trainableParameters,
-            baseParameters: s.baseParameters, unsaved: s.unsavedProgress, memory: memory)
+            baseParameters: s.baseParameters, unsaved: s.unsavedProgress, memory: memory, inspection: s.inspection)
     }
 
     /// The event message for an engine event numbered `seq`.
@@ -93,6 +93,10 @@ public enum SnapshotCodec {
             var m = EventMessage(type: "status", seq: seq)
             m.status = status.label
             if case .failed(let why) = status { m.error = why }
+            return m
+        case .inspection(let x):
+            var m = EventMessage(type: "inspection", seq: seq)
+            m.inspection = x
             return m
         }
     }
@@ -157,6 +161,7 @@ public struct SnapshotMirror: Sendable {
         s.trainableParameters = m.trainableParameters
         s.baseParameters = m.baseParameters
         s.unsavedProgress = m.unsaved
+        s.inspection = m.inspection
         s.eventSequence = m.seq
         recent = Array(m.recentSteps.suffix(SnapshotCodec.recentWindow))
         snapshot = s
@@ -215,6 +220,9 @@ public struct SnapshotMirror: Sendable {
             s.status = SnapshotCodec.status(word, error: m.error)
         case "memory":
             memory = m.memory
+        case "inspection":
+            guard let x = m.inspection else { return false }
+            s.inspection = x
         default:
             return false  // unknown types are ignored
         }

@@ -119,6 +119,9 @@ struct Send: ParsableCommand {
             return "eval at step \(e.step): loss \(fixed(e.loss, 4))"
         case .sampleNow:
             return now.samples != before.samples ? "\(now.samples.count) samples at step \(now.step)" : nil
+        case .inspect:
+            guard let x = now.inspection, x != before.inspection else { return nil }
+            return "inspected at step \(x.step): \(x.advice.summary)"
         case .pause:
             return now.status == .paused ? "paused at step \(now.step)" : nil
         case .resume:

@@ -46,6 +46,7 @@ extension Train {
         r.take(\.evalEvery, "--eval-every", evalEvery, "eval_steps", file.evalSteps)
         r.take(\.saveEvery, "--save-every", saveEvery, "save_steps", file.saveSteps)
         r.take(\.sampleEvery, "--sample-every", sampleEvery, "sample_steps", file.sampleSteps)
+        r.take(\.inspectEvery, "--inspect-every", inspectEvery.map { .some($0) }, "inspect_steps", file.inspectSteps.map { .some($0) })
         r.take(\.keep, "--keep", keep, "save_total_limit", file.saveTotalLimit)
         r.take(\.seed, "--seed", seed, "seed", file.seed.map(UInt64.init))
         r.take(\.threads, "--threads", threads, "threads", file.threads)

@@ -47,6 +47,9 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("eval-every"), help: "Evaluate every N steps [end only].") var evalEvery: Int?
     @Option(name: .customLong("save-every"), help: "Save a checkpoint every N steps [end only].") var saveEvery: Int?
     @Option(name: .customLong("sample-every"), help: "Generate samples every N steps [on request].") var sampleEvery: Int?
+    @Option(name: .customLong("inspect-every"),
+            help: "Compute the update inspection (the Inside panel: sizes, spectra, rank advice) every N steps [while the panel is shown].")
+    var inspectEvery: Int?
     @Option(help: "Checkpoints to keep [3].") var keep: Int?
     @Option(help: "Random seed [0].") var seed: UInt64?
     @Option(help: "Compute threads [2].") var threads: Int?
@@ -118,6 +121,7 @@ struct Train: ParsableCommand {
         o.evalEvery = pick(evalEvery, file.evalSteps, 0)
         o.saveEvery = pick(saveEvery, file.saveSteps, 0)
         o.sampleEvery = pick(sampleEvery, file.sampleSteps, 0)
+        o.inspectEvery = inspectEvery ?? file.inspectSteps
         o.keep = pick(keep, file.saveTotalLimit, 3)
         o.seed = pick(seed, file.seed.map(UInt64.init), 0)
         o.threads = pick(threads, file.threads, 2)
@@ -128,6 +132,7 @@ struct Train: ParsableCommand {
     func validate() throws {
         if let f = fps, !(1...60).contains(f) { throw ValidationError("--fps: expected 1…60, found \(f)") }
         if model != nil && preset != nil { throw ValidationError("give either --model or --preset, not both") }
+        if let n = inspectEvery, n < 0 { throw ValidationError("--inspect-every: expected 0 (only while the Inside panel is shown) or more, found \(n)") }
         if !(autosave >= 0 && autosave.isFinite) { throw ValidationError("--autosave: expected minutes ≥ 0 (0 = off), found \(autosave)") }
     }
 
@@ -162,6 +167,7 @@ struct Train: ParsableCommand {
         e.saveEvery = options.saveEvery
         e.autosaveSeconds = autosave * 60
         e.sampleEvery = options.sampleEvery
+        e.inspectEvery = max(0, options.inspectEvery ?? 0)
         e.saveAtEnd = !noSave
         // A run with an interactive viewer waits when it is done (for `n`, a new run); it ends when no viewer is left.
         e.exitWhenFinished = mode == .headless

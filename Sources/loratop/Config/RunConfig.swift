@@ -63,6 +63,8 @@ struct RunConfig: Codable, Equatable {
     var saveSteps: Int?
     /// Generate samples every N steps.
     var sampleSteps: Int?
+    /// Compute the update inspection (the Inside panel's figures) every N steps.
+    var inspectSteps: Int?
     /// Checkpoints to keep.
     var saveTotalLimit: Int?
     /// Random seed.
@@ -110,6 +112,7 @@ struct RunConfig: Codable, Equatable {
         case evalSteps = "eval_steps"
         case saveSteps = "save_steps"
         case sampleSteps = "sample_steps"
+        case inspectSteps = "inspect_steps"
         case saveTotalLimit = "save_total_limit"
         case seed
         case threads
@@ -225,7 +228,7 @@ struct RunConfig: Codable, Equatable {
             if let v = value, v < 1 { throw fail(key, "expected a positive whole number, found \(v)") }
         }
         for (key, value) in [("warmup_steps", warmupSteps), ("eval_steps", evalSteps), ("save_steps", saveSteps),
-                             ("sample_steps", sampleSteps), ("seed", seed)] {
+                             ("sample_steps", sampleSteps), ("inspect_steps", inspectSteps), ("seed", seed)] {
             if let v = value, v < 0 { throw fail(key, "expected zero or more, found \(v)") }
         }
         if let v = valSetSize, !(0..<1).contains(v) { throw fail("val_set_size", "expected a fraction 0 ≤ x < 1, found \(v)") }

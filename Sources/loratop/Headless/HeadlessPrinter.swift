@@ -40,6 +40,8 @@ final class HeadlessPrinter: @unchecked Sendable {
         case .message(let m):
             if m.hasPrefix("saved ") { return }  // the checkpoint line says it
             print("note: \(m)")
+        case .inspection(let x):
+            print("inspect at step \(x.step): \(x.advice.summary)")
         case .pending, .settings:
             return
         case .status(let s):

@@ -61,4 +61,11 @@ final class FakeSession: TrainingSession, @unchecked Sendable {
         restarts += 1
         step = 0
     }
+
+    /// How many times the engine asked for an inspection.
+    var inspections = 0
+    func inspect() throws -> UpdateInspection? {
+        inspections += 1
+        return UpdateInspection(step: step, rank: settings.rank, alpha: settings.alpha, rsLoRA: false, storage: nil, modules: [])
+    }
 }
