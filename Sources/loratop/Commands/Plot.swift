@@ -3,13 +3,20 @@ import Foundation
 import LoRAKit
 import TerminalUI
 
-/// `loratop plot METRICS.jsonl --out loss.svg`: the run's curves as an SVG a person can open anywhere.
+/// `loratop plot METRICS.jsonl --out loss.svg`: the run's curves as an SVG a person can open anywhere;
+/// `loratop plot --inspect ADAPTER_DIR --out spectra.svg`: a saved adapter's singular-value spectra.
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Draw a run's loss curves (train, smoothed, eval) and change markers as SVG.")
+        abstract: "Draw a run's loss curves (train, smoothed, eval) and change markers, or an adapter's spectra, as SVG.")
 
     @Argument(help: "The metrics file a run wrote (--metrics).")
-    var metrics: String
+    var metrics: String?
+
+    @Option(help: "Plot the singular-value spectra of this adapter folder (as `loratop inspect` reads it) instead.")
+    var inspect: String?
+
+    @Option(help: "With --inspect: the base model, for the title's relative sizes.")
+    var model: String?
 
     @Option(name: .long, help: "Where to write the SVG.")
     var out: String = "loss.svg"
@@ -22,9 +29,20 @@ struct Plot: ParsableCommand {
 
     func validate() throws {
         guard (0...0.999).contains(smoothing) else { throw ValidationError("--smoothing must be in [0, 0.999]") }
+        guard (metrics == nil) != (inspect == nil) else {
+            throw ValidationError("give either a metrics file or --inspect ADAPTER_DIR")
+        }
     }
 
     func run() throws {
+        if let dir = inspect {
+            let (folder, x) = try Inspect.load(adapter: dir, model: model, storage: nil)
+            try AtomicFile.write(Array(SpectraSVG(inspection: x, title: URL(fileURLWithPath: folder).lastPathComponent).render().utf8),
+                                 to: out)
+            print("wrote \(out) (\(x.modules.count) modules, r \(x.rank); advice: \(x.advice.summary))")
+            return
+        }
+        guard let metrics else { return }
         let history = try MetricsHistory.read(path: metrics)
         guard !history.train.isEmpty || !history.eval.isEmpty else {
             throw ValidationError("\(metrics): no step or eval records to plot")
