@@ -15,7 +15,20 @@ alpha/√r with rsLoRA) and the adapter's config, so checkpoints save what train
 
 Distributed (torchrun, accelerate): rank 0 serves; at every step boundary the commands it took are broadcast to
 every rank (`torch.distributed.broadcast_object_list`) and applied by all at the same step, and a pause holds every
-rank (rank 0 broadcasts twice a second while it holds). Not yet: `sample`.
+rank (rank 0 broadcasts twice a second while it holds).
+
+`sample` generates greedy answers to a few prompts (`sample_prompts`, or the first examples of the evaluation data)
+from the adapted model and, on a PEFT model, from the base with the adapter off; every rank generates, so sharded
+models (FSDP, ZeRO-3) work, and rank 0 serves the answers.
+
+Memory: the run's tensors by role and the resident set (or `torch.cuda`'s allocated bytes and peak), each rank's
+gathered every `memory_every` steps when distributed (see `memory`).
+
+SIGINT and SIGTERM (docs/PROTOCOL.md, "The run's life"): the first finishes the current step, saves a checkpoint
+and stops training; then the process ends as the signal asks (KeyboardInterrupt for SIGINT, exit status 143 for
+SIGTERM), after `trainer.train()` has let go of everything. A second one of the same signal ends it at once. The
+callback takes them only when nobody else has (their handlers are Python's defaults) and only in the main thread;
+under torchrun rank 0 decides and broadcasts the stop, so every rank saves at the same step.
 """
 
 from __future__ import annotations
@@ -23,12 +36,15 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
+import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from transformers import TrainerCallback
 
 from .commands import Command, format_number, parse
+from .memory import TensorBytes, memory_state, rank_figures
 from .registry import RegistryError
 from .server import RunServer
 from .wire import ChangeEvent, EvalRecord, Settings, StepRecord
@@ -43,8 +59,11 @@ REFUSALS: Dict[str, str] = {
             "restart with another r)",
     "quant": "a PyTorch run keeps the base model as it was loaded; it cannot re-quantize it while it trains",
     "restart": "a Trainer run cannot restart itself; start the script again",
-    "sample": "sampling from a PyTorch run is not supported yet",
 }
+_NO_TOKENIZER = ("no tokenizer is known to this run (give the Trainer processing_class=tokenizer), so there is "
+                 "nothing to sample with")
+_NO_PROMPTS = ("there are no prompts to sample (no sample_prompts= and no evaluation or training examples with "
+               "a prompt)")
 _DISTRIBUTED = ("this run has {n} processes but torch.distributed is not initialised, so a command could not reach "
                 "every rank at the same step; it serves read-only")
 
@@ -141,12 +160,27 @@ class LoratopCallback(TrainerCallback):
     """Serves the Trainer's run to loratop (rank 0 only); see the module's documentation."""
 
     def __init__(self, *, folder: Optional[str] = None, data: str = "", mode: str = "headless",
-                 refusals: Optional[Mapping[str, str]] = None):
+                 refusals: Optional[Mapping[str, str]] = None, sample_prompts: Optional[Sequence[str]] = None,
+                 sample_tokens: int = 48, memory_every: int = 10, handle_signals: bool = True):
         """`folder` overrides the runs folder; `data` names the training data for `loratop ls`; `refusals` adds
-        (or replaces) commands this run refuses, with their reasons."""
+        (or replaces) commands this run refuses, with their reasons. `sample_prompts` are what `sample` answers
+        (default: the first evaluation examples' prompts), with at most `sample_tokens` new tokens each.
+        `memory_every` is how often (in steps) every rank's memory is gathered when distributed.
+        `handle_signals=False` leaves SIGINT and SIGTERM alone."""
         self.folder = folder
         self.data = data
         self.mode = mode
+        self.sample_prompts = list(sample_prompts) if sample_prompts is not None else None
+        self.sample_tokens = int(sample_tokens)
+        self.memory_every = max(1, int(memory_every))
+        self.handle_signals = handle_signals
+        self._tokenizer: Any = None
+        self._datasets: List[Any] = []
+        self._tensors: Optional[TensorBytes] = None
+        self._ranks: Optional[List[Dict[str, Any]]] = None
+        self._signal: Optional[int] = None  # the first SIGINT/SIGTERM taken
+        self._signal_sent = False
+        self._previous_handlers: Dict[int, Any] = {}
         self.refusals = dict(REFUSALS)
         self.refusals.update(refusals or {})
         self.server: Any = None  # a RunServer on the rank that serves, _Silent on the others, None when inactive
@@ -175,9 +209,13 @@ class LoratopCallback(TrainerCallback):
         self.settings = describe(model, args)
         self._optimizer, self._scheduler, self._model = optimizer, lr_scheduler, model
         self._tokens_seen = int(getattr(state, "num_input_tokens_seen", 0) or 0)
+        self._tokenizer = kwargs.get("processing_class") or kwargs.get("tokenizer")
+        self._datasets = [getattr(kwargs.get(k), "dataset", None) for k in ("eval_dataloader", "train_dataloader")]
+        self._take_signals()
         if not state.is_world_process_zero:
             self.server = _Silent()  # takes part in every broadcast, says nothing
             return
+        self._tensors = TensorBytes(model)
         trainable, base = _parameters(model)
         refusals = dict(self.refusals)
         adapter, config = _adapter(model)
@@ -187,9 +225,11 @@ class LoratopCallback(TrainerCallback):
         else:
             if getattr(config, "alpha_pattern", None):
                 refusals.setdefault("alpha", _PATTERNS.format(what="alpha", key="alpha_pattern"))
+        if self._tokenizer is None or not hasattr(self._tokenizer, "decode"):
+            refusals.setdefault("sample", _NO_TOKENIZER)
         if world > 1 and not self._distributed:
             why = _DISTRIBUTED.format(n=world)
-            for kind in ("lr", "alpha", "dropout", "pause", "resume", "save", "eval", "stop"):
+            for kind in ("lr", "alpha", "dropout", "pause", "resume", "save", "eval", "stop", "sample"):
                 refusals[kind] = why
         name = getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__
         self.server = RunServer(model=name, output=args.output_dir, total_steps=int(state.max_steps), data=self.data,
@@ -200,7 +240,10 @@ class LoratopCallback(TrainerCallback):
         except (RegistryError, OSError) as e:  # no viewer is no reason to stop training
             logger.warning("loratop: this run is not served (%s)", e)
             self.server = _Silent() if self._distributed else None  # the other ranks still wait for broadcasts
+            if self.server is None:
+                self._give_back_signals()
             return
+        self.server.memory(memory_state(self._tensors))
         self.server.status("running")
 
     def on_train_end(self, args, state, control, **kwargs):
@@ -209,6 +252,55 @@ class LoratopCallback(TrainerCallback):
         self.server.status("stopped" if self.stop_requested is not None else "finished")
         self.server.close()
         self.server = None
+        taken = self._signal
+        self._give_back_signals()
+        if taken is not None:
+            # The run saved and stopped as the signal asked; now the process ends as it asked.
+            if taken == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(128 + taken)
+
+    # -- signals ---------------------------------------------------------------------------------------------
+
+    def _take_signals(self) -> None:
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            current = signal.getsignal(sig)
+            if current in (signal.SIG_DFL, signal.default_int_handler):  # nobody else's: ours to take
+                self._previous_handlers[sig] = current
+                signal.signal(sig, self._on_signal)
+
+    def _give_back_signals(self) -> None:
+        for sig, previous in self._previous_handlers.items():
+            try:
+                signal.signal(sig, previous)
+            except (ValueError, OSError):
+                pass
+        self._previous_handlers = {}
+
+    def _on_signal(self, signum, frame) -> None:
+        """The first: stop at the step's end with a save. A second of the same kind: end now."""
+        if self._signal == signum:
+            server, self.server = self.server, None
+            if server is not None:
+                server.status("stopped")
+                server.close(drain_seconds=0.2)
+            self._give_back_signals()
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signum)  # the default disposition: the process ends by the signal
+            return
+        if self._signal is None:
+            # Only a flag and a write(2) here: the handler runs between two bytecodes of the training thread, which
+            # may hold any lock (logging's, an Event's). A paused run sees the flag within half a second.
+            self._signal = signum
+            note = (f"loratop: {signal.Signals(signum).name}: stopping at the end of this step, after a save "
+                    "(again to end at once)\n")
+            try:
+                os.write(2, note.encode())
+            except OSError:
+                pass
 
     # -- the step --------------------------------------------------------------------------------------------
 
@@ -231,7 +323,22 @@ class LoratopCallback(TrainerCallback):
             self.server.step(StepRecord(step=state.global_step, loss=_float(logs["loss"]), learning_rate=_float(lr),
                                         grad_norm=_float(logs.get("grad_norm", math.nan)), tokens=tokens,
                                         seconds=self._step_seconds, epoch=float(state.epoch or 0.0)))
+            self._gather_memory(state)
             self._boundary(state, control)
+
+    def _gather_memory(self, state) -> None:
+        """Rank 0's tensors and resident set every step; every rank's figures every `memory_every` steps when
+        distributed (a collective: every rank calls this at the same step)."""
+        if self._distributed and (state.global_step % self.memory_every == 0 or self._ranks is None):
+            import torch.distributed as dist
+
+            everyone: List[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(everyone, rank_figures(dist.get_rank()))
+            self._ranks = [r for r in everyone if isinstance(r, dict)]
+        if self._tensors is None:
+            return
+        self._tensors.count_optimizer(self._optimizer)
+        self.server.memory(memory_state(self._tensors, self._ranks))
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if self.server is None:
@@ -274,6 +381,8 @@ class LoratopCallback(TrainerCallback):
         self.server.status("paused")
         while self.paused and self.stop_requested is None:
             self.server.wait_for_commands(0.5)
+            if self._signal is not None and not self._signal_sent and not isinstance(self.server, _Silent):
+                self.paused = False  # the stop `_take` adds is applied at this boundary, on every rank
             for c in self._take():
                 self._apply(c, state, control, where)
             if control.should_evaluate and where == "log":
@@ -289,6 +398,10 @@ class LoratopCallback(TrainerCallback):
         """The commands to apply now: rank 0's, sent to every rank when the run is distributed (every rank calls
         this at the same points, so the broadcasts pair up)."""
         lines = [c.line for c in (self.server.take_commands() or [])]
+        if self._signal is not None and not self._signal_sent and not isinstance(self.server, _Silent):
+            self._signal_sent = True  # rank 0 (or the only process) decides; the others follow its broadcast
+            lines.append("stop")
+            self.server.message(f"{signal.Signals(self._signal).name}: stopping after a save")
         if self._distributed:
             import torch.distributed as dist
 
@@ -329,6 +442,8 @@ class LoratopCallback(TrainerCallback):
             else:
                 s.status("evaluating")
                 control.should_evaluate = True
+        elif c.kind == "sample":
+            self._sample(state)
         elif c.kind == "stop":
             self.stop_requested = bool(c.value)
             if c.value and where != "save":
@@ -336,6 +451,28 @@ class LoratopCallback(TrainerCallback):
             control.should_training_stop = True
         else:
             s.message(f"{c.label}: not supported by this run")
+
+    def _sample(self, state) -> None:
+        """Greedy answers to the sample prompts, now (every rank generates; rank 0 serves them)."""
+        from .sampling import generate_samples, prompts_from
+
+        s = self.server
+        assert s is not None
+        if self._tokenizer is None:
+            s.message(f"sample: {_NO_TOKENIZER}")
+            return
+        prompts = self.sample_prompts
+        if prompts is None:
+            prompts = next((p for p in (prompts_from(d, self._tokenizer) for d in self._datasets) if p), [])
+        if not prompts:
+            s.message(f"sample: {_NO_PROMPTS}")
+            return
+        s.status("sampling")
+        try:
+            s.samples(generate_samples(self._model, self._tokenizer, prompts, state.global_step, self.sample_tokens))
+        except Exception as e:  # noqa: BLE001 - a failed sample is a note, never a failed run
+            s.message(f"sample: generation failed: {type(e).__name__}: {e}"[:300])
+        s.status("paused" if self.paused else "running")
 
     def _set_lr(self, lr: float, state) -> None:
         """A new peak: every param group and the scheduler's base rates scale by new/old, so the schedule goes on

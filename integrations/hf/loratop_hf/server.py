@@ -377,7 +377,7 @@ class RunServer:
                 "elapsed": self._elapsed, "changes": list(self._changes), "pending": [c.line for c in self._pending],
                 "samples": self._samples, "last_checkpoint": self._last_checkpoint, "messages": list(self._messages),
                 "trainable_parameters": self._trainable, "base_parameters": self._base, "unsaved": self._unsaved,
-                "memory": self._memory}
+                "memory": self._memory, "unsupported": dict(self.refusals)}
 
     @staticmethod
     def _state_message(p: Dict[str, Any], points: int) -> Dict[str, Any]:
@@ -400,6 +400,7 @@ class RunServer:
                  base_parameters=p["base_parameters"], unsaved=p["unsaved"])
         if p["memory"] is not None:
             m["memory"] = p["memory"]
+        m["unsupported"] = p["unsupported"]
         return m
 
     def _write_entry(self, ended: bool) -> None:

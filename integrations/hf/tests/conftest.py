@@ -7,6 +7,7 @@ import json
 import os
 import select
 import socket
+import subprocess
 import sys
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -17,6 +18,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from fake_run import FakeRun  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "loratop")
+#: loratop's sample model (`loratop fetch-model smollm2`) and the fp32 Hugging Face folder made of it.
+GGUF = os.path.join(CACHE, "SmolLM2-135M-Instruct.Q4_1.gguf")
+FOLDER = os.path.join(CACHE, "SmolLM2-135M-Instruct-hf")
 
 
 class RawClient:
@@ -143,3 +150,125 @@ def connect() -> Iterator[Callable[[FakeRun], RawClient]]:
     finally:
         for c in clients:
             c.close()
+
+
+@pytest.fixture(scope="session")
+def model_folder() -> str:
+    """The fp32 Hugging Face folder of the sample model, made once (about a minute) by examples/make_model_folder.py
+    and kept in the cache; skipped when neither it nor the sample GGUF is there."""
+    if not os.path.isdir(FOLDER):
+        if not os.path.isfile(GGUF):
+            pytest.skip(f"the sample model is not there ({GGUF}; `loratop fetch-model smollm2`)")
+        pytest.importorskip("gguf", reason="gguf (transformers reads GGUF files with it) is not installed")
+        import subprocess
+
+        made = subprocess.run([sys.executable, os.path.join(ROOT, "integrations", "hf", "examples",
+                                                            "make_model_folder.py"), GGUF, FOLDER],
+                              capture_output=True, text=True, timeout=900)
+        assert made.returncode == 0, made.stderr[-3000:]
+    return FOLDER
+
+
+LORATOP = os.path.join(ROOT, ".build", "release", "loratop")
+EXAMPLE = os.path.join(ROOT, "integrations", "hf", "examples", "train_lora.py")
+TRAIN = os.path.join(ROOT, "sample-data", "tags-train.jsonl")
+EVAL = os.path.join(ROOT, "sample-data", "tags-eval.jsonl")
+
+
+def loratop(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """The loratop binary, to completion."""
+    return subprocess.run([LORATOP, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class Script:
+    """The example training script in its own process; killed and reaped in teardown, whatever happened."""
+
+    def __init__(self, tmp_path, model: str, *extra: str, name: str = "run"):
+        self.out = str(tmp_path / name)
+        self.history = str(tmp_path / f"{name}-history.json")
+        self.log_path = str(tmp_path / f"{name}.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, EXAMPLE, "--model", model, "--data", TRAIN, "--eval-data", EVAL, "--out", self.out,
+             "--batch-size", "2", "--seq-len", "48", "--schedule", "constant", "--sample-tokens", "12", "--history", self.history, *extra],
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+    def entry(self, timeout: float = 120) -> dict:
+        """Its registry entry, as `loratop ls --json` lists it, once it serves."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"the script ended: {self.tail()}"
+            listed = loratop("ls", "--json")
+            assert listed.returncode == 0, listed.stderr
+            for e in json.loads(listed.stdout):
+                if e["run"]["pid"] == self.proc.pid and e["ended"] is None:
+                    return e
+            time.sleep(0.5)
+        raise AssertionError(f"the run was not listed in time: {self.tail()}")
+
+    def tail(self) -> str:
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()[-4000:]
+
+    def wait(self, timeout: float = 180) -> int:
+        return self.proc.wait(timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(30)
+        self.log.close()
+
+
+@pytest.fixture
+def scripts(runtime_dir):
+    started = []
+
+    def start(*args, **kwargs) -> Script:
+        s = Script(*args, **kwargs)
+        started.append(s)
+        return s
+
+    try:
+        yield start
+    finally:
+        for s in started:
+            s.close()
+
+
+@pytest.fixture
+def scripts(runtime_dir):
+    """Starts the example script; every one started is killed and reaped in teardown."""
+    started: List[Script] = []
+
+    def start(*args: Any, **kwargs: Any) -> Script:
+        s = Script(*args, **kwargs)
+        started.append(s)
+        return s
+
+    try:
+        yield start
+    finally:
+        for s in started:
+            s.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(model_folder, tmp_path_factory) -> str:
+    """A tiny random Llama (2 layers, 32 wide) with the sample model's tokenizer: the example script trains it at
+    tens of steps a second, so tests of the run's life do not wait on a real model."""
+    import transformers
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_folder)
+    config = transformers.LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                      max_position_embeddings=256, tie_word_embeddings=True,
+                                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    folder = str(tmp_path_factory.mktemp("tiny-llama"))
+    import torch
+
+    torch.manual_seed(0)
+    transformers.LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
