@@ -101,7 +101,8 @@ final class AppLoopTests: XCTestCase {
         XCTAssertEqual(AppKey(Key.escape), .escape)
         XCTAssertEqual(AppKey(Key.pageDown), .pageDown)
         XCTAssertNil(AppKey(Key.function(2)))
-        XCTAssertNil(AppKey(Key.left))
+        XCTAssertEqual(AppKey(Key.left), .left)
+        XCTAssertNil(AppKey(Key.home))
         XCTAssertNil(AppKey(Key.resize))
         for key in KeyMap.allKeys {
             let terminal: Key
@@ -110,6 +111,8 @@ final class AppLoopTests: XCTestCase {
             case .ctrl(let c): terminal = .ctrl(c)
             case .up: terminal = .up
             case .down: terminal = .down
+            case .left: terminal = .left
+            case .right: terminal = .right
             case .pageUp: terminal = .pageUp
             case .pageDown: terminal = .pageDown
             case .f1: terminal = .function(1)

@@ -47,6 +47,8 @@ struct ChartOptions: Equatable, Sendable {
 struct AppState: Sendable {
     var snapshot = Snapshot()
     var chart = ChartOptions()
+    /// The Inside panel (key i).
+    var inside = InsideState()
     var themeNames: [String] = ["default"]
     var themeIndex = 0
     var showHelp = false
@@ -106,7 +108,7 @@ func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
     switch event {
     case .snapshot(let s):
         state.snapshot = s
-        return []
+        return insideRequest(&state)
     case .resize(let w, let h):
         state.width = w
         state.height = h
@@ -242,6 +244,22 @@ private func perform(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .cycleZoom:
         state.chart.zoomIndex = (state.chart.zoomIndex + 1) % ChartOptions.zoomSteps.count
         return []
+    case .toggleInside:
+        state.inside.visible.toggle()
+        state.inside.unanswered = 0
+        state.inside.requestedStep = nil
+        return insideRequest(&state)
+    case .cycleInsideMetric:
+        state.inside.metric = InsideMetric(rawValue: (state.inside.metric.rawValue + 1) % InsideMetric.allCases.count)
+            ?? .relativeSize
+        if !state.inside.visible { state.inside.visible = true; return insideRequest(&state) }
+        return []
+    case .selectLeft:
+        state.inside.column = max(0, state.inside.column - 1)
+        return []
+    case .selectRight:
+        state.inside.column = min(max(0, (state.snapshot.inspection?.layers.count ?? 1) - 1), state.inside.column + 1)
+        return []
     case .cycleTheme:
         state.themeIndex = (state.themeIndex + 1) % max(1, state.themeNames.count)
         return [.redrawAll]
@@ -254,9 +272,14 @@ private func perform(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .redraw:
         return [.redrawAll]
     case .scrollUp:
+        if state.inside.visible { state.inside.row = max(0, state.inside.row - 1); return [] }
         state.scroll = max(0, state.scroll - 1)
         return []
     case .scrollDown:
+        if state.inside.visible {
+            state.inside.row = min(max(0, (state.snapshot.inspection?.targets.count ?? 1) - 1), state.inside.row + 1)
+            return []
+        }
         state.scroll += 1
         return []
     case .pageUp:

@@ -14,6 +14,8 @@ enum Action: Equatable, Sendable {
     case smoothingDown, smoothingUp
     case cycleZoom
     case cycleTheme
+    case toggleInside, cycleInsideMetric
+    case selectLeft, selectRight
     case toggleHelp
     case redraw
     case scrollUp, scrollDown, pageUp, pageDown
@@ -38,7 +40,7 @@ extension Action {
 enum AppKey: Hashable, Sendable {
     case char(Character)
     case ctrl(Character)
-    case up, down, pageUp, pageDown, f1, escape, enter
+    case up, down, left, right, pageUp, pageDown, f1, escape, enter
 
     /// How the help screen writes it.
     var label: String {
@@ -48,6 +50,8 @@ enum AppKey: Hashable, Sendable {
         case .ctrl(let c): return "Ctrl-" + String(c).uppercased()
         case .up: return "↑"
         case .down: return "↓"
+        case .left: return "←"
+        case .right: return "→"
         case .pageUp: return "PgUp"
         case .pageDown: return "PgDn"
         case .f1: return "F1"
@@ -89,6 +93,9 @@ enum KeyMap {
         Binding(keys: [.char("["), .char("]")], action: .smoothingUp, help: "smoothing weight down / up", group: "view"),
         Binding(keys: [.char("z")], action: .cycleZoom, help: "zoom: all steps / last 500 / last 100", group: "view"),
         Binding(keys: [.char("t")], action: .cycleTheme, help: "next theme", group: "view"),
+        Binding(keys: [.char("i")], action: .toggleInside, help: "Inside: the update layer by layer, spectra, rank advice", group: "view"),
+        Binding(keys: [.char("m")], action: .cycleInsideMetric, help: "Inside: relative size / eff. rank / grad / quant error", group: "view"),
+        Binding(keys: [.left, .right], action: .selectLeft, help: "Inside: select a layer (↑↓ a module)", group: "view"),
         Binding(keys: [.char("?"), .f1], action: .toggleHelp, help: "this help", group: "view"),
         Binding(keys: [.ctrl("l")], action: .redraw, help: "redraw the screen", group: "view"),
         Binding(keys: [.up, .char("k"), .down, .char("j")], action: .scrollUp, help: "scroll samples and messages", group: "view"),
@@ -100,7 +107,7 @@ enum KeyMap {
     private static let pairs: [AppKey: Action] = [
         .char("["): .smoothingDown, .char("]"): .smoothingUp,
         .up: .scrollUp, .char("k"): .scrollUp, .down: .scrollDown, .char("j"): .scrollDown,
-        .pageUp: .pageUp, .pageDown: .pageDown,
+        .pageUp: .pageUp, .pageDown: .pageDown, .left: .selectLeft, .right: .selectRight,
     ]
 
     /// The action bound to a key, if any.

@@ -70,6 +70,8 @@ extension AppKey {
         case .function(1): self = .f1
         case .up: self = .up
         case .down: self = .down
+        case .left: self = .left
+        case .right: self = .right
         case .pageUp: self = .pageUp
         case .pageDown: self = .pageDown
         case .escape: self = .escape
@@ -284,7 +286,7 @@ struct AppLoop {
             if exit != nil { break }
             let (snap, memory) = client.latest
             if snap.version != state.snapshot.version {
-                _ = reduce(&state, .snapshot(snap))
+                perform(reduce(&state, .snapshot(snap)), &self)  // a visible Inside panel may ask for an inspection
                 stats.snapshots += 1
                 dirty = true
             }

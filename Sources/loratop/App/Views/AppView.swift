@@ -46,7 +46,11 @@ enum AppView {
         let rows = area.rows([.fixed(1), .fill, .fixed(10), .fixed(7), .fixed(2)])
         StatusView.header(state, ctx, into: &buf, area: rows[0])
         let top = rows[1].columns([.fill, .fixed(46)])
-        LossChartView.render(state, ctx, into: &buf, area: top[0])
+        if state.inside.visible {
+            InsideView.render(state, ctx, into: &buf, area: top[0])
+        } else {
+            LossChartView.render(state, ctx, into: &buf, area: top[0])
+        }
         let side = top[1].rows([.fixed(12), .fill])
         AdapterView.render(state, ctx, into: &buf, area: side[0])
         ThroughputView.render(state, ctx, into: &buf, area: side[1])
@@ -61,7 +65,11 @@ enum AppView {
         let footerRows = area.height >= 14 ? 2 : 1
         let rows = area.rows([.fixed(1), .fill, .fixed(statRows), .fixed(footerRows)])
         StatusView.header(state, ctx, into: &buf, area: rows[0])
-        LossChartView.render(state, ctx, into: &buf, area: rows[1])
+        if state.inside.visible {
+            InsideView.render(state, ctx, into: &buf, area: rows[1])
+        } else {
+            LossChartView.render(state, ctx, into: &buf, area: rows[1])
+        }
         buf.lines(Array(compactStats(state, ctx).prefix(statRows)), in: rows[2].inset(by: Margin(left: 1)),
                   ellipsis: ctx.glyphs.ellipsis)
         StatusView.footer(state, ctx, into: &buf, area: rows[3])

@@ -26,15 +26,18 @@ struct ViewContext: Sendable {
 
     /// Replaces the Unicode arrow in engine labels ("r 8→16") when the glyph set is ASCII.
     func arrows(_ text: String) -> String {
-        glyphs.isUnicode ? text : text.replacingOccurrences(of: "→", with: glyphs.arrow)
-            .replacingOccurrences(of: "α", with: "alpha ").replacingOccurrences(of: "…", with: "...")
-            .replacingOccurrences(of: "·", with: "|").replacingOccurrences(of: "×", with: "x")
-            .replacingOccurrences(of: "½", with: "1/2").replacingOccurrences(of: "÷", with: "/")
-            .replacingOccurrences(of: "−", with: "-").replacingOccurrences(of: "↑", with: "Up")
-            .replacingOccurrences(of: "↓", with: "Down").replacingOccurrences(of: "⏎", with: "|")
-            .replacingOccurrences(of: "—", with: "-").replacingOccurrences(of: "–", with: "-")
-            .replacingOccurrences(of: "√", with: "sqrt ")
+        guard !glyphs.isUnicode else { return text }
+        var out = text.replacingOccurrences(of: "→", with: glyphs.arrow)
+        for (from, to) in ViewContext.asciiReplacements { out = out.replacingOccurrences(of: from, with: to) }
+        return out
     }
+
+    /// What `arrows` writes for the non-ASCII characters the views use.
+    static let asciiReplacements: [(String, String)] = [
+        ("α", "alpha "), ("…", "..."), ("·", "|"), ("×", "x"), ("½", "1/2"), ("÷", "/"), ("−", "-"), ("↑", "Up"),
+        ("↓", "Down"), ("⏎", "|"), ("—", "-"), ("–", "-"), ("√", "sqrt "), ("←", "<-"), ("‖", "|"), ("σ", "s"),
+        ("²", "^2"), ("∂", "d"), ("Δ", "d"),
+    ]
 }
 
 extension CellBuffer {
