@@ -294,9 +294,11 @@ public final class TrainingEngine: @unchecked Sendable {
                 lastEval = e
                 history.evalLoss.append(LossPoint(step: e.step, value: e.loss))
                 emit(.eval(e))
+            } else {
+                note("eval: this run has no held-out data (give --eval-data, or a --val-set-size above 0)")
             }
         } catch {
-            note("eval failed: \(error)")
+            note("eval: failed: \(error)")  // "eval:" is the command's label: `loratop send --wait` reads it so
         }
         setStatus(before == .evaluating ? .running : before)
     }
@@ -309,9 +311,12 @@ public final class TrainingEngine: @unchecked Sendable {
             if !s.isEmpty {
                 samples = s
                 emit(.samples(s))
+            } else {
+                note("sample: there are no prompts to sample (the held-out data has no prompt/completion, chat or "
+                     + "alpaca records)")
             }
         } catch {
-            note("sampling failed: \(error)")
+            note("sample: failed: \(error)")
         }
         setStatus(before == .sampling ? .running : before)
     }
@@ -342,7 +347,7 @@ public final class TrainingEngine: @unchecked Sendable {
             note("saved \(path)")
             emit(.checkpoint(path))
         } catch {
-            note("save failed: \(error)")
+            note("save: failed: \(error)")
         }
         setStatus(before == .saving ? .running : before)
     }

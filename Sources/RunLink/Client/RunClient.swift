@@ -202,6 +202,13 @@ public final class RunClient: @unchecked Sendable {
         return (mirror.snapshot, mirror.memory)
     }
 
+    /// The commands the run cannot do, by kind, with its reasons (from its last state message).
+    public var unsupported: [String: String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return mirror.unsupported
+    }
+
     /// Whether a state message has arrived since attaching.
     public var hasState: Bool {
         lock.lock()

@@ -119,6 +119,8 @@ public struct MemoryState: Codable, Sendable, Equatable {
     public var peakResidentBytes: Int?
     /// The comparison, biggest first.
     public var methods: [Method]
+    /// Every process's own figures when the run has several (torchrun ranks); absent otherwise.
+    public var ranks: [RankMemory]?
 
     /// Every field given.
     public init(parts: [Part], residentBytes: Int?, peakResidentBytes: Int?, methods: [Method]) {
@@ -136,6 +138,28 @@ public struct MemoryState: Codable, Sendable, Equatable {
         self.methods = methods.map {
             Method(name: $0.method, totalBytes: $0.total, ratioToFull: $0.ratioToFull, linearBitsPerParam: $0.linearBitsPerParam)
         }
+    }
+}
+
+/// One process's memory in a run of several (a torchrun rank): its resident set, or its GPU's allocated bytes.
+public struct RankMemory: Codable, Sendable, Equatable {
+    /// The rank.
+    public var rank: Int
+    /// "cpu" or "cuda:N".
+    public var device: String
+    /// The process's resident set.
+    public var residentBytes: Int?
+    /// On a GPU: the bytes `torch.cuda` has allocated now.
+    public var allocatedBytes: Int?
+    /// The peak: of the GPU's allocated bytes on a GPU, of the resident set otherwise.
+    public var peakBytes: Int?
+
+    public init(rank: Int, device: String, residentBytes: Int? = nil, allocatedBytes: Int? = nil, peakBytes: Int? = nil) {
+        self.rank = rank
+        self.device = device
+        self.residentBytes = residentBytes
+        self.allocatedBytes = allocatedBytes
+        self.peakBytes = peakBytes
     }
 }
 
@@ -298,6 +322,9 @@ public struct StateMessage: Codable, Sendable, Equatable {
     public var memory: MemoryState?
     /// The latest update inspection, when one was computed (optional: older servers and the PyTorch one omit it).
     public var inspection: UpdateInspection?
+    /// Commands this run cannot do, by kind (`rank`, `quant`, `restart`, …), with the reason it gives when refusing
+    /// one; a viewer greys what they would change. Absent or empty: every command is supported.
+    public var unsupported: [String: String]?
 }
 
 /// Server → client: one event. Which fields are set depends on `type` (docs/PROTOCOL.md lists them).

@@ -132,6 +132,8 @@ public struct SnapshotMirror: Sendable {
     public private(set) var seq: UInt64 = 0
     /// Whether a state message has arrived.
     public private(set) var hasState = false
+    /// Commands the run cannot do, by kind, with its reasons (from the state message).
+    public private(set) var unsupported: [String: String] = [:]
     private var recent: [StepRecord] = []
 
     /// An empty mirror (waiting for a state message).
@@ -167,6 +169,7 @@ public struct SnapshotMirror: Sendable {
         snapshot = s
         updateRates()
         memory = m.memory
+        unsupported = m.unsupported ?? [:]
         seq = m.seq
         hasState = true
     }

@@ -48,6 +48,11 @@ public final class RunServer: @unchecked Sendable {
     private var viewerCountHandler: (@Sendable (Int) -> Void)?
     private var readBuffer = [UInt8](repeating: 0, count: 65536)
     private var lastViewerCount = 0
+    /// The last numbered events the server queue has seen, oldest first. The engine numbers an event before it
+    /// publishes the snapshot that reflects it, so a viewer attaching in between gets a state that is one or two
+    /// events behind what was already broadcast; those are replayed to it from here.
+    private var recentEvents: [(seq: UInt64, event: EngineEvent)] = []
+    private static let recentEventLimit = 256
 
     /// The socket path, when listening.
     public private(set) var socketPath: String?
@@ -291,6 +296,12 @@ public final class RunServer: @unchecked Sendable {
         let state = SnapshotCodec.state(snap, memory: memory, points: c.points)
         guard let bytes = try? WireCoding.line(state, encoder: encoder) else { return }
         if !c.enqueue(bytes, limit: Int.max) { return }
+        // Events already broadcast (to others, or before this viewer attached) that the snapshot does not reflect yet.
+        for e in recentEvents where e.seq > snap.eventSequence {
+            guard let line = try? WireCoding.line(SnapshotCodec.event(e.event, seq: e.seq), encoder: encoder) else { continue }
+            _ = c.enqueue(line, limit: Int.max)
+            c.skipThrough = e.seq
+        }
     }
 
     private func viewersChanged() {
@@ -305,6 +316,10 @@ public final class RunServer: @unchecked Sendable {
     private func broadcast(seq: UInt64, event: EngineEvent) {
         guard !stopped else { return }
         if case .status = event { writeEntry(ended: false) }
+        if seq != 0 {
+            recentEvents.append((seq, event))
+            if recentEvents.count > 2 * RunServer.recentEventLimit { recentEvents.removeFirst(RunServer.recentEventLimit) }
+        }
         guard connections.values.contains(where: \.attached) else { return }
         let message = SnapshotCodec.event(event, seq: seq)
         guard let bytes = try? WireCoding.line(message, encoder: encoder) else { return }

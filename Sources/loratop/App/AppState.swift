@@ -71,6 +71,14 @@ struct AppState: Sendable {
     var viewerNote: String?
     /// The latest memory figures, when the run provides them.
     var memory: MemoryFigures?
+    /// Commands the run cannot do, by kind (`rank`, `quant`, …), with its reasons: their keys are not sent and their
+    /// settings are shown greyed with the reason (a PyTorch run cannot change PEFT's rank).
+    var unsupported: [String: String] = [:]
+
+    /// Why the run cannot do `command`, when it cannot.
+    func unsupportedReason(_ command: Command) -> String? {
+        command.line.split(separator: " ").first.flatMap { unsupported[String($0)] }
+    }
     /// Model and data names for the header.
     var modelName = ""
     var dataName = ""
@@ -153,7 +161,18 @@ func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
             state.showHelp = false
             if action == .cancel { return [] }
         }
-        return perform(&state, action)
+        return refuseUnsupported(&state, perform(&state, action))
+    }
+}
+
+/// Drops the commands the run has said it cannot do, with its reason as this viewer's note (not a refusal from the
+/// run a round trip later).
+private func refuseUnsupported(_ state: inout AppState, _ effects: [Effect]) -> [Effect] {
+    guard !state.unsupported.isEmpty else { return effects }
+    return effects.filter {
+        guard case .send(let command) = $0, let why = state.unsupportedReason(command) else { return true }
+        state.viewerNote = "\(command.label): \(why)"
+        return false
     }
 }
 

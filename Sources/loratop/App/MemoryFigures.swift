@@ -34,6 +34,8 @@ struct MemoryFigures: Sendable, Equatable {
     var peakResidentBytes: Int?
     /// The comparison rows, biggest first.
     var methods: [Method]
+    /// Each process's figures in a run of several (torchrun ranks); empty otherwise.
+    var ranks: [RankMemory] = []
 
     /// Sum of the accounted parts.
     var accountedBytes: Int { parts.reduce(0) { $0 + $1.bytes } }
@@ -63,6 +65,7 @@ struct MemoryFigures: Sendable, Equatable {
         peakResidentBytes = m.peakResidentBytes
         methods = m.methods.map { Method(name: $0.name, totalBytes: $0.totalBytes, ratioToFull: $0.ratioToFull,
                                          linearBitsPerParam: $0.linearBitsPerParam) }
+        ranks = m.ranks ?? []
     }
 
     /// These figures with the resident set read now when the provider did not measure it.

@@ -290,6 +290,11 @@ struct AppLoop {
                 stats.snapshots += 1
                 dirty = true
             }
+            let unsupported = client.unsupported
+            if unsupported != state.unsupported {
+                state.unsupported = unsupported
+                dirty = true
+            }
             let figures = memory.map(MemoryFigures.init(state:))
             if figures != state.memory {
                 state.memory = figures

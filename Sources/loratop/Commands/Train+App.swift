@@ -15,7 +15,18 @@ extension AppOptions {
         themeName = theme
         self.fps = fps ?? 10
         forceASCII = ascii
-        modelName = URL(fileURLWithPath: model).lastPathComponent
-        dataName = URL(fileURLWithPath: data).lastPathComponent
+        modelName = AppOptions.displayName(model)
+        dataName = AppOptions.displayName(data)
+    }
+
+    /// How the header names a model or data source: a file by its name, anything else (a hub name such as
+    /// `HuggingFaceTB/SmolLM2-135M`, `preset:tiny`, a dataset's name) as given, and nothing as nothing (a run that
+    /// does not say what it trains on; `URL(fileURLWithPath: "")` would name the current folder).
+    static func displayName(_ source: String) -> String {
+        if source.isEmpty { return "" }
+        if source.hasPrefix("/") || source.hasPrefix(".") || FileManager.default.fileExists(atPath: source) {
+            return URL(fileURLWithPath: source).lastPathComponent
+        }
+        return source
     }
 }

@@ -48,8 +48,8 @@ def _end(proc):
 
 @needs_loratop
 def test_loratops_engine_conforms(runtime_dir, tmp_path):
-    proc, log = _run([LORATOP, "train", "--preset", "tiny", "--data", "sample-data/logbook.txt", "--seq-len", "32",
-                      "--batch-size", "2", "--max-steps", "1000000", "--warmup", "0", "--schedule", "constant",
+    proc, log = _run([LORATOP, "train", "--preset", "tiny", "--data", "sample-data/tags-train.jsonl",
+                      "--eval-data", "sample-data/tags-eval.jsonl", "--seq-len", "128", "--batch-size", "2", "--max-steps", "1000000", "--warmup", "0", "--schedule", "constant",
                       "--output", str(tmp_path / "out"), "--threads", "1", "--headless"], tmp_path, "engine")
     try:
         entry = _serving(proc, log)

@@ -14,6 +14,12 @@ enum AdapterView {
         return spans
     }
 
+    /// " fixed: why" when the run cannot change this setting (greyed, the run's own reason).
+    static func fixed(_ kind: String, _ state: AppState, _ ctx: ViewContext) -> [Span] {
+        guard let why = state.unsupported[kind] else { return [] }
+        return [ctx.span("  fixed: " + why.oneLine(160), .inactiveFg)]
+    }
+
     /// The panel's lines.
     static func lines(_ state: AppState, _ ctx: ViewContext) -> [[Span]] {
         let s = state.snapshot.settings
@@ -21,7 +27,7 @@ enum AdapterView {
         let snap = state.snapshot
         func num(_ v: Float) -> String { formatNumber(v) }
         var out: [[Span]] = []
-        out.append(row("rank", "\(s.rank)", "\(e.rank)", ctx))
+        out.append(row("rank", "\(s.rank)", "\(e.rank)", ctx) + fixed("rank", state, ctx))
         out.append(row("alpha", num(s.alpha), num(e.alpha), ctx))
         let scaleNote = s.rsLoRA ? " (α/√r)" : " (α/r)"
         out.append(row("scale", String(format: "%.3g", Double(s.scale)) + ctx.arrows(scaleNote),
@@ -30,7 +36,7 @@ enum AdapterView {
         out.append(row("lr", num(s.learningRate), num(e.learningRate), ctx)
                    + [ctx.span("  \(s.schedule), warmup \(s.warmup)", .inactiveFg)])
         out.append(row("targets", s.targets.joined(separator: " "), nil, ctx))
-        out.append(row("base", s.quantization, e.quantization, ctx))
+        out.append(row("base", s.quantization, e.quantization, ctx) + fixed("quant", state, ctx))
         var trainable = row("trainable", Fmt.count(snap.trainableParameters), nil, ctx)
         if snap.baseParameters > 0 {
             let share = Double(snap.trainableParameters) / Double(snap.baseParameters)

@@ -1,5 +1,6 @@
 import LoRAKit
 import TerminalUI
+import RunLink
 
 /// The memory panel: this run's bytes by component as bars, the accounted total beside the resident set the OS
 /// measured, and full fine-tuning vs LoRA vs QLoRA side by side (total, ratio to full, savings, bits/param).
@@ -23,7 +24,21 @@ enum MemoryView {
             spans += [ctx.span("   resident (OS) ", .inactiveFg), ctx.span(ByteFormat.binary(rss), .hiFg)]
             if let peak = m.peakResidentBytes { spans.append(ctx.span(" (peak \(ByteFormat.binary(peak)))", .inactiveFg)) }
         }
+        spans += rankSpans(m.ranks, ctx)
         return spans.map { Span(ctx.arrows($0.text), style: $0.style) }
+    }
+
+    /// "   ranks 0 cpu 1.2 GiB (peak 1.3 GiB) · 1 cuda:1 …": every process of a run that has several.
+    static func rankSpans(_ ranks: [RankMemory], _ ctx: ViewContext) -> [Span] {
+        guard ranks.count > 1 else { return [] }
+        var spans = [ctx.span("   ranks ", .inactiveFg)]
+        for (i, r) in ranks.enumerated() {
+            if i > 0 { spans.append(ctx.span(" · ", .inactiveFg)) }
+            let now = r.allocatedBytes ?? r.residentBytes
+            spans += [ctx.span("\(r.rank) \(r.device) ", .inactiveFg), ctx.span(now.map(ByteFormat.binary) ?? "–", .hiFg)]
+            if let p = r.peakBytes { spans.append(ctx.span(" (peak \(ByteFormat.binary(p)))", .inactiveFg)) }
+        }
+        return spans
     }
 
     /// One bar row per component, then the resident memory the accounting does not explain.

@@ -88,7 +88,9 @@ enum StatusView {
         if let why = state.disconnected { return "disconnected: \(why)  q leave " }
         let pause = state.pausedOrPausing ? "space resume" : "space pause"
         if !state.canSend { return "q/d leave (read-only)  ? help " }
-        return "q quit  d detach  \(pause)  r/R rank  a/A alpha  l/L lr  b base  ? help "
+        let rank = state.unsupported["rank"] == nil ? "  r/R rank" : ""
+        let base = state.unsupported["quant"] == nil ? "  b base" : ""
+        return "q quit  d detach  \(pause)\(rank)  a/A alpha  l/L lr\(base)  ? help "
     }
 
     /// Draws the info row and the status line.
