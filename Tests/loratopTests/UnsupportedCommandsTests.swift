@@ -61,6 +61,14 @@ final class UnsupportedCommandsTests: XCTestCase {
         XCTAssertTrue(wide.contains("fixed: a PyTorch run"), wide)
     }
 
+    func testTheSamplesPanelSaysWhyARunCannotSample() {
+        var st = pytorchRun()
+        st.snapshot.samples = []
+        XCTAssertTrue(SamplesView.lines(st, .standard)[0][0].text.contains("press g"), "the run can sample")
+        st.unsupported["sample"] = "no tokenizer is known to this run"
+        XCTAssertEqual(SamplesView.lines(st, .standard)[0][0].text, "no samples: no tokenizer is known to this run")
+    }
+
     func testEveryRanksMemoryIsShown() {
         var m = MemoryFigures(parts: [.init(name: "frozen base", bytes: 538 << 20, kind: .baseWeights)],
                               residentBytes: 900 << 20)

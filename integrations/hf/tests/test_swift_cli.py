@@ -137,6 +137,18 @@ def test_attach_draws_the_run_in_tmux(served, runtime_dir, tmp_path):
             time.sleep(0.2)
         assert "RUNNING" in screen and "q_proj v_proj" in screen and "Loss" in screen, screen
         assert "trainable 461k" in screen, screen
+        # What the run cannot do is shown greyed with its reason and left out of the key line.
+        assert "rank      8  fixed: a PyTorch run cannot c" in screen, screen  # cut to the panel's width
+        assert "base      f32  fixed: a PyTorch run cannot" in screen, screen
+        assert "no samples: this run has no prompts to sample from" in screen, screen
+        assert "r/R rank" not in screen and "b base" not in screen and "a/A alpha" in screen, screen
+        assert "data " not in screen.splitlines()[0], "a run that names no data shows none (not the current folder)"
+        subprocess.run(tmux + ["send-keys", "R"], timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "rank 16: a PyTorch run cannot" not in screen:
+            time.sleep(0.2)
+            screen = subprocess.run(tmux + ["capture-pane", "-p"], capture_output=True, text=True, timeout=10).stdout
+        assert "rank 16: a PyTorch run cannot" in screen, screen  # the key's note, nothing sent
         subprocess.run(tmux + ["send-keys", "d"], timeout=10)  # detach: the run goes on
     finally:
         subprocess.run(tmux + ["kill-server"], capture_output=True, timeout=10)

@@ -7,6 +7,7 @@ enum SamplesView {
     static func lines(_ state: AppState, _ ctx: ViewContext) -> [[Span]] {
         let samples = state.snapshot.samples
         guard !samples.isEmpty else {
+            if let why = state.unsupported["sample"] { return [[ctx.span("no samples: " + why.oneLine(300), .inactiveFg)]] }
             return [[ctx.span(ctx.arrows("no samples yet — press g to generate (base vs adapted)"), .inactiveFg)]]
         }
         let s = samples[state.scroll % samples.count]
