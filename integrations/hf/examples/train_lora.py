@@ -112,7 +112,8 @@ def main(argv: List[str] = None) -> int:
     p.add_argument("--resume", help="a checkpoint-N folder to resume from")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-tokens", type=int, default=48, help="new tokens per answer of the `sample` command")
-    p.add_argument("--history", help="write the Trainer's log history (JSON) here at the end")
+    p.add_argument("--history", help="write the Trainer's log history (JSON) here at the end (HISTORY.rankN for "
+                                     "each rank under torchrun)")
     a = p.parse_args(argv)
 
     transformers.set_seed(a.seed)
@@ -136,8 +137,10 @@ def main(argv: List[str] = None) -> int:
                                    data_collator=collate(tokenizer.pad_token_id), processing_class=tokenizer,
                                    callbacks=[LoratopCallback(data=a.data, sample_tokens=a.sample_tokens)])
     trainer.train(resume_from_checkpoint=a.resume)
-    if a.history and trainer.is_world_process_zero():
-        with open(a.history, "w") as f:
+    if a.history:  # every rank's own log under torchrun: HISTORY.rankN
+        several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        path = f"{a.history}.rank{os.environ.get('RANK', '0')}" if several else a.history
+        with open(path, "w") as f:
             json.dump({"global_step": trainer.state.global_step, "log_history": trainer.state.log_history}, f)
     return 0
 
