@@ -17,7 +17,7 @@ pytest.importorskip("torch", reason="torch is not installed (pip install torch)"
 pytest.importorskip("transformers", reason="transformers is not installed (pip install transformers)")
 pytest.importorskip("accelerate", reason="accelerate (the Trainer needs it) is not installed (pip install accelerate)")
 
-from conftest import RawClient  # noqa: E402
+from conftest import EVAL, EXAMPLE, TRAIN, RawClient  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -126,3 +126,87 @@ def test_two_ranks_apply_commands_at_the_same_step(ddp_run):
     for r in ranks:
         lrs = {int(k): v for k, v in r["lrs"].items()}
         assert lrs[changed] == pytest.approx(2e-4) and lrs[changed + 1] == pytest.approx(1e-4), lrs
+
+
+def test_smollm2_under_torchrun_every_rank_changes_lr_at_one_step_and_pauses(model_folder, runtime_dir, tmp_path):
+    """The acceptance run under `torchrun --nproc_per_node 2`: the example script (Trainer + PEFT LoRA) on SmolLM2."""
+    pytest.importorskip("peft", reason="peft is not installed (.ci/python-env)")
+    out, history = tmp_path / "out", str(tmp_path / "history.json")
+    log_path = tmp_path / "torchrun.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             EXAMPLE, "--model", model_folder, "--data", TRAIN, "--eval-data", EVAL, "--out", str(out),
+                             "--steps", "100000", "--batch-size", "1", "--seq-len", "48", "--schedule", "constant",
+                             "--history", history],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    ranks = []
+    try:
+        folder = os.path.join(runtime_dir, "loratop")
+        deadline = time.monotonic() + 300
+        entries = []
+        while not entries:
+            assert proc.poll() is None, open(log_path).read()[-3000:]
+            assert time.monotonic() < deadline, "the distributed run did not start serving"
+            entries = glob.glob(os.path.join(folder, "*.json"))
+            time.sleep(0.2)
+        ranks = _children(proc.pid)
+        entry = json.load(open(entries[0]))
+        c = RawClient(entry["socket"])
+        try:
+            c.message(30)
+            c.send({"type": "attach", "read_only": False})
+            seen = c.until(lambda m: m["type"] == "step", timeout=120)
+            seen += c.until(lambda m: m["type"] == "step", timeout=120)
+            seconds = max(m["record"]["seconds"] for m in seen if m["type"] == "step")
+            memory = [m["memory"] for m in seen if m["type"] == "memory"] + \
+                [m["memory"] for m in seen if m["type"] == "state" and m.get("memory")]
+            c.send({"type": "command", "id": "lr", "line": "lr 1e-4"})
+            changed = c.until(lambda m: m["type"] == "change", timeout=120)[-1]["change"]["step"]
+            c.send({"type": "command", "id": "p", "line": "pause"})
+            c.until(lambda m: m["type"] == "status" and m["status"] == "paused", timeout=120)
+            assert steps_within(c, 3 * seconds + 1) == [], "a step ran while paused"
+            bad = RawClient(entry["socket"])  # garbage from another client: an error for it, nothing for the run
+            bad.message(10)
+            bad.sock.sendall(b"\x00garbage\n")
+            assert bad.until(lambda m: m["type"] == "error")[-1]["code"] == "malformed"
+            bad.close()
+            c.send({"type": "command", "id": "r", "line": "resume"})
+            assert steps_within(c, 3 * seconds + 5), "the run did not resume"
+            more = c.until(lambda m: m["type"] == "memory", timeout=60)
+            memory += [m["memory"] for m in more if m["type"] == "memory"]
+            assert any(len(m.get("ranks", [])) == 2 for m in memory), memory[-1:]
+        finally:
+            c.close()  # the viewer goes away abruptly: both ranks train on
+        again = RawClient(entry["socket"])
+        try:
+            again.message(30)
+            again.send({"type": "attach", "read_only": False})
+            again.until(lambda m: m["type"] == "step", timeout=120)  # still training after the viewer vanished
+            again.send({"type": "command", "id": "x", "line": "stop nosave"})
+            assert again.until(lambda m: m["type"] == "ack")[-1]["ok"]
+        finally:
+            again.close()
+        assert proc.wait(120) == 0, open(log_path).read()[-3000:]
+        for r in (0, 1):
+            h = json.load(open(f"{history}.rank{r}"))
+            lrs = {x["step"]: x["learning_rate"] for x in h["log_history"] if "learning_rate" in x}
+            assert lrs[changed] == pytest.approx(2e-4) and lrs[changed + 1] == pytest.approx(1e-4), (r, lrs)
+        steps = {json.load(open(f"{history}.rank{r}"))["global_step"] for r in (0, 1)}
+        assert len(steps) == 1, f"the ranks stopped at different steps: {steps}"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        for pid in ranks:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if b"train_lora.py" in f.read():
+                        os.kill(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+        log.close()
