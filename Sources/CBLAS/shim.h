@@ -11,3 +11,6 @@ void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
              int *info);
 // LAPACK Cholesky factorisation (the update inspector's R factors from the factors' Gram matrices).
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+// LAPACK symmetric eigenvalues (the update inspector's singular values as square roots of the core's Gram eigenvalues).
+void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
+            const int *lwork, int *info);

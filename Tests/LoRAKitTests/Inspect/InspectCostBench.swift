@@ -1,0 +1,52 @@
+import Dispatch
+import XCTest
+@testable import LoRAKit
+
+/// Timing of one whole-model inspection at SmolLM2's shapes, r 64 (run by hand: LORATOP_BENCH=1).
+final class InspectCostBench: XCTestCase {
+    func testCost() throws {
+        guard ProcessInfo.processInfo.environment["LORATOP_BENCH"] == "1" else { throw XCTSkip("LORATOP_BENCH=1 to run") }
+        let shapes = [(576, 576), (576, 192), (576, 192), (576, 576), (576, 1536), (576, 1536), (1536, 576)]
+        var rng = SeededRNG(seed: 1)
+        let r = 64
+        var bufs: [(FloatBuffer, FloatBuffer, Int, Int)] = []
+        for _ in 0..<30 { for (i, o) in shapes {
+            bufs.append((FloatBuffer((0..<(r * i)).map { _ in rng.uniform(-0.05, 0.05) }),
+                         FloatBuffer((0..<(o * r)).map { _ in rng.uniform(-0.01, 0.01) }), i, o))
+        } }
+        Parallel.setThreads(Int(ProcessInfo.processInfo.environment["THREADS"] ?? "2") ?? 2)
+        let lora = try LoRAConfig(rank: r, alpha: 16)
+        var times: [Double] = []
+        for _ in 0..<7 {
+            let f = bufs.enumerated().map { k, b in
+                UpdateInspector.Factors(name: "model.layers.\(k / 7).self_attn.q_proj", rank: r, inFeatures: b.2, outFeatures: b.3,
+                                        a: UnsafePointer(b.0.pointer), b: UnsafePointer(b.1.pointer), grads: nil, source: nil, stored: nil)
+            }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try UpdateInspector().inspect(f, step: 0, lora: lora, storage: nil)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        // phases, one module of each shape, single thread
+        var phase = [String: Double]()
+        for (a, b, i, o) in bufs.prefix(7) {
+            var t = DispatchTime.now().uptimeNanoseconds
+            func lap(_ k: String) { let n = DispatchTime.now().uptimeNanoseconds; phase[k, default: 0] += Double(n - t) / 1e9 * 30; t = n }
+            let rA = try UpdateSpectrum.rFactor(a.pointer, m: i, r: r, columnsContiguous: true); lap("rA")
+            let rB = try UpdateSpectrum.rFactor(b.pointer, m: o, r: r, columnsContiguous: false); lap("rB")
+            _ = (rA, rB)
+            _ = try UpdateSpectrum.singularValues(a: a.pointer, b: b.pointer, rank: r, inFeatures: i, outFeatures: o, scale: 1); lap("all")
+        }
+        var m = (0..<(64 * 64)).map { _ in Double(rng.uniform(-1, 1)) }
+        var t1 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<210 { var c = m; _ = try UpdateSpectrum.svdValues(&c, rows: 64, cols: 64) }
+        phase["svd210"] = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
+        t1 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<210 {
+            var core = [Double](repeating: 0, count: 64 * 64)
+            for j in 0..<64 { for i in 0..<64 { var s = 0.0; for t in max(i, j)..<64 { s += m[i * 64 + t] * m[j * 64 + t] }; core[j * 64 + i] = s } }
+            m[0] += core[5] * 1e-30
+        }
+        phase["coreLoop210"] = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
+        print("inspect cost r64 210 modules: runs \(times.map { String(format: "%.4f", $0) }) median \(times.sorted()[3]); per-phase x30 single thread \(phase)")
+    }
+}
