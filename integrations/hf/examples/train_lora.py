@@ -131,7 +131,7 @@ def main(argv: List[str] = None) -> int:
         warmup_steps=a.warmup, logging_steps=10, eval_strategy="no",
         save_strategy="steps" if a.save_steps else "no", save_steps=a.save_steps or 500, report_to=[],
         remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=True, seed=a.seed,
-        include_num_input_tokens_seen=True, use_cpu=not torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),
         ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available() else None)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=train, eval_dataset=evaluation,
                                    data_collator=collate(tokenizer.pad_token_id), processing_class=tokenizer,

@@ -199,9 +199,13 @@ class LoratopCallback(TrainerCallback):
 
     # -- life ------------------------------------------------------------------------------------------------
 
+    def on_init_end(self, args, state, control, **kwargs):
+        _count_tokens(args)
+
     def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kwargs):
         if self.server is not None:
             return
+        _count_tokens(args)  # also when the callback was added after the Trainer was made
         world = int(getattr(args, "world_size", 1) or 1)
         self._distributed = world > 1 and _distributed_ready()
         if not state.is_world_process_zero and not self._distributed:
@@ -533,6 +537,15 @@ class LoratopCallback(TrainerCallback):
         self.settings.dropout = p
         self.server.applied(ChangeEvent(state.global_step, "dropout", format_number(old), format_number(p)),
                             self.settings)
+
+
+def _count_tokens(args: Any) -> None:
+    """Tokens/s come from the batch shapes: the Trainer counts each batch's input tokens (all ranks' together) when
+    `include_num_input_tokens_seen` is on, so the callback turns it on ("all") when it is off; a "non_padding" choice
+    is kept."""
+    v = getattr(args, "include_num_input_tokens_seen", None)
+    if v in ("no", False):
+        args.include_num_input_tokens_seen = "all" if v == "no" else True
 
 
 def _distributed_ready() -> bool:
