@@ -79,7 +79,8 @@ def test_hello_then_state_then_every_step_once(run, connect):
     assert hello["protocol"] == 1 and hello["server"].startswith("loratop-hf")
     assert hello["run"]["id"] == run.server.id and hello["run"]["kind"] == "pytorch"
     assert set(STATE_KEYS) <= set(state) and set(state) - STATE_KEYS <= {"last_step", "last_eval", "last_checkpoint",
-                                                                          "memory", "error"}
+                                                                          "memory", "error", "unsupported"}
+    assert state["unsupported"]["rank"].startswith("a PyTorch run cannot change the LoRA rank")
     assert set(state["settings"]) == SETTINGS_KEYS
     assert state["settings"]["targets"] == ["q_proj", "v_proj"]
     assert state["trainable_parameters"] == 460_800
