@@ -181,6 +181,7 @@ class LoratopCallback(TrainerCallback):
         self._signal: Optional[int] = None  # the first SIGINT/SIGTERM taken
         self._signal_sent = False
         self._previous_handlers: Dict[int, Any] = {}
+        self._seq_len_given = False
         self.refusals = dict(REFUSALS)
         self.refusals.update(refusals or {})
         self.server: Any = None  # a RunServer on the rank that serves, _Silent on the others, None when inactive
@@ -211,6 +212,7 @@ class LoratopCallback(TrainerCallback):
         if not state.is_world_process_zero and not self._distributed:
             return
         self.settings = describe(model, args)
+        self._seq_len_given = self.settings.seq_len > 0
         self._optimizer, self._scheduler, self._model = optimizer, lr_scheduler, model
         self._tokens_seen = int(getattr(state, "num_input_tokens_seen", 0) or 0)
         self._tokenizer = kwargs.get("processing_class") or kwargs.get("tokenizer")
@@ -327,8 +329,21 @@ class LoratopCallback(TrainerCallback):
             self.server.step(StepRecord(step=state.global_step, loss=_float(logs["loss"]), learning_rate=_float(lr),
                                         grad_norm=_float(logs.get("grad_norm", math.nan)), tokens=tokens,
                                         seconds=self._step_seconds, epoch=float(state.epoch or 0.0)))
+            self._learn_seq_len(args, tokens)
             self._gather_memory(state)
             self._boundary(state, control)
+
+    def _learn_seq_len(self, args, tokens: int) -> None:
+        """The sequence length, when the arguments do not say (a Trainer pads per batch): the longest batch so far,
+        from its token count (all ranks' batches of all accumulation steps together)."""
+        s = self.settings
+        if s is None or tokens <= 0 or self._seq_len_given:
+            return
+        sequences = max(1, s.batch_size * s.grad_accum * max(1, int(getattr(args, "world_size", 1) or 1)))
+        seq = tokens // sequences
+        if seq > s.seq_len:
+            s.seq_len = seq
+            self.server.set_settings(s)
 
     def _gather_memory(self, state) -> None:
         """Rank 0's tensors and resident set every step; every rank's figures every `memory_every` steps when

@@ -98,6 +98,7 @@ def test_trainer_run_is_served_and_steered(trainer_run):
         assert state["settings"]["schedule"] == "constant"
         step = c.until(lambda m: m["type"] == "step")[-1]["record"]
         assert step["tokens"] == 32 and step["seconds"] > 0 and step["loss"] > 0
+        assert callback.settings.seq_len == 16, "the sequence length is learnt from the batches (2 × 16 tokens)"
 
         c.send({"type": "command", "id": "r", "line": "rank 16"})
         ack = c.until(lambda m: m["type"] == "ack")[-1]
