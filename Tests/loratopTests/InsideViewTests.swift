@@ -114,6 +114,12 @@ final class InsideViewTests: XCTestCase {
         for _ in 0..<5 { s.step += 1; s.version += 1; _ = reduce(&st, .snapshot(s)) }
         XCTAssertTrue(st.inside.unsupported)
         XCTAssertTrue(render(st, 80, 24).joined().contains("does not compute inspections"))
+        // a run that says it cannot inspect is not asked, and its reason shows
+        var py = Self.state()
+        py.snapshot.inspection = nil
+        py.unsupported = ["inspect": "a PyTorch run does not compute inspections"]
+        XCTAssertEqual(reduce(&py, .snapshot(py.snapshot)), [])
+        XCTAssertTrue(render(py, 80, 24).joined().contains("inspect: a PyTorch run does not compute inspections"))
         // read-only viewers never send
         var ro = Self.state()
         ro.canSend = false

@@ -68,7 +68,8 @@ func insideRequest(_ state: inout AppState) -> [Effect] {
         state.inside.seenStep = x.step
         state.inside.unanswered = 0
     }
-    guard state.inside.visible, state.canSend, state.disconnected == nil, !state.inside.unsupported else { return [] }
+    guard state.inside.visible, state.canSend, state.disconnected == nil, !state.inside.unsupported,
+          state.unsupportedReason(.inspect) == nil else { return [] }
     let stale = s.inspection.map { $0.step < s.step || $0.rank != s.settings.rank } ?? true
     guard stale, state.inside.requestedStep != s.step, !s.pending.contains(.inspect) else { return [] }
     state.inside.requestedStep = s.step

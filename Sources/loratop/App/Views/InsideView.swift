@@ -15,9 +15,10 @@ enum InsideView {
         let inner = Box.inner(area).inset(by: Margin(right: 1, left: 1))
         guard !inner.isEmpty else { return }
         guard let x, !x.modules.isEmpty else {
-            let why = state.inside.unsupported ? "this run does not compute inspections (its server refused `inspect`)"
+            let fallback = state.inside.unsupported ? "this run does not compute inspections (its server refused `inspect`)"
                 : state.canSend ? "computing at the next step boundary…"
                 : "read-only viewer: shown once the run computes one (another viewer's panel, or --inspect-every)"
+            let why = state.unsupportedReason(.inspect).map { "inspect: " + $0 } ?? fallback
             buf.line([ctx.span(ctx.arrows(why), .inactiveFg)], in: inner, row: 0, ellipsis: ctx.glyphs.ellipsis)
             return
         }
