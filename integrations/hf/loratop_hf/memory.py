@@ -89,8 +89,9 @@ def peak_resident_bytes() -> int:
 def rank_figures(rank: int) -> Dict[str, Any]:
     """This process's figures for `ranks`: the GPU's allocated bytes and peak where the run uses CUDA, else the
     resident set and its peak."""
-    figures: Dict[str, Any] = {"rank": rank, "device": "cpu", "resident_bytes": resident_bytes() or 0,
-                               "peak_bytes": peak_resident_bytes()}
+    rss = resident_bytes() or 0
+    figures: Dict[str, Any] = {"rank": rank, "device": "cpu", "resident_bytes": rss,
+                               "peak_bytes": max(peak_resident_bytes(), rss)}
     try:
         import torch
 
@@ -116,7 +117,8 @@ def memory_state(tensors: TensorBytes, ranks: Optional[List[Dict[str, Any]]] = N
     rss = resident_bytes()
     if rss is not None:
         state["resident_bytes"] = rss
-    state["peak_resident_bytes"] = peak_resident_bytes()
+    # The kernel updates its high-water mark lazily, so it can trail the resident set just read.
+    state["peak_resident_bytes"] = max(peak_resident_bytes(), rss or 0)
     if ranks:
         state["ranks"] = ranks
     return state

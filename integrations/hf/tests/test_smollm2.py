@@ -60,10 +60,13 @@ def test_a_trainer_run_of_smollm2_is_listed_steered_saved_resumed_and_stopped(mo
         assert s["targets"] == sorted(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
         assert s["batch_size"] == 2 and s["quantization"] == "f32"
         assert "PEFT" in state["unsupported"]["rank"] and "quant" in state["unsupported"]
-        memory = viewer.until(lambda m: m["type"] == "memory" or m.get("memory"), 30)[-1]["memory"]
+        # In the state when the run had figures by then (it has from its start), else in the next memory event.
+        memory = state.get("memory") or viewer.until(lambda m: m["type"] == "memory", 120)[-1]["memory"]
         parts = {p["kind"]: p["bytes"] for p in memory["parts"]}
         assert 500e6 < parts["base_weights"] < 600e6, parts  # 134.5M fp32 parameters
-        assert 0 < parts["adapters"] < 20e6 and memory["resident_bytes"] > parts["base_weights"]
+        assert 0 < parts["adapters"] < 20e6
+        # The resident set is measured, not derived: the weights are mmapped, so at the start it may be below them.
+        assert 100e6 < memory["resident_bytes"] <= memory["peak_resident_bytes"]
         record = viewer.until(lambda m: m["type"] == "step", 60)[-1]["record"]
         assert record["tokens"] > 0 and record["seconds"] > 0 and record["loss"] > 0
 
