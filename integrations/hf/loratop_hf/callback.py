@@ -59,6 +59,8 @@ REFUSALS: Dict[str, str] = {
             "restart with another r)",
     "quant": "a PyTorch run keeps the base model as it was loaded; it cannot re-quantize it while it trains",
     "restart": "a Trainer run cannot restart itself; start the script again",
+    "inspect": "a PyTorch run does not compute the update inspection; `loratop inspect CHECKPOINT` reads a saved "
+               "adapter",
 }
 _NO_TOKENIZER = ("no tokenizer is known to this run (give the Trainer processing_class=tokenizer), so there is "
                  "nothing to sample with")

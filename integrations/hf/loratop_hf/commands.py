@@ -175,7 +175,7 @@ def parse(line: str) -> Command:
             raise CommandError(line, f"unknown quantization `{words[1]}`; expected none, int8, fp4, nf4 or source")
         return Command("quant", q)
     simple = {"pause": "pause", "resume": "resume", "continue": "resume", "save": "save", "eval": "eval",
-              "evaluate": "eval", "sample": "sample", "restart": "restart"}
+              "evaluate": "eval", "sample": "sample", "inspect": "inspect", "restart": "restart"}
     if verb in simple:
         return no_args(Command(simple[verb]))
     if verb in ("stop", "quit"):
@@ -183,4 +183,4 @@ def parse(line: str) -> Command:
             return Command("stop", False)
         return no_args(Command("stop", True))
     raise CommandError(line, f"unknown command `{verb}`; expected rank, alpha, lr, dropout, quant, pause, resume, "
-                             "save, eval, sample, restart or stop")
+                             "save, eval, sample, inspect, restart or stop")

@@ -32,7 +32,7 @@ def test_lines_read_and_write_back(line, written):
     ("quant q9", "command `quant q9`: unknown quantization `q9`; expected none, int8, fp4, nf4 or source"),
     ("pause now", "command `pause now`: `pause` takes no arguments"),
     ("fly", "command `fly`: unknown command `fly`; expected rank, alpha, lr, dropout, quant, pause, resume, save, "
-            "eval, sample, restart or stop"),
+            "eval, sample, inspect, restart or stop"),
 ])
 def test_refusals_say_what_was_wrong(line, message):
     with pytest.raises(CommandError) as e:

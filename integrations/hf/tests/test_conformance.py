@@ -77,7 +77,7 @@ def test_the_trainer_callback_conforms(runtime_dir, tmp_path, tiny_llama):
         entry = _serving(proc, log)
         found = check_server(entry["socket"])
         assert found["hello"]["run"]["kind"] == "pytorch"
-        assert set(found["unsupported"]) == {"rank", "quant", "restart"}
+        assert set(found["unsupported"]) == {"rank", "quant", "restart", "inspect"}
         assert found["results"] == {"lr": "applied", "alpha": "applied", "dropout": "applied", "rank": "refused",
                                     "pause": "applied", "resume": "applied", "save": "applied", "eval": "applied",
                                     "sample": "applied", "quant": "refused"}
