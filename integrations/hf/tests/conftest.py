@@ -223,22 +223,6 @@ class Script:
 
 @pytest.fixture
 def scripts(runtime_dir):
-    started = []
-
-    def start(*args, **kwargs) -> Script:
-        s = Script(*args, **kwargs)
-        started.append(s)
-        return s
-
-    try:
-        yield start
-    finally:
-        for s in started:
-            s.close()
-
-
-@pytest.fixture
-def scripts(runtime_dir):
     """Starts the example script; every one started is killed and reaped in teardown."""
     started: List[Script] = []
 

@@ -42,22 +42,26 @@ def ddp_run(runtime_dir, tmp_path):
         entry = json.load(open(entries[0]))
         yield proc, entry, str(out), tmp_path / "torchrun.log"
     finally:
-        ranks = _children(proc.pid)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # torchrun ends its ranks on SIGTERM
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        for pid in ranks:  # whatever torchrun left behind, by the pids it started (checked: still a rank)
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if b"ddp_train.py" in f.read():
-                        os.kill(pid, signal.SIGKILL)
-            except (OSError, ProcessLookupError):
-                pass
+        _end_torchrun(proc, _children(proc.pid), b"ddp_train.py")
         log.close()
+
+
+def _end_torchrun(proc: subprocess.Popen, ranks, script: bytes) -> None:
+    """Ends a torchrun and whatever it left behind, by the pids it started (checked: still a rank of `script`)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # torchrun ends its ranks on SIGTERM
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    for pid in ranks:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if script in f.read():
+                    os.kill(pid, signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass
 
 
 def _children(pid: int):
@@ -195,18 +199,5 @@ def test_smollm2_under_torchrun_every_rank_changes_lr_at_one_step_and_pauses(mod
         steps = {json.load(open(f"{history}.rank{r}"))["global_step"] for r in (0, 1)}
         assert len(steps) == 1, f"the ranks stopped at different steps: {steps}"
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        for pid in ranks:
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if b"train_lora.py" in f.read():
-                        os.kill(pid, signal.SIGKILL)
-            except (OSError, ProcessLookupError):
-                pass
+        _end_torchrun(proc, ranks or _children(proc.pid), b"train_lora.py")
         log.close()
