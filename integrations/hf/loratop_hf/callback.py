@@ -513,10 +513,7 @@ class LoratopCallback(TrainerCallback):
         if self._optimizer is not None and isinstance(getattr(scheduler, "_last_lr", None), list):
             # The Trainer logs the scheduler's last rate as the next step's: it is the rate that step now uses.
             scheduler._last_lr = [g["lr"] for g in self._optimizer.param_groups]
-        self.settings.learning_rate = lr
-        self.server.applied(ChangeEvent(state.global_step, "lr", format_number(old), format_number(lr)),
-                            self.settings)
-
+        self._changed(state, "lr", "learning_rate", old, lr)
 
     def _set_alpha(self, alpha: float, state) -> None:
         """alpha on every LoRA layer of the adapter: scaling = alpha/r (alpha/√r with rsLoRA), as PEFT sets it."""
@@ -529,9 +526,7 @@ class LoratopCallback(TrainerCallback):
             m.lora_alpha[adapter] = alpha
             m.scaling[adapter] = alpha / math.sqrt(r) if rs else alpha / r
         config.lora_alpha = alpha
-        self.settings.alpha = alpha
-        self.server.applied(ChangeEvent(state.global_step, "alpha", format_number(old), format_number(alpha)),
-                            self.settings)
+        self._changed(state, "alpha", "alpha", old, alpha)
 
     def _set_dropout(self, p: float, state) -> None:
         """The dropout on every LoRA layer's input (PEFT uses Identity for 0, Dropout otherwise)."""
@@ -551,8 +546,13 @@ class LoratopCallback(TrainerCallback):
                 drop[adapter] = torch.nn.Dropout(p=p) if p > 0 else torch.nn.Identity()
                 drop[adapter].train(current.training)
         config.lora_dropout = p
-        self.settings.dropout = p
-        self.server.applied(ChangeEvent(state.global_step, "dropout", format_number(old), format_number(p)),
+        self._changed(state, "dropout", "dropout", old, p)
+
+    def _changed(self, state, kind: str, field: str, old: float, new: float) -> None:
+        """A setting took effect at this boundary: the settings say so, and every viewer gets the change."""
+        assert self.server is not None and self.settings is not None
+        setattr(self.settings, field, new)
+        self.server.applied(ChangeEvent(state.global_step, kind, format_number(old), format_number(new)),
                             self.settings)
 
 

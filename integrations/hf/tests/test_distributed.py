@@ -87,6 +87,28 @@ def steps_within(c: RawClient, seconds: float):
             out.append(m["record"]["step"])
 
 
+def steer(c: RawClient, socket_path: str, step_seconds: float, timeout: float) -> int:
+    """lr 1e-4, pause (no step may run), garbage from another connection (an error for it only), resume (steps run
+    again); returns the step the lr change took effect at."""
+    c.send({"type": "command", "id": "lr", "line": "lr 1e-4"})
+    ack = c.until(lambda m: m["type"] == "ack", timeout=timeout)[-1]
+    assert ack["ok"], ack
+    changed = c.until(lambda m: m["type"] == "change", timeout=timeout)[-1]["change"]["step"]
+    c.send({"type": "command", "id": "p", "line": "pause"})
+    c.until(lambda m: m["type"] == "status" and m["status"] == "paused", timeout=timeout)
+    assert steps_within(c, 3 * step_seconds + 1) == [], "a step ran while paused"
+    bad = RawClient(socket_path)
+    try:
+        bad.message(10)
+        bad.sock.sendall(b"\x00garbage\n")
+        assert bad.until(lambda m: m["type"] == "error")[-1]["code"] == "malformed"
+    finally:
+        bad.close()
+    c.send({"type": "command", "id": "r", "line": "resume"})
+    assert steps_within(c, 3 * step_seconds + 1.5), "the run did not resume"
+    return changed
+
+
 def test_two_ranks_apply_commands_at_the_same_step(ddp_run):
     proc, entry, out, log = ddp_run
     assert entry["run"]["kind"] == "pytorch" and entry["ended"] is None
@@ -95,25 +117,8 @@ def test_two_ranks_apply_commands_at_the_same_step(ddp_run):
         hello = c.message(10)
         assert hello["type"] == "hello"
         c.send({"type": "attach", "read_only": False})
-        c.until(lambda m: m["type"] == "step", timeout=30)
-
-        c.send({"type": "command", "id": "lr", "line": "lr 1e-4"})
-        ack = c.until(lambda m: m["type"] == "ack")[-1]
-        assert ack["ok"], ack
-        changed = c.until(lambda m: m["type"] == "change", timeout=30)[-1]["change"]["step"]
-
-        c.send({"type": "command", "id": "p", "line": "pause"})
-        c.until(lambda m: m["type"] == "status" and m["status"] == "paused", timeout=30)
-        assert steps_within(c, 1.0) == [], "a step ran while paused"
-
-        bad = RawClient(entry["socket"])  # garbage on another connection: an error for it, nothing for the run
-        bad.message(10)
-        bad.sock.sendall(b"\x00garbage\n")
-        assert bad.until(lambda m: m["type"] == "error")[-1]["code"] == "malformed"
-        bad.close()
-
-        c.send({"type": "command", "id": "r", "line": "resume"})
-        assert len(steps_within(c, 1.5)) > 0, "the run did not resume"
+        step = c.until(lambda m: m["type"] == "step", timeout=30)[-1]["record"]
+        changed = steer(c, entry["socket"], step["seconds"], timeout=30)
     finally:
         c.close()  # the viewer goes away abruptly: training goes on
 
@@ -165,18 +170,7 @@ def test_smollm2_under_torchrun_every_rank_changes_lr_at_one_step_and_pauses(mod
             seconds = max(m["record"]["seconds"] for m in seen if m["type"] == "step")
             memory = [m["memory"] for m in seen if m["type"] == "memory"] + \
                 [m["memory"] for m in seen if m["type"] == "state" and m.get("memory")]
-            c.send({"type": "command", "id": "lr", "line": "lr 1e-4"})
-            changed = c.until(lambda m: m["type"] == "change", timeout=120)[-1]["change"]["step"]
-            c.send({"type": "command", "id": "p", "line": "pause"})
-            c.until(lambda m: m["type"] == "status" and m["status"] == "paused", timeout=120)
-            assert steps_within(c, 3 * seconds + 1) == [], "a step ran while paused"
-            bad = RawClient(entry["socket"])  # garbage from another client: an error for it, nothing for the run
-            bad.message(10)
-            bad.sock.sendall(b"\x00garbage\n")
-            assert bad.until(lambda m: m["type"] == "error")[-1]["code"] == "malformed"
-            bad.close()
-            c.send({"type": "command", "id": "r", "line": "resume"})
-            assert steps_within(c, 3 * seconds + 5), "the run did not resume"
+            changed = steer(c, entry["socket"], seconds, timeout=120)
             more = c.until(lambda m: m["type"] == "memory", timeout=60)
             memory += [m["memory"] for m in more if m["type"] == "memory"]
             assert any(len(m.get("ranks", [])) == 2 for m in memory), memory[-1:]
