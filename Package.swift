@@ -22,6 +22,11 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // oneDNN (Debian: libdnnl-dev): bf16 products with fp32 accumulation on CPUs that have them.
+        .systemLibrary(
+            name: "CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
         // ncursesw plus a tiny C shim for what Swift cannot import (macros, varargs).
         .target(
             name: "CNCurses",
@@ -33,7 +38,7 @@ let package = Package(
         // The engine: knows nothing of terminals.
         .target(
             name: "LoRAKit",
-            dependencies: ["CBLAS"],
+            dependencies: ["CBLAS", "CDNNL"],
             swiftSettings: optimize
         ),
         // A small TUI toolkit: knows nothing of training.

@@ -183,13 +183,18 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     }
 
     /// The storage a source matrix is trained on. Embeddings (and an untied LM head) keep the file's storage when the
-    /// base is quantized, as QLoRA keeps them out of 4 bits; with `none` everything is expanded to fp32.
-    public static func store(_ m: FrozenMatrix, name: String, kind: QuantKind, blockSize: Int, doubleQuant: Bool) throws -> FrozenMatrix {
+    /// base is quantized, as QLoRA keeps them out of 4 bits; with `none` everything is expanded to fp32, or to bf16 when
+    /// the products run in bf16 (`bf16`: their operands are bf16 anyway, so the dense base is held at half the memory;
+    /// an fp32 embedding under a quantized base too).
+    public static func store(_ m: FrozenMatrix, name: String, kind: QuantKind, blockSize: Int, doubleQuant: Bool,
+                             bf16: Bool = false) throws -> FrozenMatrix {
         switch kind {
-        case .none: return m is DenseMatrix ? m : DenseMatrix(m)
+        case .none:
+            if bf16 { return m is BF16Matrix ? m : BF16Matrix(m) }
+            return m is DenseMatrix ? m : DenseMatrix(m)
         case .source: return m
         default:
-            if isEmbedding(name) { return m }
+            if isEmbedding(name) { return bf16 && m is DenseMatrix ? BF16Matrix(m) : m }
             return try Quantizer.quantize(m, kind: kind, blockSize: blockSize, doubleQuant: doubleQuant, name: name)
         }
     }

@@ -1,6 +1,7 @@
 /// A linear layer with a frozen weight W (out, in) in any storage and an optional frozen bias:
 /// y = x Wᵀ + b. One sgemm over all N rows when W is dense; for quantized storage W is dequantized tile by
 /// tile into a reusable scratch buffer, each tile multiplied, and nothing full-precision is kept.
+/// When the run computes in bf16 (`Compute.bf16`) the same products run through `LinearBF16` (oneDNN).
 public enum Linear {
     /// Rows of W per dequantized tile (about 1 MiB of fp32, at least 64 rows).
     @inlinable
@@ -12,7 +13,9 @@ public enum Linear {
         N: Int, scratch: ScratchBuffer, beta: Float = 0
     ) {
         let O = w.rows, I = w.cols
-        if let base = w.denseBase {
+        if Compute.bf16, beta == 0 || beta == 1 {
+            LinearBF16.forward(out: out, x: x, weight: w, N: N, scratch: scratch, accumulate: beta == 1)
+        } else if let base = w.denseBase {
             Parallel.gemm(transB: true, m: N, n: O, k: I, a: x, lda: I, b: base, ldb: I, beta: beta, c: out, ldc: O)
         } else {
             let tr = tileRows(w)
@@ -41,6 +44,10 @@ public enum Linear {
         beta: Float = 1
     ) {
         let O = w.rows, I = w.cols
+        if Compute.bf16, beta == 0 || beta == 1 {
+            LinearBF16.backward(dx: dx, dout: dout, weight: w, N: N, scratch: scratch, accumulate: beta == 1)
+            return
+        }
         if let base = w.denseBase {
             Parallel.gemm(m: N, n: I, k: O, a: dout, lda: O, b: base, ldb: I, beta: beta, c: dx, ldc: I)
             return

@@ -14,7 +14,7 @@ extension LoRATarget {
 }
 
 /// The numeric precision training runs in.
-public enum ComputePrecision: String, Codable, Sendable, CaseIterable {
+public enum ActivationPrecision: String, Codable, Sendable, CaseIterable {
     /// This project's engine: fp32 activations, adapters, gradients and moments on the CPU.
     case fp32
     /// The QLoRA paper's GPU setting: bf16 activations, adapters and their gradients; fp32 AdamW moments.
@@ -45,7 +45,7 @@ public struct EstimateSettings: Codable, Sendable, Equatable {
     /// Values per quantization block.
     public var blockSize: Int = 64
     /// Numeric precision of the run.
-    public var precision: ComputePrecision = .fp32
+    public var precision: ActivationPrecision = .fp32
     /// Compute threads of the run: the engine shards a batch they divide, one LM-head buffer and one set of LoRA
     /// gradient sums per shard (only the engine's own row depends on it).
     public var threads: Int = 2

@@ -18,11 +18,36 @@ public protocol FrozenMatrix: AnyObject, Sendable {
     func dequantize(rows rowRange: Range<Int>, into dst: UnsafeMutablePointer<Float>)
     /// For dense fp32 storage: the first element (row-major, row stride `cols`); nil otherwise.
     var denseBase: UnsafePointer<Float>? { get }
+    /// For dense bf16 storage (`BF16Matrix`): the first element's bits (row-major, row stride `cols`); nil otherwise.
+    var bf16Base: UnsafePointer<UInt16>? { get }
+    /// Writes rows `rowRange` as bf16 bits into `dst` (rowRange.count × cols, row-major): each weight's fp32 value
+    /// rounded to nearest (the operand of a bf16 product).
+    func dequantizeBF16(rows rowRange: Range<Int>, into dst: UnsafeMutablePointer<UInt16>)
 }
 
 extension FrozenMatrix {
     /// Number of elements (rows × cols).
     public var count: Int { rows * cols }
+
+    public var bf16Base: UnsafePointer<UInt16>? { nil }
+
+    /// Through fp32, a few rows at a time (about 16k values: never a whole fp32 tile).
+    public func dequantizeBF16(rows rowRange: Range<Int>, into dst: UnsafeMutablePointer<UInt16>) {
+        let step = max(1, (1 << 14) / max(1, cols))
+        let buf = UnsafeMutablePointer<Float>.allocate(capacity: max(1, min(step, rowRange.count) * cols))
+        defer { buf.deallocate() }
+        var r = rowRange.lowerBound
+        while r < rowRange.upperBound {
+            let r1 = min(rowRange.upperBound, r + step)
+            if let base = denseBase {
+                BFloat16.convert(base + r * cols, to: dst + (r - rowRange.lowerBound) * cols, count: (r1 - r) * cols)
+            } else {
+                dequantize(rows: r..<r1, into: buf)
+                BFloat16.convert(buf, to: dst + (r - rowRange.lowerBound) * cols, count: (r1 - r) * cols)
+            }
+            r = r1
+        }
+    }
 
     /// Calls `body` with rows `rowRange` as dense fp32 (stride `cols`): a pointer into the storage when it
     /// is dense, otherwise the rows dequantized into `scratch` (grown when too small, reused otherwise).
@@ -78,8 +103,11 @@ public final class ScratchBuffer: @unchecked Sendable {
 
     deinit { pointer.deallocate() }
 
+    /// bf16 operands of the same products (used only when they run in bf16): the rounded activations and weight tiles.
+    public let bf16Input = BF16Scratch(), bf16Weights = BF16Scratch()
+
     /// Bytes currently held.
-    public var bytes: Int { capacity * MemoryLayout<Float>.stride }
+    public var bytes: Int { capacity * MemoryLayout<Float>.stride + bf16Input.bytes + bf16Weights.bytes }
 
     /// A pointer to at least `count` floats (contents unspecified).
     @inlinable

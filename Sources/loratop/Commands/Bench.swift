@@ -46,6 +46,11 @@ struct Bench: ParsableCommand {
     var quant: String = "none"
     @Flag(name: .customLong("double-quant"), help: "Double-quantize the block scales.")
     var doubleQuant: Bool = false
+    @Option(help: "Precision of the base's products: auto (bf16 where the CPU has native bf16), fp32, bf16.")
+    var compute: String = "auto"
+    @Option(name: .customLong("mask-fraction"),
+            help: "Fraction of each sequence's targets masked (the leading positions, as a prompt is): they skip the LM head.")
+    var maskFraction: Double = 0
 
     func validate() throws {
         guard BenchPreset(name: preset) != nil else {
@@ -53,6 +58,12 @@ struct Bench: ParsableCommand {
         }
         guard let q = QuantKind(parsing: quant), q != .source else {
             throw ValidationError("--quant: expected none, int8, fp4 or nf4 (a random model has no file storage), found '\(quant)'")
+        }
+        guard ComputePrecision(parsing: compute) != nil else {
+            throw ValidationError("--compute: expected auto, fp32 or bf16, found '\(compute)'")
+        }
+        guard maskFraction >= 0, maskFraction < 1 else {
+            throw ValidationError("--mask-fraction: expected a fraction in [0, 1), found \(maskFraction)")
         }
         guard batchSize >= 1, seqLen >= 2, rank >= 1, steps >= 1, warmup >= 0, threads >= 1 else {
             throw ValidationError("--batch-size, --rank, --steps and --threads must be ≥ 1, --seq-len ≥ 2, --warmup ≥ 0")
@@ -62,10 +73,13 @@ struct Bench: ParsableCommand {
     func run() throws {
         guard let config = BenchPreset(name: preset)?.config else { throw ValidationError("unknown preset '\(preset)'") }
         Parallel.setThreads(threads)
+        let choice = Compute.select(ComputePrecision(parsing: compute) ?? .auto)
+        if let note = choice.note { print("note: \(note)") }
         let lora = try LoRAConfig(rank: rank, alpha: alpha, targets: try LoRATarget.parseList(targets))
         let peak = BenchMath.measurePeak()
         print("loratop bench: \(preset) (\(config.layers) layers, C \(config.dim), \(config.heads) heads / \(config.kvHeads) KV, "
-              + "F \(config.ffnDim), V \(config.vocab)\(config.tiedEmbeddings ? ", tied head" : "")), random init, base \(quant)\(doubleQuant ? "+dq" : "")")
+              + "F \(config.ffnDim), V \(config.vocab)\(config.tiedEmbeddings ? ", tied head" : "")), random init, base \(quant)\(doubleQuant ? "+dq" : ""), "
+              + "compute \(choice.precision)\(choice.precision == .bf16 ? " (oneDNN " + OneDNN.isaName + ")" : "")")
         print("LoRA r \(rank) alpha \(alpha) on \(lora.targets.map(\.shortName).joined(separator: ",")); "
               + "batch \(batchSize) × \(seqLen); \(threads) threads\(checkpointing ? "; checkpointing" : "")")
         print(String(format: "sgemm peak: %.1f GFLOP/s (2048×2048×2048 split over the threads, best of 3)", peak / 1e9))
@@ -73,7 +87,8 @@ struct Bench: ParsableCommand {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let kind = QuantKind(parsing: quant) ?? .none
         let model = try LlamaModel(random: config, seed: seed) { name, m in
-            try TrainingRun.store(m, name: name, kind: kind, blockSize: 64, doubleQuant: doubleQuant)
+            try TrainingRun.store(m, name: name, kind: kind, blockSize: 64, doubleQuant: doubleQuant,
+                                  bf16: choice.precision == .bf16)
         }
         let trainer = try Trainer(model: model, lora: lora, optimizer: OptimizerConfig(), seed: seed, checkpointing: checkpointing)
         print(String(format: "model ready in %.1f s; %d adapters, %d trainable parameters",
@@ -88,11 +103,13 @@ struct Bench: ParsableCommand {
             for b in 0..<batchSize {
                 let s = b * (seqLen + 1)
                 inputs += ids[s..<(s + seqLen)]
-                targets += ids[(s + 1)...(s + seqLen)]
+                targets += [Int32](repeating: Batch.ignore, count: masked) + ids[(s + 1 + masked)...(s + seqLen)]
             }
             return Batch(batch: batchSize, seqLen: seqLen, inputs: inputs, targets: targets)
         }
-        let flops = BenchMath.flopsPerStep(config: config, model: model, B: batchSize, T: seqLen, checkpointing: checkpointing)
+        let masked = min(seqLen - 1, Int((maskFraction * Double(seqLen)).rounded()))
+        let flops = BenchMath.flopsPerStep(config: config, model: model, B: batchSize, T: seqLen, checkpointing: checkpointing,
+                                           headRows: batchSize * (seqLen - masked))
         var times: [Double] = []
         Profiler.enabled = profile
         for s in 0..<(warmup + steps) {
@@ -158,8 +175,10 @@ enum BenchMath {
     }
 
     /// FLOPs of one training step (formula in `Bench`'s documentation).
-    static func flopsPerStep(config c: ModelConfig, model: LlamaModel, B: Int, T: Int, checkpointing: Bool) -> Double {
-        let N = Double(B * T)
+    /// `headRows`: the positions whose targets are not masked (all of them when nil): only they go through the LM head.
+    static func flopsPerStep(config c: ModelConfig, model: LlamaModel, B: Int, T: Int, checkpointing: Bool,
+                             headRows: Int? = nil) -> Double {
+        let N = Double(B * T), NH = Double(headRows ?? B * T)
         var pLin = 0.0, pLora = 0.0
         for blk in model.blocks {
             for t in LoRATarget.allCases {
@@ -171,8 +190,8 @@ enum BenchMath {
         let attn = Double(c.layers * B * c.heads * T * T * c.headDim)
         let head = Double(c.vocab * c.dim)
         let blocksFwd = 2 * N * pLin + 2 * N * pLora + 4 * attn
-        let fwd = blocksFwd + 2 * N * head
-        let bwd = 2 * N * pLin + 6 * N * pLora + 8 * attn + 2 * N * head
+        let fwd = blocksFwd + 2 * NH * head
+        let bwd = 2 * N * pLin + 6 * N * pLora + 8 * attn + 2 * NH * head
         return fwd + bwd + (checkpointing ? blocksFwd : 0)
     }
 }

@@ -63,7 +63,7 @@ struct Estimate: ParsableCommand {
         if QuantKind(parsing: quant) == nil {
             throw ValidationError("--quant: expected none, int8, fp4, nf4 or source, found '\(quant)'")
         }
-        if ComputePrecision(rawValue: precision.lowercased()) == nil {
+        if ActivationPrecision(rawValue: precision.lowercased()) == nil {
             throw ValidationError("--precision: expected fp32 or bf16, found '\(precision)'")
         }
         if (try? LoRATarget.parseList(targets)) == nil {
@@ -84,7 +84,7 @@ struct Estimate: ParsableCommand {
         s.quant = QuantKind(parsing: quant) ?? .nf4
         s.doubleQuant = doubleQuant
         s.blockSize = blockSize
-        s.precision = ComputePrecision(rawValue: precision.lowercased()) ?? .fp32
+        s.precision = ActivationPrecision(rawValue: precision.lowercased()) ?? .fp32
         s.threads = max(1, threads)
         let rows = Estimator.estimate(config, s)
         if json {
