@@ -25,6 +25,29 @@ public final class MetricsLog: @unchecked Sendable {
     /// Writes the event as one line (status and message events included).
     public func record(_ event: EngineEvent) {
         guard let line = MetricsLog.line(for: event) else { return }
+        append(line)
+    }
+
+    /// Writes the run's header line: what is trained and how (`type` "run"), once when the run starts or resumes.
+    public func recordRun(model: String, settings s: TrainingSettings, totalSteps: Int) {
+        var o = JSONObject()
+        o.add("type", "run")
+        o.add("model", model)
+        o.add("base", s.quantization)
+        o.add("compute", s.compute ?? "fp32")
+        o.add("rank", s.rank)
+        o.add("alpha", Double(s.alpha))
+        o.add("targets", s.targets.joined(separator: ","))
+        o.add("batch", s.batchSize)
+        o.add("seq_len", s.seqLen)
+        o.add("grad_accum", s.gradAccum)
+        o.add("checkpointing", s.checkpointing)
+        o.add("total_steps", totalSteps)
+        o.add("time", Date().timeIntervalSince1970)
+        append(o.text)
+    }
+
+    private func append(_ line: String) {
         lock.lock()
         defer { lock.unlock() }
         var bytes = Array((line + "\n").utf8)

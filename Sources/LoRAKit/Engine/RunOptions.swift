@@ -20,6 +20,9 @@ public struct RunOptions: Codable, Sendable, Equatable {
     public var blockSize = 64
     /// Recompute block activations in backward.
     public var checkpointing = false
+    /// Precision of the base's products (the command line's default is auto: bf16 where the CPU has native bf16).
+    /// nil means fp32: checkpoints written before it existed decode to it and continue as they ran.
+    public var compute: ComputePrecision?
     /// AdamW, schedule and clipping (the schedule's total is set from the planned steps).
     public var optimizer = OptimizerConfig()
     /// Sequences per micro-batch.

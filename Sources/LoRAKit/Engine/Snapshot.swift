@@ -26,13 +26,15 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var seqLen: Int = 128
     /// Whether blocks recompute activations in backward.
     public var checkpointing: Bool = false
+    /// Precision the base's products run in ("fp32", "bf16"); nil when the run does not say (a PyTorch run).
+    public var compute: String?
 
     /// A settings value with the defaults above.
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case rank, alpha, rsLoRA = "rslora", dropout, learningRate, schedule, warmup, targets, quantization, batchSize,
-             gradAccum, seqLen, checkpointing
+             gradAccum, seqLen, checkpointing, compute
     }
 
     /// Decodes settings; a missing key keeps its default (a second server may send only what it knows).
@@ -51,6 +53,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         gradAccum = try c.decodeIfPresent(Int.self, forKey: .gradAccum) ?? gradAccum
         seqLen = try c.decodeIfPresent(Int.self, forKey: .seqLen) ?? seqLen
         checkpointing = try c.decodeIfPresent(Bool.self, forKey: .checkpointing) ?? checkpointing
+        compute = try c.decodeIfPresent(String.self, forKey: .compute)
     }
 
     /// The LoRA scaling factor: alpha/r, or alpha/√r with rsLoRA.

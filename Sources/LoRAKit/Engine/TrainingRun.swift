@@ -34,6 +34,8 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     private let inspector = UpdateInspector()
     /// Planned optimizer steps.
     public let totalSteps: Int
+    /// The precision the base's products run in, and why it is not what was asked (when it is not).
+    public let compute: Compute.Choice
 
     /// What a checkpoint stores besides the trainer.
     public struct State: Codable, Sendable, Equatable {
@@ -44,6 +46,8 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         /// The storage the embedding and LM head were built for: the quantization the run started with, which a live
         /// re-quantize does not change (nil in checkpoints written before it was stored: then `options.quant`).
         public var embeddingStorage: QuantKind?
+        /// The precision the base's products ran in (fp32 or bf16; nil in checkpoints written before it was stored).
+        public var compute: ComputePrecision?
     }
 
     /// Loads the base, tokenizer and data and prepares the trainer; resumes from a checkpoint folder when given.
@@ -56,6 +60,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         let rssAtStart = ProcessMemory.current()?.residentBytes ?? 0
         var options = options
         Parallel.setThreads(options.threads)
+        compute = Compute.select(options.compute ?? .fp32)  // nil: a checkpoint from before bf16 existed, which ran in fp32
         let resumed = try resume.map { try Checkpoint.load(try Checkpoint.resolve($0), as: State.self) }
         embeddingStorage = resumed?.1.session.embeddingStorage ?? options.quant
         let built = try TrainingRun.buildModel(options, embeddings: embeddingStorage)
@@ -150,7 +155,8 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         func storage(_ name: String, _ m: FrozenMatrix) throws -> FrozenMatrix {
             if !isEmbedding(name) { sources[name] = m }
             let kind = isEmbedding(name) ? embeddings ?? o.quant : o.quant
-            return try TrainingRun.store(m, name: name, kind: kind, blockSize: o.blockSize, doubleQuant: o.doubleQuant)
+            return try TrainingRun.store(m, name: name, kind: kind, blockSize: o.blockSize, doubleQuant: o.doubleQuant,
+                                         bf16: Compute.bf16)
         }
         if o.model.hasPrefix("preset:") {
             let name = String(o.model.dropFirst("preset:".count))
@@ -216,12 +222,13 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         s.gradAccum = options.gradAccum
         s.seqLen = options.seqLen
         s.checkpointing = options.checkpointing
+        s.compute = compute.precision.rawValue
         return s
     }
 
     private var quantLabel: String {
         switch quant {
-        case .none: return "f32"
+        case .none: return Compute.bf16 ? "bf16" : "f32"
         case .source: return "source (" + (sourceMatrices.values.first?.storageName ?? "?") + ")"
         default: return quant.rawValue + (doubleQuant ? "+dq" : "")
         }
@@ -335,7 +342,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
                     throw RunOptionsError(flag: "quant", message: "no source weights for \(lin.name)")
                 }
                 replaced.append((lin, try TrainingRun.store(src, name: lin.name + ".weight", kind: kind, blockSize: options.blockSize,
-                                                            doubleQuant: dq)))
+                                                            doubleQuant: dq, bf16: Compute.bf16)))
             }
         }
         for (lin, m) in replaced { lin.base = m }
@@ -352,7 +359,8 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         o.quant = quant
         o.doubleQuant = doubleQuant
         return try Checkpoint.save(trainer: trainer, history: history,
-                                   session: State(position: loader.position, options: o, embeddingStorage: embeddingStorage),
+                                   session: State(position: loader.position, options: o, embeddingStorage: embeddingStorage,
+                                                  compute: compute.precision),
                                    baseModel: modelPath, outputDir: options.output, keep: options.keep)
     }
 

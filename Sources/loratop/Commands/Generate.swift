@@ -19,6 +19,8 @@ struct Generate: ParsableCommand {
     @Option(help: "Sampling seed.") var seed: UInt64 = 0
     @Option(help: "Base storage while generating: none (fp32), int8, fp4, nf4, source.") var quant: String = "none"
     @Option(help: "Compute threads.") var threads: Int = 2
+    @Option(help: "Precision of the base's products: auto (bf16 where the CPU has native bf16), fp32, bf16.")
+    var compute: String = "auto"
 
     func validate() throws {
         guard (prompt == nil) != (chat == nil) else { throw ValidationError("give exactly one of --prompt or --chat") }
@@ -27,16 +29,20 @@ struct Generate: ParsableCommand {
         guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
         guard QuantKind(parsing: quant) != nil else { throw ValidationError("--quant: expected none, int8, fp4, nf4 or source") }
+        _ = try Train.computePrecision(compute)
         guard (1...256).contains(threads) else { throw ValidationError("--threads: expected 1…256") }
     }
 
     func run() throws {
         Parallel.setThreads(threads)
+        let choice = Compute.select(try Train.computePrecision(compute))
+        if let note = choice.note { Output.err("loratop: \(note)\n") }
         var adapterDir = adapter
         if let a = adapter, !FileManager.default.fileExists(atPath: a + "/adapter_config.json") {
             adapterDir = try Checkpoint.resolve(a)  // an output folder: its newest checkpoint
         }
-        let m = try InferenceModel(model: model, adapter: adapterDir, quant: QuantKind(parsing: quant) ?? .none)
+        let m = try InferenceModel(model: model, adapter: adapterDir, quant: QuantKind(parsing: quant) ?? .none,
+                                bf16: Compute.bf16)
         let text = chat.map { m.tokens.template.render([ChatMessage(role: "user", content: $0)], addGenerationPrompt: true) }
             ?? prompt ?? ""
         let ids = m.tokens.tokenizer.encode(text)

@@ -8,12 +8,13 @@ struct InferenceModel {
     let tokens: ModelTokenizer
     let path: String
 
-    init(model name: String, adapter: String?, quant: QuantKind = .none) throws {
+    /// `bf16`: hold a dense base in bf16 (generation with bf16 products); export always reads fp32.
+    init(model name: String, adapter: String?, quant: QuantKind = .none, bf16: Bool = false) throws {
         path = try SampleModel.resolve(name)
         let source = try loadWeights(path: path)
         tokens = try ModelTokenizer.load(for: source)
         model = try LlamaModel(source: source) { tensor, m in
-            try TrainingRun.store(m, name: tensor, kind: quant, blockSize: 64, doubleQuant: quant == .nf4)
+            try TrainingRun.store(m, name: tensor, kind: quant, blockSize: 64, doubleQuant: quant == .nf4, bf16: bf16)
         }
         if let dir = adapter {
             let a = try PEFTAdapter.read(folder: dir)

@@ -31,6 +31,8 @@ extension Train {
         r.take(\.doubleQuant, "--double-quant", doubleQuant ? true : nil, "bnb_4bit_use_double_quant", file.bnb4bitUseDoubleQuant)
         r.take(\.blockSize, "--block-size", blockSize, "quant_block_size", file.quantBlockSize)
         r.take(\.checkpointing, "--checkpointing", checkpointing ? true : nil, "gradient_checkpointing", file.gradientCheckpointing)
+        r.take(\.compute, "--compute", try compute.map { .some(try Self.computePrecision($0)) }, "compute",
+               try file.compute.map { .some(try Self.computePrecision($0)) })
 
         r.take(\.optimizer.learningRate, "--lr", lr, "learning_rate", file.learningRate.map(Float.init))
         r.take(\.optimizer.schedule.kind, "--schedule", try schedule.map(Self.scheduleKind), "lr_scheduler",

@@ -35,6 +35,8 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("double-quant"), help: "Double-quantize the block scales.") var doubleQuant = false
     @Option(name: .customLong("block-size"), help: "Quantization block size [64].") var blockSize: Int?
     @Flag(help: "Recompute block activations in backward (less memory).") var checkpointing = false
+    @Option(help: "Precision of the base's products: auto (bf16 where the CPU has native bf16), fp32, bf16 [auto].")
+    var compute: String?
 
     @Option(help: "Peak learning rate [2e-4].") var lr: Float?
     @Option(help: "constant, linear or cosine [cosine].") var schedule: String?
@@ -104,6 +106,7 @@ struct Train: ParsableCommand {
         o.doubleQuant = doubleQuant || (file.bnb4bitUseDoubleQuant ?? false)
         o.blockSize = pick(blockSize, file.quantBlockSize, 64)
         o.checkpointing = checkpointing || (file.gradientCheckpointing ?? false)
+        o.compute = try Self.computePrecision(compute ?? file.compute ?? "auto")
         o.optimizer.learningRate = pick(lr, file.learningRate.map(Float.init), 2e-4)
         let sched = pick(schedule, file.lrScheduler, "cosine")
         guard let kindSched = LRScheduleKind(rawValue: sched) else {
@@ -174,6 +177,14 @@ struct Train: ParsableCommand {
         return e
     }
 
+    /// Parses a `--compute` / `compute:` value.
+    static func computePrecision(_ text: String) throws -> ComputePrecision {
+        guard let p = ComputePrecision(parsing: text) else {
+            throw ValidationError("--compute: expected auto, fp32 or bf16, found `\(text)`")
+        }
+        return p
+    }
+
     func note(_ s: String) {
         Output.err("loratop: \(s)\n")
     }
@@ -184,7 +195,8 @@ extension TrainingRun {
     func describe() -> String {
         let s = settings
         let pct = Double(trainableParameters) / Double(max(1, baseParameters)) * 100
-        return "\(modelPath): \(model.config.layers) layers, " + String(format: "%.1fM", Double(baseParameters) / 1e6) + " params, base \(s.quantization); "
+        return "\(modelPath): \(model.config.layers) layers, " + String(format: "%.1fM", Double(baseParameters) / 1e6) + " params, base \(s.quantization), "
+            + "compute \(s.compute ?? "fp32")\(compute.note.map { " (\($0))" } ?? ""); "
             + "LoRA r\(s.rank) α\(formatNumber(s.alpha)) on \(s.targets.joined(separator: ",")): \(trainableParameters) trainable "
             + String(format: "(%.2f%%)", pct) + "; \(train.examples.count) train / \(eval.examples.count) eval examples"
             + (train.stats.truncated > 0 ? ", \(train.stats.truncated) truncated to \(options.seqLen + 1) tokens" : "")

@@ -1,4 +1,5 @@
 import Foundation
+import LoRAKit
 import Yams
 
 /// A run configuration file (`--config run.yaml`). Keys use the names people know from PEFT and axolotl where they
@@ -37,6 +38,8 @@ struct RunConfig: Codable, Equatable {
     var quantBlockSize: Int?
     /// Recompute block activations in backward.
     var gradientCheckpointing: Bool?
+    /// Precision of the base's products: auto, fp32, bf16.
+    var compute: String?
     /// Peak learning rate.
     var learningRate: Double?
     /// constant, linear or cosine.
@@ -99,6 +102,7 @@ struct RunConfig: Codable, Equatable {
         case bnb4bitUseDoubleQuant = "bnb_4bit_use_double_quant"
         case quantBlockSize = "quant_block_size"
         case gradientCheckpointing = "gradient_checkpointing"
+        case compute
         case learningRate = "learning_rate"
         case lrScheduler = "lr_scheduler"
         case warmupSteps = "warmup_steps"
@@ -217,6 +221,7 @@ struct RunConfig: Codable, Equatable {
         if let q = quant, !["none", "int8", "fp4", "nf4", "source"].contains(q) {
             throw fail("quant", "expected none, int8, fp4, nf4 or source, found `\(q)`")
         }
+        if let c = compute, ComputePrecision(parsing: c) == nil { throw fail("compute", "expected auto, fp32 or bf16, found `\(c)`") }
         if let q = bnb4bitQuantType, !["nf4", "fp4"].contains(q) { throw fail("bnb_4bit_quant_type", "expected nf4 or fp4, found `\(q)`") }
         if let s = lrScheduler, !["constant", "linear", "cosine"].contains(s) {
             throw fail("lr_scheduler", "expected constant, linear or cosine, found `\(s)`")

@@ -47,6 +47,7 @@ final class RunHost {
             if let h = session.resumedHistory { engine.restore(history: h) }
             let metricsPath = train.metrics ?? file.metricsFile ?? options.output + "/metrics.jsonl"
             log = try MetricsLog(path: metricsPath, append: resumeDir != nil)
+            log.recordRun(model: session.modelPath, settings: session.settings, totalSteps: session.totalSteps)
             engine.observe { [log] in log.record($0) }
 
             let registry = try RunRegistry()

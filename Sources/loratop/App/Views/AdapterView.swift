@@ -37,6 +37,7 @@ enum AdapterView {
                    + [ctx.span("  \(s.schedule), warmup \(s.warmup)", .inactiveFg)])
         out.append(row("targets", s.targets.joined(separator: " "), nil, ctx))
         out.append(row("base", s.quantization, e.quantization, ctx) + fixed("quant", state, ctx))
+        if let c = s.compute { out.append(row("compute", c + (c == "bf16" ? ", fp32 accumulate" : ""), nil, ctx)) }
         var trainable = row("trainable", Fmt.count(snap.trainableParameters), nil, ctx)
         if snap.baseParameters > 0 {
             let share = Double(snap.trainableParameters) / Double(snap.baseParameters)
