@@ -21,6 +21,7 @@ final class RunConfigTests: XCTestCase {
         c.bnb4bitUseDoubleQuant = true
         c.quantBlockSize = 64
         c.gradientCheckpointing = true
+        c.compute = "bf16"
         c.learningRate = 1e-4
         c.lrScheduler = "linear"
         c.warmupSteps = 5

@@ -45,18 +45,16 @@ public enum UpdateSpectrum {
     /// `columnsContiguous`, M column-major (each of its r columns is m contiguous values: Aᵀ from A (r, in) row-major);
     /// otherwise M row-major (B (out, r)).
     ///
-    /// Fast path: G = MᵀM by ssyrk straight on the floats, then Cholesky. The float Gram is kept only when κ(G) < 1e4
-    /// (so its rounding, ~1e-6 of ‖G‖, moves σ by < 1e-5): A (Kaiming-initialised) stays so in practice, B once trained
-    /// often. Otherwise G is redone in double (dsyrk on a double copy), and when that is singular or κ(G) > 1e10
-    /// (a zero B at the start), Householder QR of the double copy is used.
+    /// Fast path: G = MᵀM (dsyrk on a double copy; for column-contiguous M, whose Gram is well conditioned in practice
+    /// (A is Kaiming-initialised and stays so), ssyrk straight on the floats), then Cholesky. The float Gram is kept
+    /// only when κ(G) < 1e4 (so its rounding, ~1e-6 of ‖G‖, moves σ by < 1e-5); otherwise it is redone in double, and
+    /// when that is singular or κ(G) > 1e10, Householder QR of the double copy is used.
     static func rFactor(_ x: UnsafePointer<Float>, m: Int, r: Int, columnsContiguous: Bool) throws -> [Double] {
-        if m >= r {
+        if m >= r, columnsContiguous {
             var gf = [Float](repeating: 0, count: r * r)
             gf.withUnsafeMutableBufferPointer { gp in
                 guard let g = gp.baseAddress else { return }
-                // G = MᵀM: from M column-major (Trans, lda m) or from Mᵀ column-major (NoTrans, lda r)
-                cblas_ssyrk(CblasColMajor, CblasUpper, columnsContiguous ? CblasTrans : CblasNoTrans, Int32(r), Int32(m),
-                            1, x, Int32(columnsContiguous ? m : r), 0, g, Int32(r))
+                cblas_ssyrk(CblasColMajor, CblasUpper, CblasTrans, Int32(r), Int32(m), 1, x, Int32(m), 0, g, Int32(r))
             }
             if let chol = cholesky(gf.map(Double.init), r: r, maxCondition: 1e4) { return chol }
         }
