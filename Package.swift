@@ -35,10 +35,12 @@ let package = Package(
         ),
         // POSIX calls Swift cannot import plainly (GNU extensions, signal dispositions).
         .target(name: "CPosix"),
+        // Hot loops that need per-function CPU features (byte shuffles), chosen at run time.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // The engine: knows nothing of terminals.
         .target(
             name: "LoRAKit",
-            dependencies: ["CBLAS", "CDNNL"],
+            dependencies: ["CBLAS", "CDNNL", "CKernels"],
             swiftSettings: optimize
         ),
         // A small TUI toolkit: knows nothing of training.
@@ -62,7 +64,7 @@ let package = Package(
             ],
             swiftSettings: optimize
         ),
-        .testTarget(name: "LoRAKitTests", dependencies: ["LoRAKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LoRAKitTests", dependencies: ["LoRAKit", "CKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI"]),
         .testTarget(name: "RunLinkTests", dependencies: ["RunLink", "LoRAKit"]),
         .testTarget(name: "loratopTests", dependencies: ["loratop", "LoRAKit", "TerminalUI", "RunLink"]),

@@ -46,6 +46,9 @@ public struct EstimateSettings: Codable, Sendable, Equatable {
     public var blockSize: Int = 64
     /// Numeric precision of the run.
     public var precision: ActivationPrecision = .fp32
+    /// This engine's products in bf16 (`--compute bf16`): a dense base and dense embeddings held in bf16, and bf16
+    /// copies of each product's activation operand (only the engine's own row depends on it).
+    public var computeBF16: Bool = false
     /// Compute threads of the run: the engine shards a batch they divide, one LM-head buffer and one set of LoRA
     /// gradient sums per shard (only the engine's own row depends on it).
     public var threads: Int = 2
@@ -212,21 +215,25 @@ public enum Estimator {
         let quantized = s.quant.isBlockwise
         let linearBits: Double
         switch s.quant {
-        case .none, .source: linearBits = 32
+        case .none: linearBits = s.computeBF16 ? 16 : 32
+        case .source: linearBits = 32
         case .int8: linearBits = blockwiseBits(codeBits: 8, blockSize: s.blockSize, doubleQuant: s.doubleQuant, nestedBlock: s.blockSize)
         case .fp4, .nf4: linearBits = blockwiseBits(codeBits: 4, blockSize: s.blockSize, doubleQuant: s.doubleQuant)
         }
         let linearBytes = Int((linearBits * Double(split.linear) / 8).rounded(.up))
         let embedValues = c.vocab * c.dim * (c.tiedEmbeddings ? 1 : 2)
-        let embedBytes = quantized ? (s.embeddingFileBytes ?? 4 * embedValues) : 4 * embedValues
+        let denseBytes = s.computeBF16 ? 2 : 4
+        let embedBytes = quantized ? (s.embeddingFileBytes ?? denseBytes * embedValues) : denseBytes * embedValues
         let normBytes = 4 * (split.other - embedValues)
         let n = s.batch * s.seqLen
         let lora = 2 * n * s.rank * s.targets.count * c.layers
         let act = 4 * (TrainingGraph.plannedActivationValues(c, B: s.batch, T: s.seqLen, checkpointing: s.checkpointing,
                                                              threads: s.threads) + lora)
         let shards = TrainingGraph.shardCount(B: s.batch, threads: s.threads)
-        let tile = quantized ? 4 * c.dim * max(c.ffnDim, c.heads * c.headDim) : 0
-        let label = s.quant == .none ? "f32" : s.quant.rawValue + (quantized && s.doubleQuant ? "+dq" : "")
+        // a dequantized tile (fp32, or bf16 with the bf16 copy of the activation operand, N × max(C, F), per shard)
+        let tileValues = quantized ? c.dim * max(c.ffnDim, c.heads * c.headDim) : 0
+        let tile = s.computeBF16 ? 2 * tileValues + 2 * n * max(c.dim, c.ffnDim) : 4 * tileValues
+        let label = s.quant == .none ? (s.computeBF16 ? "bf16" : "f32") : s.quant.rawValue + (quantized && s.doubleQuant ? "+dq" : "")
         let report = MemoryReport(components: [
             MemoryComponent("base \(label)", bytes: linearBytes, kind: .baseWeights),
             MemoryComponent("embeddings", bytes: embedBytes + normBytes, kind: .baseWeights),
@@ -240,7 +247,8 @@ public enum Estimator {
         let baseBits = Double(8 * (linearBytes + embedBytes + normBytes)) / Double(c.parameterCount)
         return MethodEstimate(method: "loratop, this run",
                               explanation: "this engine with your flags: \(label) linear base, embeddings "
-                                + (quantized ? "as the file stores them" : "fp32") + ", fp32 math, chunked LM head",
+                                + (quantized ? "as the file stores them" : s.computeBF16 ? "bf16" : "fp32")
+                                + (s.computeBF16 ? ", bf16 products with fp32 sums" : ", fp32 math") + ", chunked LM head",
                               report: report, linearBitsPerParam: linearBits, baseBitsPerParam: baseBits,
                               ratioToFull: Double(report.total) / fullTotal)
     }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A frozen matrix in bitsandbytes 4-bit blockwise form (NF4 or FP4): the row-major flattened values in blocks of
 /// `blockSize`, two codes per byte (first element in the high nibble), one absmax per block (plain or nested).
 /// Bit-compatible with `bitsandbytes.functional.quantize_4bit` / `dequantize_4bit` (0.50.2, CPU).
@@ -83,6 +85,21 @@ public final class Blockwise4BitMatrix: FrozenMatrix, @unchecked Sendable {
 }
 
 extension Blockwise4BitMatrix {
+    /// Straight to bf16: per block, the 16 possible values rounded once, then codes looked up 32 at a time with byte
+    /// shuffles (`loratop_dequant4_bf16`); the same bits as `dequantize` followed by rounding.
+    public func dequantizeBF16(rows rowRange: Range<Int>, into dst: UnsafeMutablePointer<UInt16>) {
+        guard let codes = packed.baseAddress, let t = table.baseAddress, !rowRange.isEmpty else { return }
+        let first = rowRange.lowerBound * cols, count = rowRange.count * cols
+        let b0 = first / blockSize, b1 = (first + count - 1) / blockSize
+        let s = [Float](unsafeUninitializedCapacity: b1 - b0 + 1) { buf, n in
+            for b in b0...b1 { buf[b - b0] = scales.scale(b) }
+            n = b1 - b0 + 1
+        }
+        s.withUnsafeBufferPointer { sp in
+            loratop_dequant4_bf16(codes, Int64(first), Int64(count), Int64(blockSize), sp.baseAddress, t, dst)
+        }
+    }
+
     /// Quantizes one block the way bitsandbytes' default `quantize_4bit` kernel does; writes nibbles at element
     /// index `first` of `packed`, returns the absmax stored for the block.
     ///

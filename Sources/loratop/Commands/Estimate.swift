@@ -46,6 +46,9 @@ struct Estimate: ParsableCommand {
     @Option(help: "Numeric precision: fp32 (this engine) or bf16 (the QLoRA paper's GPU setting).")
     var precision: String = "fp32"
 
+    @Option(help: "This engine's products (its own row): fp32, or bf16 (a dense base held in bf16).")
+    var compute: String = "fp32"
+
     @Option(help: "Compute threads of the run (the engine keeps one LM-head buffer per thread when they divide the batch).")
     var threads: Int = 2
 
@@ -65,6 +68,9 @@ struct Estimate: ParsableCommand {
         }
         if ActivationPrecision(rawValue: precision.lowercased()) == nil {
             throw ValidationError("--precision: expected fp32 or bf16, found '\(precision)'")
+        }
+        if ComputePrecision(parsing: compute) == nil || ComputePrecision(parsing: compute) == .auto {
+            throw ValidationError("--compute: expected fp32 or bf16, found '\(compute)'")
         }
         if (try? LoRATarget.parseList(targets)) == nil {
             throw ValidationError("--targets: expected names from q,k,v,o,gate,up,down (or all), found '\(targets)'")
@@ -86,6 +92,7 @@ struct Estimate: ParsableCommand {
         s.blockSize = blockSize
         s.precision = ActivationPrecision(rawValue: precision.lowercased()) ?? .fp32
         s.threads = max(1, threads)
+        s.computeBF16 = ComputePrecision(parsing: compute) == .bf16
         let rows = Estimator.estimate(config, s)
         if json {
             let enc = JSONEncoder()

@@ -101,6 +101,7 @@ final class RunHost {
             e.doubleQuant = options.doubleQuant
             e.blockSize = options.blockSize
             e.threads = options.threads
+            e.computeBF16 = snap.settings.compute == "bf16"
             return MemoryState(report: report, methods: Estimator.estimate(config, e))
         }
     }

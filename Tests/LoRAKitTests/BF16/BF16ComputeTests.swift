@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import LoRAKit
+import CKernels
 
 /// bf16 rounding, and oneDNN's bf16 products against an fp64 reference of the same rounded operands. These run on any
 /// CPU oneDNN runs on (natively with AVX512_BF16 or AMX, emulated otherwise): the products are forced to bf16.
@@ -273,5 +274,37 @@ final class BF16SmolLM2Tests: XCTestCase {
         XCTAssertLessThanOrEqual(vsAutocast, 1.0, "max |Δlogit| of loratop bf16 against transformers autocast bf16")
         print("SmolLM2 bf16: max |Δlogit| vs transformers fp32 \(vsFP32), vs autocast \(vsAutocast) (autocast vs fp32 "
               + "\(autocastVsFP32)); argmax agrees with fp32 at \(agree)/\(positions) (\(closeCalls) near-ties)")
+    }
+}
+
+/// 4-bit storage dequantized straight to bf16 (byte-shuffle kernel and its portable twin) gives exactly the bits of
+/// fp32 dequantization followed by rounding, for any row range, block size and odd element offsets.
+final class BF16DequantizeTests: XCTestCase {
+    override func tearDown() { loratop_dequant4_bf16_force_portable(0) }
+
+    func testFourBitTilesMatchRoundedFP32Dequantization() throws {
+        var rng = SeededRNG(seed: 21)
+        for (rows, cols, block) in [(37, 96, 64), (9, 45, 32), (5, 333, 128), (64, 576, 64)] {
+            let w = (0..<(rows * cols)).map { _ in rng.uniform(-1, 1) * (rng.uniform(0, 1) < 0.01 ? 20 : 1) }
+            let dense = DenseMatrix(rows: rows, cols: cols, values: w)
+            for kind in [QuantKind.nf4, .fp4] {
+                for dq in [false, true] {
+                    let q = try Quantizer.quantize(dense, kind: kind, blockSize: block, doubleQuant: dq, name: "w")
+                    XCTAssertTrue(q is Blockwise4BitMatrix)
+                    for portable in [false, true] {
+                        loratop_dequant4_bf16_force_portable(portable ? 1 : 0)
+                        for range in [0..<rows, 1..<rows, (rows / 2)..<(rows / 2 + 1), (rows - 1)..<rows] {
+                            var f = [Float](repeating: 0, count: range.count * cols)
+                            var b = [UInt16](repeating: 0, count: range.count * cols)
+                            f.withUnsafeMutableBufferPointer { q.dequantize(rows: range, into: $0.baseAddress!) }
+                            b.withUnsafeMutableBufferPointer { q.dequantizeBF16(rows: range, into: $0.baseAddress!) }
+                            XCTAssertEqual(b, f.map(BFloat16.bits), "\(q.storageName) \(rows)×\(cols) block \(block) rows \(range) portable \(portable)")
+                        }
+                    }
+                }
+            }
+        }
+        loratop_dequant4_bf16_force_portable(0)
+        print("4-bit → bf16 kernel level \(loratop_dequant4_bf16_level())")
     }
 }
