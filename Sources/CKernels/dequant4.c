@@ -43,9 +43,9 @@ static void shuffled(const uint8_t *codes, int64_t first, int64_t count, int64_t
                  t3 = _mm_loadu_ps(table + 12);
     const __m128i bias = _mm_set1_epi32(0x7FFF), one = _mm_set1_epi32(1), nib = _mm_set1_epi8(0x0F),
                   low = _mm_set1_epi16(0x00FF);
-    int64_t e = first, end = first + count, b0 = first / blockSize;
+    int64_t e = first, end = first + count, b0 = first / blockSize, block = b0, next = (b0 + 1) * blockSize;
     while (e < end) {
-        int64_t block = e / blockSize, blockEnd = (block + 1) * blockSize < end ? (block + 1) * blockSize : end;
+        const int64_t blockEnd = next < end ? next : end;
         // the block's 16 possible bf16 values, split into a low-byte and a high-byte shuffle table
         const __m128 s = _mm_set1_ps(scales[block - b0]);
         __m128i r[4];
@@ -77,6 +77,8 @@ static void shuffled(const uint8_t *codes, int64_t first, int64_t count, int64_t
             e += 32;
         }
         for (; e < blockEnd; e++) *dst++ = element(codes, e, tb);
+        block++;
+        next += blockSize;
     }
 }
 #endif

@@ -4,6 +4,13 @@ import Dispatch
 /// `BF16Matrix`'s own storage, or tiles of any other storage dequantized straight to bf16), oneDNN's matmul with fp32
 /// accumulation into the fp32 output. The same products, shapes and tiling as the fp32 path.
 enum LinearBF16 {
+    /// Rows of W per bf16 tile: equal tiles of at most 2¹⁹ values (1 MiB, an L2's worth), multiples of 16 rows. Fewer,
+    /// wider tiles than fp32's: a product over a narrow remainder tile runs well below peak.
+    static func tileRows(_ w: FrozenMatrix) -> Int {
+        let tiles = max(1, (w.rows * w.cols + (1 << 19) - 1) >> 19)
+        return min(w.rows, max(16, ((w.rows + tiles - 1) / tiles + 15) / 16 * 16))
+    }
+
     /// out (N, out) = x (N, in) Wᵀ (+ out when `accumulate`); fp32 x and out.
     static func forward(
         out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight w: FrozenMatrix, N: Int, scratch: ScratchBuffer,
@@ -16,7 +23,7 @@ enum LinearBF16 {
             product(m: N, n: O, k: I, a: xb, lda: I, b: base, ldb: I, transB: true, c: out, ldc: O, accumulate: accumulate)
             return
         }
-        let tr = Linear.tileRows(w)
+        let tr = tileRows(w)
         var r0 = 0
         while r0 < O {
             let r1 = min(O, r0 + tr)
@@ -40,7 +47,7 @@ enum LinearBF16 {
             product(m: N, n: I, k: O, a: gb, lda: O, b: base, ldb: I, transB: false, c: dx, ldc: I, accumulate: accumulate)
             return
         }
-        let tr = Linear.tileRows(w)
+        let tr = tileRows(w)
         var r0 = 0
         while r0 < O {
             let r1 = min(O, r0 + tr)

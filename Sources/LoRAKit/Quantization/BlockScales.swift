@@ -74,6 +74,22 @@ public final class BlockScales: @unchecked Sendable {
         return product + offset
     }
 
+    /// Scales of blocks b0..<b0 + n into `dst` (the same values as `scale`, one division per call, not per block).
+    public func fill(from b0: Int, count n: Int, into dst: UnsafeMutablePointer<Float>) {
+        guard n > 0 else { return }
+        if !isNested {
+            if let p = plain.baseAddress { dst.update(from: p + b0, count: n) }
+            return
+        }
+        var j = b0 / nestedBlockSize, left = nestedBlockSize - b0 % nestedBlockSize
+        var a2 = absmax2[j]
+        for i in 0..<n {
+            if left == 0 { j += 1; a2 = absmax2[j]; left = nestedBlockSize }
+            dst[i] = map[Int(codes[b0 + i])] * a2 + offset
+            left -= 1
+        }
+    }
+
     /// All restored scales (tests, export).
     public func restored() -> [Float] { (0..<count).map(scale) }
 

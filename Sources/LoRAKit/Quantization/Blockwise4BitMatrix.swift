@@ -92,7 +92,7 @@ extension Blockwise4BitMatrix {
         let first = rowRange.lowerBound * cols, count = rowRange.count * cols
         let b0 = first / blockSize, b1 = (first + count - 1) / blockSize
         let s = [Float](unsafeUninitializedCapacity: b1 - b0 + 1) { buf, n in
-            for b in b0...b1 { buf[b - b0] = scales.scale(b) }
+            if let p = buf.baseAddress { scales.fill(from: b0, count: b1 - b0 + 1, into: p) }
             n = b1 - b0 + 1
         }
         s.withUnsafeBufferPointer { sp in
