@@ -15,6 +15,8 @@ public enum OneDNN {
             var e: dnnl_engine_t?
             guard dnnl_engine_create(&e, dnnl_cpu, 0) == dnnl_success, let e else { return nil }
             engine = e
+            // primitives are cached here, bounded; oneDNN's own cache (1024 entries) would keep evicted ones alive
+            dnnl_set_primitive_cache_capacity(0)
         }
     }
 
@@ -65,7 +67,7 @@ public enum OneDNN {
         var accumulate: Bool
     }
 
-    /// A created primitive and the scratchpad bytes it needs.
+    /// A created primitive and the scratchpad bytes it needs; destroyed when the cache and every caller let go.
     final class Primitive: @unchecked Sendable {
         let primitive: dnnl_primitive_t
         let src, weights, dst: dnnl_memory_desc_t
@@ -82,6 +84,22 @@ public enum OneDNN {
             self.scratchpadBytes = scratchpadBytes
             self.implementation = implementation
         }
+        deinit { dnnl_primitive_destroy(primitive) }
+        /// Last use (the cache's clock), for evicting the least recently used.
+        var used = 0
+    }
+
+    /// Most primitives kept (each holds JIT-compiled code). The engine's shapes are a few dozen per model; products
+    /// with a varying row count (the LM head's chunks of unmasked rows) are split into a multiple of 16 rows and a
+    /// remainder, so they add at most a few dozen more.
+    static let cacheLimit = 192
+    nonisolated(unsafe) private static var clock = 0
+
+    /// Primitives in the cache now (tests).
+    static var cachedCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return primitives.count
     }
 
     private static let lock = NSLock()
@@ -122,8 +140,13 @@ public enum OneDNN {
     static func primitive(_ s: Shape) -> Primitive? {
         lock.lock()
         defer { lock.unlock() }
-        if let p = primitives[s] { return p }
+        clock += 1
+        if let p = primitives[s] { p.used = clock; return p }
         guard let p = create(s) else { return nil }
+        if primitives.count >= cacheLimit, let old = primitives.min(by: { $0.value.used < $1.value.used }) {
+            primitives[old.key] = nil  // a caller still executing it holds its own reference
+        }
+        p.used = clock
         primitives[s] = p
         lastImplementation = p.implementation
         return p

@@ -97,6 +97,32 @@ final class BF16ProductTests: XCTestCase {
         print("bf16 products: oneDNN \(OneDNN.isaName), kernel \(OneDNN.lastImplementation), native bf16 \(OneDNN.hasNativeBF16)")
     }
 
+    /// Products whose row count varies (the LM head's chunks of unmasked rows) reuse a bounded set of primitives: rows
+    /// are split into a multiple of 16 and a remainder, and the cache evicts the least recently used past its limit.
+    func testVaryingRowCountsNeedFewPrimitives() throws {
+        try XCTSkipUnless(OneDNN.available, "oneDNN could not make a CPU engine")
+        Parallel.setThreads(1)
+        let before = OneDNN.cachedCount
+        let k = 64, n = 48
+        var rng = SeededRNG(seed: 2)
+        let a = (0..<(200 * k)).map { _ in BFloat16.bits(rng.uniform(-1, 1)) }
+        let b = (0..<(n * k)).map { _ in BFloat16.bits(rng.uniform(-1, 1)) }
+        for m in 1...200 {
+            var c = [Float](repeating: 0, count: m * n)
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                LinearBF16.product(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k, transB: true,
+                                   c: cp.baseAddress!, ldc: n, accumulate: false)
+            } } }
+            // the last row against a direct dot product of the same bf16 values
+            var ref = 0.0
+            for t in 0..<k { ref += Double(BFloat16.float(a[(m - 1) * k + t])) * Double(BFloat16.float(b[(n - 1) * k + t])) }
+            XCTAssertEqual(Double(c[m * n - 1]), ref, accuracy: 1e-4, "m \(m)")
+        }
+        let added = OneDNN.cachedCount - before
+        XCTAssertLessThanOrEqual(added, 12 + 16, "200 row counts: 12 multiples of 16 and 16 remainders at most")
+        XCTAssertLessThanOrEqual(OneDNN.cachedCount, OneDNN.cacheLimit)
+    }
+
     /// `Linear` in bf16 on fp32, bf16 and NF4 storage: the activation and each weight rounded to bf16, products as above.
     func testLinearForwardAndBackwardInBF16() throws {
         try XCTSkipUnless(OneDNN.available, "oneDNN could not make a CPU engine")
