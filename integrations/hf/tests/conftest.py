@@ -7,6 +7,7 @@ import json
 import os
 import select
 import socket
+import signal
 import subprocess
 import sys
 import time
@@ -180,6 +181,13 @@ def loratop(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run([LORATOP, *args], capture_output=True, text=True, timeout=timeout)
 
 
+def _default_signals() -> None:
+    """In the child before exec: SIGINT and SIGTERM at their defaults. A test suite started in the background by a
+    shell without job control inherits SIGINT ignored, and a program rightly leaves an ignored signal alone."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class Script:
     """The example training script in its own process; killed and reaped in teardown, whatever happened."""
 
@@ -191,7 +199,8 @@ class Script:
         self.proc = subprocess.Popen(
             [sys.executable, EXAMPLE, "--model", model, "--data", TRAIN, "--eval-data", EVAL, "--out", self.out,
              "--batch-size", "2", "--seq-len", "48", "--schedule", "constant", "--sample-tokens", "12", "--history", self.history, *extra],
-            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            preexec_fn=_default_signals)
 
     def entry(self, timeout: float = 120) -> dict:
         """Its registry entry, as `loratop ls --json` lists it, once it serves."""
