@@ -67,15 +67,16 @@ public final class TrainingGraph {
     let acts: [BlockActivations]   // L, or 1 shared when checkpointing
     let lnf, rstdf: FloatBuffer    // (N, C), (N)
     let dres, dln, dff1, dff2, dff3, dattn, dq, dk, dv, attScratch, recomputeOut: FloatBuffer
-    let heads: [CrossEntropyHead]  // one per shard
+    let head: CrossEntropyHead     // the whole batch's unmasked rows, chunked (the shards' budgets together)
     let scratches: [ScratchBuffer] // one per shard (dequantized tiles)
     let shardGrads: [ShardGradients]  // shards 1...
     let linears: [LoRALinear]
     var tokens: [Int32] = []
     var seed: UInt64? = nil
 
-    /// Logits floats per shard's LM-head chunk: 64 MiB each for speed; with checkpointing (memory first) 16 MiB
-    /// shared by all shards, in smaller and slower chunks.
+    /// Logits floats of the LM head's chunk per shard: 64 MiB each for speed; with checkpointing (memory first) 16 MiB
+    /// for all shards together, in smaller and slower chunks. The head runs once over the whole batch with the shards'
+    /// budgets together (`headBudget × shards`).
     static func headBudget(checkpointing: Bool, shards: Int) -> Int {
         checkpointing ? CrossEntropyHead.smallBudget / max(1, shards) : CrossEntropyHead.fastBudget
     }
@@ -112,7 +113,7 @@ public final class TrainingGraph {
         attScratch = FloatBuffer(count: B * c.kvHeads * T * T)
         recomputeOut = FloatBuffer(count: checkpointing ? N * C : 0)
         let budget = TrainingGraph.headBudget(checkpointing: checkpointing, shards: count)
-        heads = shards.map { CrossEntropyHead(vocab: c.vocab, width: C, rows: $0.n, budget: budget) }
+        head = CrossEntropyHead(vocab: c.vocab, width: C, rows: N, budget: budget * count)
         scratches = shards.map { _ in ScratchBuffer() }
         shardGrads = shards.dropFirst().map { _ in ShardGradients() }
         linears = model.blocks.flatMap { b in LoRATarget.allCases.map { b.linear($0) } }  // at linearIndex(l, t)
@@ -126,7 +127,7 @@ public final class TrainingGraph {
             n += [a.ln1, a.rstd1, a.q, a.k, a.v, a.att, a.o, a.x2, a.ln2, a.rstd2, a.gate, a.up, a.h].reduce(0) { $0 + $1.count }
         }
         n += [dres, dln, dff1, dff2, dff3, dattn, dq, dk, dv, attScratch, recomputeOut].reduce(0) { $0 + $1.count }
-        for h in heads { n += h.logits.count + h.xs.count + h.dxs.count }
+        n += head.logits.count + head.xs.count + head.dxs.count
         return n * 4
     }
 
@@ -239,38 +240,37 @@ public final class TrainingGraph {
     public func backward(_ batch: Batch, gradScale: Float) -> Double {
         let c = model.config, C = c.dim
         for g in shardGrads { g.reset(for: linears) }
-        var losses = [Double](repeating: 0, count: shards.count)
+        var loss = 0.0
         batch.targets.withUnsafeBufferPointer { tp in
             guard let targets = tp.baseAddress else { return }
-            losses.withUnsafeMutableBufferPointer { lp in
-                Parallel.forEachShard(shards.count) { si in
-                    let sh = shards[si], o = sh.n0 * C
-                    Profiler.measure("bwd.zero") {
-                        (dln.pointer + o).update(repeating: 0, count: sh.n * C)
+            // The LM head once over the whole batch, each product split over the workers: its (V, C) matrix is read
+            // once per chunk for all shards (masked rows never reach it, so with prompts and padding masked the head
+            // is one small chunk whose cost is reading that matrix).
+            Profiler.measure("bwd.zero") { dln.pointer.update(repeating: 0, count: N * C) }
+            loss = Profiler.measure("head") {
+                head.forwardBackward(dx: dln.pointer, x: lnf.pointer, weight: model.lmHead, targets: targets, N: N,
+                                     gradScale: gradScale)
+            }
+            Parallel.forEachShard(shards.count) { si in
+                let sh = shards[si], o = sh.n0 * C
+                Profiler.measure("bwd.zero") {
+                    (dres.pointer + o).update(repeating: 0, count: sh.n * C)
+                }
+                Profiler.measure("bwd.rmsnorm") {
+                    RMSNorm.backward(dx: dres.pointer + o, dout: dln.pointer + o, x: resid[c.layers].pointer + o,
+                                     weight: model.finalNorm.pointer, rstd: rstdf.pointer + sh.n0, N: sh.n, C: C)
+                }
+                for l in stride(from: c.layers - 1, through: 0, by: -1) {
+                    let a = acts[checkpointing ? 0 : l]
+                    if checkpointing {
+                        blockForward(l, sh, xIn: resid[l].pointer + o, xOut: recomputeOut.pointer + o, a: a)
                     }
-                    lp[si] = Profiler.measure("head") {
-                        heads[si].forwardBackward(dx: dln.pointer + o, x: lnf.pointer + o, weight: model.lmHead,
-                                                  targets: targets + sh.n0, N: sh.n, gradScale: gradScale)
-                    }
-                    Profiler.measure("bwd.zero") {
-                        (dres.pointer + o).update(repeating: 0, count: sh.n * C)
-                    }
-                    Profiler.measure("bwd.rmsnorm") {
-                        RMSNorm.backward(dx: dres.pointer + o, dout: dln.pointer + o, x: resid[c.layers].pointer + o,
-                                         weight: model.finalNorm.pointer, rstd: rstdf.pointer + sh.n0, N: sh.n, C: C)
-                    }
-                    for l in stride(from: c.layers - 1, through: 0, by: -1) {
-                        let a = acts[checkpointing ? 0 : l]
-                        if checkpointing {
-                            blockForward(l, sh, xIn: resid[l].pointer + o, xOut: recomputeOut.pointer + o, a: a)
-                        }
-                        blockBackward(l, sh, xIn: resid[l].pointer + o, a: a, needInputGrad: l > 0)
-                    }
+                    blockBackward(l, sh, xIn: resid[l].pointer + o, a: a, needInputGrad: l > 0)
                 }
             }
         }
         Profiler.measure("bwd.reduce") { reduceShardGradients() }
-        return losses.reduce(0, +)
+        return loss
     }
 
     /// Adds the shards' private LoRA gradients into the adapters, shard by shard in order (the same sums whatever
@@ -350,19 +350,12 @@ public final class TrainingGraph {
     /// Summed masked cross-entropy and the number of unmasked positions, no gradients.
     public func loss(_ batch: Batch) throws -> (sum: Double, count: Int) {
         try forward(batch, dropoutSeed: nil)
-        let C = model.config.dim
-        var sums = [Double](repeating: 0, count: shards.count)
+        var sum = 0.0
         batch.targets.withUnsafeBufferPointer { tp in
             guard let targets = tp.baseAddress else { return }
-            sums.withUnsafeMutableBufferPointer { sp in
-                Parallel.forEachShard(shards.count) { si in
-                    let sh = shards[si]
-                    sp[si] = heads[si].forwardBackward(dx: nil, x: lnf.pointer + sh.n0 * C, weight: model.lmHead,
-                                                       targets: targets + sh.n0, N: sh.n, gradScale: 0)
-                }
-            }
+            sum = head.forwardBackward(dx: nil, x: lnf.pointer, weight: model.lmHead, targets: targets, N: N, gradScale: 0)
         }
-        return (sums.reduce(0, +), batch.trainedTokens)
+        return (sum, batch.trainedTokens)
     }
 
     /// Full logits (B·T, V) for the batch's inputs (tests and inference; allocates the whole matrix).
@@ -370,7 +363,7 @@ public final class TrainingGraph {
         try forward(batch, dropoutSeed: nil)
         var out = [Float](repeating: 0, count: N * model.config.vocab)
         out.withUnsafeMutableBufferPointer { p in
-            if let o = p.baseAddress { heads[0].logits(out: o, x: lnf.pointer, weight: model.lmHead, N: N) }
+            if let o = p.baseAddress { head.logits(out: o, x: lnf.pointer, weight: model.lmHead, N: N) }
         }
         return out
     }
@@ -388,9 +381,9 @@ extension TrainingGraph {
         let resid = (c.layers + 1) * N * C + N * C + N
         let grads = 2 * N * C + 3 * N * F + 2 * N * Cq + 2 * N * Ckv + B * c.kvHeads * T * T + (checkpointing ? N * C : 0)
         let shards = shardCount(B: B, threads: threads)
-        let chunk = CrossEntropyHead.defaultChunkRows(vocab: c.vocab, rows: N / shards,
-                                                      budget: headBudget(checkpointing: checkpointing, shards: shards))
-        let head = shards * (chunk * c.vocab + 2 * chunk * C)
+        let chunk = CrossEntropyHead.defaultChunkRows(vocab: c.vocab, rows: N,
+                                                      budget: shards * headBudget(checkpointing: checkpointing, shards: shards))
+        let head = chunk * c.vocab + 2 * chunk * C
         return blocks + resid + grads + head
     }
 }
