@@ -68,14 +68,6 @@ enum LinearBF16 {
         let w = Parallel.workers
         func block(_ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int) {
             let bp = transB ? b + j0 * ldb : b + j0
-            // rows in a multiple of 16 and a remainder: a row count that varies (the LM head's unmasked rows) then
-            // needs few distinct primitives
-            let rows = i1 - i0, main = rows & ~15
-            if main > 0 && main < rows && rows > 16 {
-                block(i0, i0 + main, j0, j1)
-                block(i0 + main, i1, j0, j1)
-                return
-            }
             if !OneDNN.matmul(m: i1 - i0, n: j1 - j0, k: k, a: a + i0 * lda, lda: lda, b: bp, ldb: ldb, transB: transB,
                               c: c + i0 * ldc + j0, ldc: ldc, accumulate: accumulate) {
                 widenedProduct(m: i1 - i0, n: j1 - j0, k: k, a: a + i0 * lda, lda: lda, b: bp, ldb: ldb, transB: transB,

@@ -61,6 +61,7 @@ public enum OneDNN {
     /// Whether bf16 products can run at all (oneDNN made a CPU engine).
     public static var available: Bool { runtime != nil }
 
+    /// A primitive's shape; `m` is `runtimeRows` for one that takes its row count at execution.
     struct Shape: Hashable {
         var m, n, k, lda, ldb, ldc: Int
         var transB: Bool
@@ -89,10 +90,12 @@ public enum OneDNN {
         var used = 0
     }
 
-    /// Most primitives kept (each holds JIT-compiled code). The engine's shapes are a few dozen per model; products
-    /// with a varying row count (the LM head's chunks of unmasked rows) are split into a multiple of 16 rows and a
-    /// remainder, so they add at most a few dozen more.
+    /// Most primitives kept (each holds JIT-compiled code). The engine's shapes are a few dozen per model: row counts
+    /// that are multiples of 16 (the shards' rows) get their own primitive; any other row count (the LM head's chunks
+    /// of unmasked rows, which vary from batch to batch) shares one that takes the rows at execution time.
     static let cacheLimit = 192
+    /// `Shape.m` of a primitive whose row count is given at execution (oneDNN's runtime dimension).
+    static let runtimeRows = -1
     nonisolated(unsafe) private static var clock = 0
 
     /// Primitives in the cache now (tests).
@@ -156,11 +159,12 @@ public enum OneDNN {
         guard let engine = runtime?.engine else { return nil }
         singleThreaded()
         var src = dnnl_memory_desc_t(), wei = dnnl_memory_desc_t(), dst = dnnl_memory_desc_t()
-        var sd: [dnnl_dim_t] = [dnnl_dim_t(s.m), dnnl_dim_t(s.k)], ss: [dnnl_dim_t] = [dnnl_dim_t(s.lda), 1]
+        let rows = s.m == runtimeRows ? dnnl_dim_t(Int64.min) : dnnl_dim_t(s.m)  // DNNL_RUNTIME_DIM_VAL
+        var sd: [dnnl_dim_t] = [rows, dnnl_dim_t(s.k)], ss: [dnnl_dim_t] = [dnnl_dim_t(s.lda), 1]
         var wd: [dnnl_dim_t] = [dnnl_dim_t(s.k), dnnl_dim_t(s.n)]
         // op(B) (k, n): B stored (n, k) row-major when transposed (element (i, j) at j·ldb + i), else (k, n)
         var ws: [dnnl_dim_t] = s.transB ? [1, dnnl_dim_t(s.ldb)] : [dnnl_dim_t(s.ldb), 1]
-        var dd: [dnnl_dim_t] = [dnnl_dim_t(s.m), dnnl_dim_t(s.n)], ds: [dnnl_dim_t] = [dnnl_dim_t(s.ldc), 1]
+        var dd: [dnnl_dim_t] = [rows, dnnl_dim_t(s.n)], ds: [dnnl_dim_t] = [dnnl_dim_t(s.ldc), 1]
         guard dnnl_memory_desc_init_by_strides(&src, 2, &sd, dnnl_bf16, &ss) == dnnl_success,
               dnnl_memory_desc_init_by_strides(&wei, 2, &wd, dnnl_bf16, &ws) == dnnl_success,
               dnnl_memory_desc_init_by_strides(&dst, 2, &dd, dnnl_f32, &ds) == dnnl_success else { return nil }
@@ -204,11 +208,20 @@ public enum OneDNN {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return true
         }
+        let shapeRows = m % 16 == 0 ? m : runtimeRows
         guard let engine = runtime?.engine,
-              let p = primitive(Shape(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transB: transB, accumulate: accumulate))
+              let p = primitive(Shape(m: shapeRows, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transB: transB,
+                                      accumulate: accumulate))
         else { return false }
         singleThreaded()
         var src = p.src, wei = p.weights, dst = p.dst, spd = p.scratchpad
+        if shapeRows == runtimeRows {
+            // the memory objects carry the actual rows
+            var sd: [dnnl_dim_t] = [dnnl_dim_t(m), dnnl_dim_t(k)], ss: [dnnl_dim_t] = [dnnl_dim_t(lda), 1]
+            var dd: [dnnl_dim_t] = [dnnl_dim_t(m), dnnl_dim_t(n)], ds: [dnnl_dim_t] = [dnnl_dim_t(ldc), 1]
+            guard dnnl_memory_desc_init_by_strides(&src, 2, &sd, dnnl_bf16, &ss) == dnnl_success,
+                  dnnl_memory_desc_init_by_strides(&dst, 2, &dd, dnnl_f32, &ds) == dnnl_success else { return false }
+        }
         var am: dnnl_memory_t?, bm: dnnl_memory_t?, cm: dnnl_memory_t?, sm: dnnl_memory_t?
         defer {
             for x in [am, bm, cm, sm] { if let x { dnnl_memory_destroy(x) } }
