@@ -153,10 +153,13 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     static func buildModel(_ o: RunOptions, embeddings: QuantKind? = nil) throws -> Built {
         var sources: [String: FrozenMatrix] = [:]
         func storage(_ name: String, _ m: FrozenMatrix) throws -> FrozenMatrix {
-            if !isEmbedding(name) { sources[name] = m }
             let kind = isEmbedding(name) ? embeddings ?? o.quant : o.quant
-            return try TrainingRun.store(m, name: name, kind: kind, blockSize: o.blockSize, doubleQuant: o.doubleQuant,
-                                         bf16: Compute.bf16)
+            let stored = try TrainingRun.store(m, name: name, kind: kind, blockSize: o.blockSize, doubleQuant: o.doubleQuant,
+                                               bf16: Compute.bf16)
+            // File-backed sources (mapped) cost nothing to keep for re-quantizing; a random preset's fp32 matrices live
+            // on the heap, and in bf16 their rounded copy is the model (as a bf16 file would be), so it is the source.
+            if !isEmbedding(name) { sources[name] = m is DenseMatrix && stored is BF16Matrix ? stored : m }
+            return stored
         }
         if o.model.hasPrefix("preset:") {
             let name = String(o.model.dropFirst("preset:".count))
