@@ -154,12 +154,13 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         var sources: [String: FrozenMatrix] = [:]
         func storage(_ name: String, _ m: FrozenMatrix) throws -> FrozenMatrix {
             let kind = isEmbedding(name) ? embeddings ?? o.quant : o.quant
-            let stored = try TrainingRun.store(m, name: name, kind: kind, blockSize: o.blockSize, doubleQuant: o.doubleQuant,
-                                               bf16: Compute.bf16)
-            // File-backed sources (mapped) cost nothing to keep for re-quantizing; a random preset's fp32 matrices live
-            // on the heap, and in bf16 their rounded copy is the model (as a bf16 file would be), so it is the source.
-            if !isEmbedding(name) { sources[name] = m is DenseMatrix && stored is BF16Matrix ? stored : m }
-            return stored
+            // File-backed sources (mapped) cost nothing to keep for re-quantizing. A random preset's fp32 matrices live
+            // on the heap: in bf16 their rounded copy is the source (as a bf16 file would be), not kept beside it, and
+            // every storage is made from it (so a resumed run re-quantizes from exactly what the first run did).
+            let source: FrozenMatrix = Compute.bf16 && m is DenseMatrix ? BF16Matrix(m) : m
+            if !isEmbedding(name) { sources[name] = source }
+            return try TrainingRun.store(source, name: name, kind: kind, blockSize: o.blockSize, doubleQuant: o.doubleQuant,
+                                         bf16: Compute.bf16)
         }
         if o.model.hasPrefix("preset:") {
             let name = String(o.model.dropFirst("preset:".count))
