@@ -46,10 +46,29 @@ public struct DatasetFile: Sendable {
     /// Records with their 1-based line numbers.
     public let records: [(line: Int, record: DatasetRecord)]
 
+    /// Throws a clear error when `path` is missing, a folder or unreadable (checked before anything slow, such as
+    /// loading the model, so a typo in `--data` is reported at once).
+    public static func checkReadable(_ path: String) throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw DatasetError(file: path, line: nil, message: "no such file",
+                               hint: "check the path given to --data / --eval-data")
+        }
+        if isFolder.boolValue {
+            throw DatasetError(file: path, line: nil, message: "is a folder; expected a .txt or .jsonl file",
+                               hint: "give one file of the folder, or join its files into one")
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw DatasetError(file: path, line: nil, message: "cannot be read (permission denied)",
+                               hint: "check the file's permissions")
+        }
+    }
+
     /// Reads `url`: `.txt`/`.md` are plain text, `.jsonl`/`.json` are JSONL; other names are sniffed
     /// (a first non-blank character `{` means JSONL). Stops at the first bad line.
     public init(url: URL) throws {
         path = url.path
+        try Self.checkReadable(path)
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw DatasetError(file: path, line: nil, message: "cannot read the file (\(error.localizedDescription))",

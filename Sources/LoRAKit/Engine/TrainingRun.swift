@@ -61,6 +61,9 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         var options = options
         Parallel.setThreads(options.threads)
         compute = Compute.select(options.compute ?? .fp32)  // nil: a checkpoint from before bf16 existed, which ran in fp32
+        // the data files first: a typo there is reported before the model takes seconds to load
+        try DatasetFile.checkReadable(options.data)
+        if let e = options.evalData { try DatasetFile.checkReadable(e) }
         let resumed = try resume.map { try Checkpoint.load(try Checkpoint.resolve($0), as: State.self) }
         embeddingStorage = resumed?.1.session.embeddingStorage ?? options.quant
         let built = try TrainingRun.buildModel(options, embeddings: embeddingStorage)
