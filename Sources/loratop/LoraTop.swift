@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `loratop` command: an interactive terminal trainer for LoRA and QLoRA adapters.
 @main
@@ -10,9 +11,34 @@ struct LoraTop: ParsableCommand {
         subcommands: [Train.self, Resume.self, Attach.self, List.self, Send.self, Stop.self, Logs.self, Generate.self, Tokenize.self, Estimate.self, Bench.self, Export.self, Plot.self, Inspect.self, FetchModel.self]
     )
 
-    /// Takes ownership of the signals before anything else can start a thread, then runs the command.
+    /// Takes ownership of the signals before anything else can start a thread, then runs the command. A misspelt
+    /// subcommand gets the nearest one suggested; an error a subcommand throws while running is reported with that
+    /// subcommand's usage (`loratop train --help`), not the root's.
     static func main() {
         ProcessSignals.install()
-        main(nil)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let names = configuration.subcommands.map { $0._commandName }
+        if let first = arguments.first, !first.hasPrefix("-"), first != "help", !names.contains(first) {
+            let hint = Nearest.match(to: first, in: names).map { "; did you mean `loratop \($0)`?" } ?? ""
+            Output.err("Error: unknown command `\(first)`\(hint)\n  the commands: \(names.joined(separator: ", "))\n"
+                       + "  See 'loratop --help' for more information.\n")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch let error as ValidationError {
+            let sub = type(of: command)
+            Output.err("Error: \(sub.message(for: error))\nUsage: \(usageString(for: sub))\n"
+                       + "  See 'loratop \(sub._commandName) --help' for more information.\n")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        } catch {
+            type(of: command).exit(withError: error)
+        }
     }
 }

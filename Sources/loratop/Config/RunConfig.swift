@@ -170,7 +170,7 @@ struct RunConfig: Codable, Equatable {
             }
             let name = aliases[key] ?? key
             guard CodingKeys(rawValue: name) != nil else {
-                let near = nearest(to: key, in: knownKeys)
+                let near = Nearest.match(to: key, in: knownKeys)
                 throw ConfigError(path: path, line: line, message: "unknown key `\(key)`",
                                   hint: near.map { "did you mean `\($0)`?" })
             }
@@ -251,32 +251,6 @@ struct RunConfig: Codable, Equatable {
         if loadIn4bit == true { return bnb4bitQuantType ?? "nf4" }
         if loadIn8bit == true { return "int8" }
         return nil
-    }
-
-    /// The known key closest to `key` by edit distance, when close enough to be a plausible typo.
-    static func nearest(to key: String, in candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, editDistance(key.lowercased(), $0)) }.min { $0.1 < $1.1 }
-        guard let (best, d) = scored, d <= max(2, key.count / 3) else {
-            // A typo of a word inside a key (lora_rank vs lora_r) may be far by edits; try prefixes.
-            return candidates.first { $0.hasPrefix(key) || key.hasPrefix($0) }
-        }
-        return best
-    }
-
-    /// Levenshtein distance.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let x = Array(a), y = Array(b)
-        if x.isEmpty { return y.count }
-        if y.isEmpty { return x.count }
-        var prev = Array(0...y.count), cur = [Int](repeating: 0, count: y.count + 1)
-        for i in 1...x.count {
-            cur[0] = i
-            for j in 1...y.count {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-            }
-            swap(&prev, &cur)
-        }
-        return prev[y.count]
     }
 }
 
