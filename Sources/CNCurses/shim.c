@@ -1,6 +1,7 @@
 #define _XOPEN_SOURCE 700
 #define _DEFAULT_SOURCE 1
 #include "CNCurses.h"
+#include <ncursesw/term.h>
 #include <fcntl.h>
 #include <langinfo.h>
 #include <signal.h>
@@ -17,6 +18,18 @@ const char *cnc_locale_codeset(void) {
     setlocale(LC_ALL, "");
     const char *c = nl_langinfo(CODESET);
     return c ? c : "";
+}
+
+int cnc_terminal_known(const char *term) {
+    if (term == NULL || *term == '\0') return 0;
+    int err = 0;
+    TERMINAL *saved = cur_term;
+    // a fresh terminfo entry for `term` (setupterm reads the database; it writes nothing), then dropped again
+    if (setupterm((char *)term, 1, &err) != OK) { cur_term = saved; return 0; }
+    TERMINAL *probe = cur_term;
+    set_curterm(saved);
+    del_curterm(probe);
+    return 1;
 }
 
 static volatile sig_atomic_t cnc_active_flag = 0;

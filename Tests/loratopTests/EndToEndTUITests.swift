@@ -267,6 +267,26 @@ final class EndToEndTUITests: XCTestCase {
         XCTAssertTrue(TestRuntime.livePIDs().filter { kill($0, 0) == 0 }.isEmpty, "a run was left behind")
     }
 
+    /// A terminal curses cannot draw on (TERM=dumb, or a type terminfo does not know) runs headless with a line
+    /// saying why, instead of a blank or garbled screen; the run trains to its end and exits 0.
+    func testDumbOrUnknownTerminalRunsHeadlessWithAReason() throws {
+        let (tmux, exe) = try binary()
+        let t = try Tmux(tmux: tmux, width: 120, height: 30, directory: Self.repository.path)
+        for (term, why) in [("dumb", "TERM=dumb cannot show a full-screen display"),
+                            ("no-such-terminal", "terminfo has no entry for TERM=no-such-terminal")] {
+            let out = NSTemporaryDirectory() + "loratop-e2e-dumb-\(getpid())-\(term)"
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            t.type("clear; TERM=\(term) \(exe) train --preset tiny --data sample-data/logbook.txt --seq-len 32 --batch-size 2 "
+                   + "--max-steps 3 --threads 1 --output \(out); echo EXIT=$?")
+            t.key("Enter")
+            let done = t.wait(60) { $0.range(of: "EXIT=[0-9]+", options: .regularExpression) != nil }
+            XCTAssertTrue(done.screen.contains(why + ": running headless"), done.screen)
+            XCTAssertTrue(done.screen.contains("step 3/3"), done.screen)
+            XCTAssertTrue(done.screen.contains("EXIT=0"), done.screen)
+        }
+        XCTAssertTrue(TestRuntime.livePIDs().filter { kill($0, 0) == 0 }.isEmpty, "a run was left behind")
+    }
+
     /// `--foreground` (the run and its UI in one process): SIGTERM to it saves a checkpoint, restores the terminal and
     /// exits 143, 20 times of 20.
     func testForegroundRunSavesAndExits143OnSIGTERM() throws {

@@ -22,6 +22,9 @@ int cnc_color_pair(int n);
 /// Calls setlocale(LC_ALL, "") and returns nl_langinfo(CODESET) (never NULL). Not a curses call.
 const char *cnc_locale_codeset(void);
 
+/// 1 when terminfo has an entry for `term` (setupterm finds it), 0 otherwise; leaves no terminal state behind.
+int cnc_terminal_known(const char *term);
+
 /// Starts curses on the controlling terminal with newterm (never exits the process, unlike initscr):
 /// cbreak, noecho, keypad, set_escdelay(25), curs_set(0), start_color + use_default_colors when available.
 /// Returns 0 on success, -1 when the terminal cannot be initialised. `*colors` receives COLORS (0 without colour),

@@ -85,6 +85,15 @@ public final class NCursesBackend: TerminalBackend {
 
     deinit { shutdown() }
 
+    /// Why a full-screen UI cannot run on terminal type `term` ($TERM), or nil when it can: no TERM, `dumb`, or a type
+    /// terminfo does not know (curses would draw nothing, or garbage).
+    public static func unusableTerminal(_ term: String?) -> String? {
+        guard let term, !term.isEmpty else { return "TERM is not set" }
+        if term == "dumb" { return "TERM=dumb cannot show a full-screen display" }
+        if cnc_terminal_known(term) == 0 { return "terminfo has no entry for TERM=\(term)" }
+        return nil
+    }
+
     /// Installs atexit and fault handlers (SIGQUIT, SIGABRT, SIGSEGV, SIGBUS) that restore the terminal and then let
     /// the signal take its default action. SIGINT, SIGTERM, SIGHUP and SIGTSTP are left to the program's own signal
     /// owner. Safe to call more than once.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoRAKit
+import TerminalUI
 
 /// `loratop train`: fine-tune a LoRA / QLoRA adapter, watched in the terminal UI (or headless).
 struct Train: ParsableCommand {
@@ -147,10 +148,15 @@ struct Train: ParsableCommand {
             throw ValidationError(e.description)
         }
         let isTTY = isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
+        let unusable = isTTY && !headless && !serveDetached
+            ? NCursesBackend.unusableTerminal(ProcessInfo.processInfo.environment["TERM"]) : nil
         let mode: RunHost.Mode
         if serveDetached {
             mode = .detached
-        } else if headless || !isTTY {
+        } else if headless || !isTTY || unusable != nil {
+            if let why = unusable {
+                note("\(why): running headless (a line per step; commands such as `lr 1e-4` or `stop` on stdin)")
+            }
             mode = .headless
         } else if foreground {
             mode = .foreground
