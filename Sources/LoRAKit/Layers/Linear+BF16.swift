@@ -19,19 +19,10 @@ enum LinearBF16 {
         let O = w.rows, I = w.cols
         let xb = scratch.bf16Input.reserve(N * I)
         convertInParallel(x, to: xb, count: N * I)
-        if let base = w.bf16Base {
-            product(m: N, n: O, k: I, a: xb, lda: I, b: base, ldb: I, transB: true, c: out, ldc: O, accumulate: accumulate)
-            return
-        }
-        let tr = tileRows(w)
-        var r0 = 0
-        while r0 < O {
-            let r1 = min(O, r0 + tr)
-            let tile = scratch.bf16Weights.reserve((r1 - r0) * I)
-            dequantizeInParallel(w, rows: r0..<r1, into: tile)
-            product(m: N, n: r1 - r0, k: I, a: xb, lda: I, b: tile, ldb: I, transB: true, c: out + r0, ldc: O,
-                    accumulate: accumulate)
-            r0 = r1
+        // out[:, rows] = x · tileᵀ
+        forEachTile(w, scratch: scratch) { rows, tile in
+            product(m: N, n: rows.count, k: I, a: xb, lda: I, b: tile, ldb: I, transB: true, c: out + rows.lowerBound,
+                    ldc: O, accumulate: accumulate)
         }
     }
 
@@ -43,18 +34,26 @@ enum LinearBF16 {
         let O = w.rows, I = w.cols
         let gb = scratch.bf16Input.reserve(N * O)
         convertInParallel(dout, to: gb, count: N * O)
+        // dx += dout[:, rows] · tile, the first tile overwriting unless accumulating
+        forEachTile(w, scratch: scratch) { rows, tile in
+            product(m: N, n: I, k: rows.count, a: gb + rows.lowerBound, lda: O, b: tile, ldb: I, transB: false, c: dx,
+                    ldc: I, accumulate: rows.lowerBound > 0 || accumulate)
+        }
+    }
+
+    /// Calls `body` with W's rows as bf16, tile by tile (one call with the storage itself when it is bf16).
+    static func forEachTile(_ w: FrozenMatrix, scratch: ScratchBuffer, _ body: (Range<Int>, UnsafePointer<UInt16>) -> Void) {
         if let base = w.bf16Base {
-            product(m: N, n: I, k: O, a: gb, lda: O, b: base, ldb: I, transB: false, c: dx, ldc: I, accumulate: accumulate)
+            body(0..<w.rows, base)
             return
         }
         let tr = tileRows(w)
         var r0 = 0
-        while r0 < O {
-            let r1 = min(O, r0 + tr)
-            let tile = scratch.bf16Weights.reserve((r1 - r0) * I)
+        while r0 < w.rows {
+            let r1 = min(w.rows, r0 + tr)
+            let tile = scratch.bf16Weights.reserve((r1 - r0) * w.cols)
             dequantizeInParallel(w, rows: r0..<r1, into: tile)
-            product(m: N, n: I, k: r1 - r0, a: gb + r0, lda: O, b: tile, ldb: I, transB: false, c: dx, ldc: I,
-                    accumulate: r0 > 0 || accumulate)
+            body(r0..<r1, tile)
             r0 = r1
         }
     }

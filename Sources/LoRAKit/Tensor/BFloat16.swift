@@ -99,31 +99,3 @@ public final class BF16Matrix: FrozenMatrix, @unchecked Sendable {
         dst.update(from: base + rowRange.lowerBound * cols, count: rowRange.count * cols)
     }
 }
-
-/// A growable buffer of bf16 bits reused across calls (a layer's rounded operands).
-public final class BF16Scratch: @unchecked Sendable {
-    @usableFromInline var pointer: UnsafeMutablePointer<UInt16>
-    @usableFromInline var capacity: Int
-
-    /// An empty buffer; it grows on first use.
-    public init() {
-        capacity = 1
-        pointer = .allocate(capacity: 1)
-    }
-
-    deinit { pointer.deallocate() }
-
-    /// Bytes currently held.
-    public var bytes: Int { capacity * MemoryLayout<UInt16>.stride }
-
-    /// A pointer to at least `count` values (contents unspecified).
-    @inlinable
-    public func reserve(_ count: Int) -> UnsafeMutablePointer<UInt16> {
-        if count > capacity {
-            pointer.deallocate()
-            capacity = count
-            pointer = .allocate(capacity: count)
-        }
-        return pointer
-    }
-}

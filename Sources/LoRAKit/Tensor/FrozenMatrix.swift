@@ -90,12 +90,12 @@ extension FrozenMatrix {
     }
 }
 
-/// A growable fp32 buffer reused across calls (one per thread that dequantizes).
-public final class ScratchBuffer: @unchecked Sendable {
-    @usableFromInline var pointer: UnsafeMutablePointer<Float>
+/// A growable buffer reused across calls: contents are scratch, it only ever grows.
+public final class GrowableBuffer<Element>: @unchecked Sendable {
+    @usableFromInline var pointer: UnsafeMutablePointer<Element>
     @usableFromInline var capacity: Int
 
-    /// An empty buffer; it grows on first use.
+    /// A buffer of `capacity` elements (at least one); it grows on demand.
     public init(capacity: Int = 0) {
         self.capacity = max(capacity, 1)
         pointer = .allocate(capacity: self.capacity)
@@ -103,15 +103,12 @@ public final class ScratchBuffer: @unchecked Sendable {
 
     deinit { pointer.deallocate() }
 
-    /// bf16 operands of the same products (used only when they run in bf16): the rounded activations and weight tiles.
-    public let bf16Input = BF16Scratch(), bf16Weights = BF16Scratch()
-
     /// Bytes currently held.
-    public var bytes: Int { capacity * MemoryLayout<Float>.stride + bf16Input.bytes + bf16Weights.bytes }
+    public var bytes: Int { capacity * MemoryLayout<Element>.stride }
 
-    /// A pointer to at least `count` floats (contents unspecified).
+    /// A pointer to at least `count` elements (contents unspecified).
     @inlinable
-    public func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+    public func reserve(_ count: Int) -> UnsafeMutablePointer<Element> {
         if count > capacity {
             pointer.deallocate()
             capacity = count
@@ -119,6 +116,28 @@ public final class ScratchBuffer: @unchecked Sendable {
         }
         return pointer
     }
+}
+
+/// A growable buffer of bf16 bits (a layer's rounded operands).
+public typealias BF16Scratch = GrowableBuffer<UInt16>
+
+/// A growable fp32 buffer reused across calls (one per thread that dequantizes), with the bf16 operand buffers of
+/// the same products beside it.
+public final class ScratchBuffer: @unchecked Sendable {
+    @usableFromInline let floats: GrowableBuffer<Float>
+
+    /// An empty buffer; it grows on first use.
+    public init(capacity: Int = 0) { floats = GrowableBuffer(capacity: capacity) }
+
+    /// bf16 operands of the same products (used only when they run in bf16): the rounded activations and weight tiles.
+    public let bf16Input = BF16Scratch(), bf16Weights = BF16Scratch()
+
+    /// Bytes currently held.
+    public var bytes: Int { floats.bytes + bf16Input.bytes + bf16Weights.bytes }
+
+    /// A pointer to at least `count` floats (contents unspecified).
+    @inlinable
+    public func reserve(_ count: Int) -> UnsafeMutablePointer<Float> { floats.reserve(count) }
 }
 
 /// A dense fp32 frozen matrix that owns its storage.
