@@ -28,6 +28,21 @@ final class UnsupportedCommandsTests: XCTestCase {
                        "what the run can do is still sent")
     }
 
+    /// A finished run trains no more: its key line offers quitting, detaching, a new run, an eval, samples and a save,
+    /// not pause or the live settings (issue 17: the finished screen still offered `space pause  r/R rank`).
+    func testAFinishedRunsKeyLineOffersOnlyWhatStillApplies() {
+        var st = AppViewTests.state()
+        st.snapshot.status = .finished
+        let hints = StatusView.hints(st)
+        for gone in ["space pause", "r/R rank", "a/A alpha", "l/L lr", "b base"] { XCTAssertFalse(hints.contains(gone), hints) }
+        for kept in ["q quit", "d detach", "n new run", "e eval", "g sample", "s save"] { XCTAssertTrue(hints.contains(kept), hints) }
+        var py = pytorchRun()
+        py.snapshot.status = .finished
+        XCTAssertFalse(StatusView.hints(py).contains("n new run"), "a run that cannot restart is not offered one")
+        st.snapshot.status = .running
+        XCTAssertTrue(StatusView.hints(st).contains("space pause"))
+    }
+
     func testTheKeyLineOffersOnlyWhatTheRunCanDo() {
         let full = AppViewTests.state()
         XCTAssertTrue(StatusView.hints(full).contains("r/R rank"))

@@ -89,6 +89,11 @@ enum StatusView {
         if let why = state.disconnected { return "disconnected: \(why)  q leave " }
         let pause = state.pausedOrPausing ? "space resume" : "space pause"
         if !state.canSend { return "q/d leave (read-only)  ? help " }
+        if state.snapshot.status == .finished {
+            // nothing trains any more: no pause, no live settings; a new run, an eval, samples or a save still apply
+            let again = state.unsupported["restart"] == nil ? "  n new run" : ""
+            return "q quit  d detach\(again)  e eval  g sample  s save  ? help "
+        }
         let rank = state.unsupported["rank"] == nil ? "  r/R rank" : ""
         let base = state.unsupported["quant"] == nil ? "  b base" : ""
         return "q quit  d detach  \(pause)\(rank)  a/A alpha  l/L lr\(base)  ? help "
