@@ -65,7 +65,4 @@ public enum Compute {
         activate(c.precision)
         return c
     }
-
-    /// The active precision (fp32 or bf16).
-    public static var active: ComputePrecision { bf16 ? .bf16 : .fp32 }
 }

@@ -31,20 +31,21 @@ extension FrozenMatrix {
 
     public var bf16Base: UnsafePointer<UInt16>? { nil }
 
-    /// Through fp32, a few rows at a time (about 16k values: never a whole fp32 tile).
+    /// Dense fp32 rounded in place; any other storage through fp32 a few rows at a time (about 16k values: never a
+    /// whole fp32 tile).
     public func dequantizeBF16(rows rowRange: Range<Int>, into dst: UnsafeMutablePointer<UInt16>) {
+        if let base = denseBase {
+            BFloat16.convert(base + rowRange.lowerBound * cols, to: dst, count: rowRange.count * cols)
+            return
+        }
         let step = max(1, (1 << 14) / max(1, cols))
         let buf = UnsafeMutablePointer<Float>.allocate(capacity: max(1, min(step, rowRange.count) * cols))
         defer { buf.deallocate() }
         var r = rowRange.lowerBound
         while r < rowRange.upperBound {
             let r1 = min(rowRange.upperBound, r + step)
-            if let base = denseBase {
-                BFloat16.convert(base + r * cols, to: dst + (r - rowRange.lowerBound) * cols, count: (r1 - r) * cols)
-            } else {
-                dequantize(rows: r..<r1, into: buf)
-                BFloat16.convert(buf, to: dst + (r - rowRange.lowerBound) * cols, count: (r1 - r) * cols)
-            }
+            dequantize(rows: r..<r1, into: buf)
+            BFloat16.convert(buf, to: dst + (r - rowRange.lowerBound) * cols, count: (r1 - r) * cols)
             r = r1
         }
     }

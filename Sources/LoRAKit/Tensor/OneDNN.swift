@@ -107,6 +107,8 @@ public enum OneDNN {
 
     private static let lock = NSLock()
     nonisolated(unsafe) private static var primitives: [Shape: Primitive] = [:]
+    /// Shapes oneDNN could not build a primitive for (no bf16 kernel on this CPU): not asked again.
+    nonisolated(unsafe) private static var refused: Set<Shape> = []
 
     /// The kernel oneDNN chose for the most recently created primitive (e.g. "brg:avx512_core_bf16").
     nonisolated(unsafe) public private(set) static var lastImplementation = ""
@@ -145,7 +147,11 @@ public enum OneDNN {
         defer { lock.unlock() }
         clock += 1
         if let p = primitives[s] { p.used = clock; return p }
-        guard let p = create(s) else { return nil }
+        if refused.contains(s) { return nil }
+        guard let p = create(s) else {
+            refused.insert(s)
+            return nil
+        }
         if primitives.count >= cacheLimit, let old = primitives.min(by: { $0.value.used < $1.value.used }) {
             primitives[old.key] = nil  // a caller still executing it holds its own reference
         }

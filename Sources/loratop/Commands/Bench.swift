@@ -97,6 +97,7 @@ struct Bench: ParsableCommand {
 
         var rng = SeededRNG(seed: seed &+ 1)
         let n = batchSize * seqLen
+        let masked = min(seqLen - 1, Int((maskFraction * Double(seqLen)).rounded()))  // leading targets of each sequence
         func batch() -> Batch {
             let ids = (0..<(n + batchSize)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(config.vocab)) }
             var inputs: [Int32] = [], targets: [Int32] = []
@@ -107,7 +108,6 @@ struct Bench: ParsableCommand {
             }
             return Batch(batch: batchSize, seqLen: seqLen, inputs: inputs, targets: targets)
         }
-        let masked = min(seqLen - 1, Int((maskFraction * Double(seqLen)).rounded()))
         let flops = BenchMath.flopsPerStep(config: config, model: model, B: batchSize, T: seqLen, checkpointing: checkpointing,
                                            headRows: batchSize * (seqLen - masked))
         var times: [Double] = []
