@@ -14,3 +14,5 @@ void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *inf
 // LAPACK symmetric eigenvalues (the update inspector's singular values as square roots of the core's Gram eigenvalues).
 void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
             const int *lwork, int *info);
+// Eigenvalues of a symmetric tridiagonal matrix (ascending, into d), root-free QL/QR.
+void dsterf_(const int *n, double *d, double *e, int *info);

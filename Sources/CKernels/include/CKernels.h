@@ -1,7 +1,7 @@
 #ifndef LORATOP_CKERNELS_H
 #define LORATOP_CKERNELS_H
-// Hot loops Swift cannot vectorise well without per-function target features: byte shuffles (SSSE3 / SSE4.1),
-// chosen at run time from what the CPU supports, with a portable fallback computing the same bits.
+// Hot loops Swift cannot vectorise well without per-function target features (byte shuffles, AVX-512 / AVX2 FMA
+// tiles, reassociated reductions), chosen at run time from what the CPU supports, each with a portable fallback.
 #include <stdint.h>
 
 /// Dequantizes elements [first, first + count) of a bitsandbytes 4-bit blockwise matrix (two codes per byte, the
@@ -16,4 +16,25 @@ int loratop_dequant4_bf16_level(void);
 
 /// Forces the portable implementation (tests compare the two).
 void loratop_dequant4_bf16_force_portable(int on);
+
+/// G = Σ_t x_t x_tᵀ, the (n, n) Gram matrix of `samples` float vectors of length n, accumulated in double (each float
+/// product is exact in double), written in full (both triangles) to `out` (n × n). Element i of sample t is
+/// x[t * sampleStride + i * elementStride]: B (out, r) row-major is (samples out, stride r, 1); the Gram A Aᵀ of
+/// A (r, in) row-major is (samples in, stride 1, in). Returns 0, or -1 when scratch memory cannot be had.
+int loratop_gram_f64(const float *x, int64_t samples, int32_t n, int64_t sampleStride, int64_t elementStride,
+                     double *out);
+
+/// Which tiles `loratop_gram_f64` runs: 3 = AVX-512, 2 = AVX2 + FMA, 0 = portable.
+int loratop_gram_f64_level(void);
+
+/// Forces the portable Gram tiles (tests compare the paths).
+void loratop_gram_f64_force_portable(int on);
+
+/// Largest n `loratop_tridiagonalize` takes.
+#define LORATOP_TRIDIAGONAL_MAX 512
+
+/// Householder reduction of the symmetric (n, n) matrix `a` (full storage, row-major; destroyed) to tridiagonal form,
+/// values only: diagonal d[0..<n] and off-diagonal e[0..<n-1], ready for LAPACK's dsterf. Does nothing when
+/// n > LORATOP_TRIDIAGONAL_MAX.
+void loratop_tridiagonalize(int32_t n, double *a, double *d, double *e);
 #endif

@@ -1,17 +1,18 @@
 import CBLAS
+import CKernels
 
 /// The singular values of a LoRA update ΔW = scale·B·A computed from the small factors only, never the dense
 /// (out, in) matrix.
 ///
 /// Dimension letters: r rank, `in` input features, `out` output features.
 ///
-/// With Aᵀ = Q_A R_A and B = Q_B R_B (thin QR; Q orthonormal, R upper triangular (r, r)),
-/// B·A = Q_B (R_B R_Aᵀ) Q_Aᵀ, so ΔW has the singular values of the r×r core scale·R_B R_Aᵀ. All in double.
+/// With Aᵀ = Q_A R_A (thin QR; Q_A orthonormal, R_A (kA, r)), B·A = (B R_Aᵀ) Q_Aᵀ, so ΔW has the singular values of
+/// the (out, kA) matrix B R_Aᵀ, i.e. the square roots of the eigenvalues of its (kA, kA) Gram matrix
+/// M = R_A G_B R_Aᵀ with G_B = BᵀB. All in double: relative accuracy of σᵢ about 1e-16·(σ₁/σᵢ)², far inside what the
+/// inspection needs (values below ~1e-8·σ₁ read as about that).
 ///
-/// The R factors come from the Gram matrices (G_A = A Aᵀ = R_Aᵀ R_A, G_B = BᵀB = R_Bᵀ R_B, Cholesky): one syrk per
-/// factor, about half the work of a Householder QR and all of it level-3 BLAS (see `rFactor` for when float32 is
-/// enough). When a Gram matrix is singular or badly conditioned (κ(G) > 1e10: a zero B at the start of training, a
-/// rank above `in` or `out`), that factor falls back to Householder QR (dgeqrf), which is exact in those cases too.
+/// Work per module: G_B by a double-accumulating Gram kernel (out·r²/2 multiply-adds), R_A from A's Gram (see
+/// `rFactor`), two triangular products and an r × r symmetric eigenproblem (tridiagonal reduction + dsterf).
 public enum UpdateSpectrum {
     /// Singular values of scale·B·A, descending (min(r, in, out) of them; zeros included).
     /// - Parameters: a (r, in) row-major, b (out, r) row-major.
@@ -20,64 +21,114 @@ public enum UpdateSpectrum {
         scale: Float
     ) throws -> [Double] {
         guard r > 0, nIn > 0, nOut > 0 else { return [] }
-        // Aᵀ (in, r) column-major is A (r, in) row-major; Bᵀ (r, out) column-major is B (out, r) row-major.
-        let rA = try rFactor(a, m: nIn, r: r, columnsContiguous: true)
-        let rB = try rFactor(b, m: nOut, r: r, columnsContiguous: false)
-        // core (kB, kA) = R_B (kB, r) · R_Aᵀ (r, kA); stored column-major = row-major (kA, kB) = R_A · R_Bᵀ
-        let kA = rA.count / r, kB = rB.count / r
-        var core = [Double](repeating: 0, count: max(1, kB * kA))
-        rA.withUnsafeBufferPointer { ap in
-            rB.withUnsafeBufferPointer { bp in
-                core.withUnsafeMutableBufferPointer { cp in
-                    guard let ab = ap.baseAddress, let bb = bp.baseAddress, let cb = cp.baseAddress else { return }
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(kA), Int32(kB), Int32(r), 1, ab, Int32(r),
-                                bb, Int32(r), 0, cb, Int32(kB))
+        let rA = try rFactor(a, m: nIn, r: r)                                       // (kA, r)
+        var m = try gram(b, samples: nOut, n: r, sampleStride: r, elementStride: 1)  // G_B (r, r), then T, then M
+        let kA = rA.count / r
+        rA.withUnsafeBufferPointer { rp in
+            guard let rb = rp.baseAddress else { return }
+            if kA == r {
+                // T = R_A G_B, then M = T R_Aᵀ, in place (R_A upper triangular)
+                m.withUnsafeMutableBufferPointer { mp in
+                    guard let mb = mp.baseAddress else { return }
+                    cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, Int32(r), Int32(r), 1,
+                                rb, Int32(r), mb, Int32(r))
+                    cblas_dtrmm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, Int32(r), Int32(r), 1,
+                                rb, Int32(r), mb, Int32(r))
                 }
+            } else {
+                // R_A is (kA, r) trapezoidal (rank above in): T (kA, r) = R_A G_B, M (kA, kA) = T R_Aᵀ
+                var t = [Double](repeating: 0, count: kA * r), out = [Double](repeating: 0, count: kA * kA)
+                m.withUnsafeBufferPointer { gp in
+                    t.withUnsafeMutableBufferPointer { tp in
+                        out.withUnsafeMutableBufferPointer { op in
+                            guard let g = gp.baseAddress, let tb = tp.baseAddress, let ob = op.baseAddress else { return }
+                            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(kA), Int32(r), Int32(r), 1, rb,
+                                        Int32(r), g, Int32(r), 0, tb, Int32(r))
+                            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(kA), Int32(kA), Int32(r), 1, tb,
+                                        Int32(r), rb, Int32(r), 0, ob, Int32(kA))
+                        }
+                    }
+                }
+                m = out
             }
         }
-        var sigma = try gramSingularValues(core, rows: kB, cols: kA)
+        let lambda = try symmetricEigenvalues(&m, n: kA)  // descending
         let sc = Double(abs(scale))
-        for i in sigma.indices { sigma[i] *= sc }
-        return sigma
+        return lambda.prefix(min(r, nIn, nOut)).map { max(0, $0).squareRoot() * sc }
     }
 
-    /// The R factor (k, r) row-major, k = min(m, r), of the thin QR of an m × r matrix M given as float32: with
-    /// `columnsContiguous`, M column-major (each of its r columns is m contiguous values: Aᵀ from A (r, in) row-major);
-    /// otherwise M row-major (B (out, r)).
+    /// The (n, n) Gram matrix Σ_t x_t x_tᵀ of float vectors, accumulated in double (see `loratop_gram_f64`).
+    static func gram(_ x: UnsafePointer<Float>, samples: Int, n: Int, sampleStride: Int, elementStride: Int) throws
+        -> [Double] {
+        var g = [Double](repeating: 0, count: n * n)
+        let status = g.withUnsafeMutableBufferPointer { gp -> Int32 in
+            guard let gb = gp.baseAddress else { return -1 }
+            return loratop_gram_f64(x, Int64(samples), Int32(n), Int64(sampleStride), Int64(elementStride), gb)
+        }
+        if status != 0 { throw RankResizeError(message: "inspection: no memory for a \(n)×\(n) Gram matrix") }
+        return g
+    }
+
+    /// Eigenvalues (descending) of the symmetric (n, n) matrix `m` (full storage; destroyed): its two triangles are
+    /// averaged, reduced to tridiagonal form (`loratop_tridiagonalize`) and solved by dsterf; LAPACK dsyev above
+    /// LORATOP_TRIDIAGONAL_MAX. Scaled to a largest entry of 1 first, so no square under- or overflows.
+    static func symmetricEigenvalues(_ m: inout [Double], n: Int) throws -> [Double] {
+        guard n > 0 else { return [] }
+        var top = 0.0
+        for i in 0..<n { for j in i..<n {
+            let v = 0.5 * (m[i * n + j] + m[j * n + i])
+            m[i * n + j] = v; m[j * n + i] = v
+            top = max(top, abs(v))
+        } }
+        guard top > 0, top.isFinite else {
+            if top == 0 { return [Double](repeating: 0, count: n) }
+            throw RankResizeError(message: "inspection: the update's core is not finite")
+        }
+        for i in m.indices { m[i] /= top }
+        var w = [Double](repeating: 0, count: n), info: Int32 = 0, nn = Int32(n)
+        if n <= Int(LORATOP_TRIDIAGONAL_MAX) {
+            var e = [Double](repeating: 0, count: n)
+            m.withUnsafeMutableBufferPointer { mp in
+                w.withUnsafeMutableBufferPointer { wp in
+                    e.withUnsafeMutableBufferPointer { ep in
+                        guard let mb = mp.baseAddress, let wb = wp.baseAddress, let eb = ep.baseAddress else { return }
+                        loratop_tridiagonalize(Int32(n), mb, wb, eb)
+                        dsterf_(&nn, wb, eb, &info)
+                    }
+                }
+            }
+        } else {
+            var lwork: Int32 = -1, query = 0.0, lda = nn
+            var jobz = Int8(UInt8(ascii: "N")), uplo = Int8(UInt8(ascii: "U"))
+            dsyev_(&jobz, &uplo, &nn, &m, &lda, &w, &query, &lwork, &info)
+            lwork = Int32(max(1, Int(query)))
+            var work = [Double](repeating: 0, count: Int(lwork))
+            dsyev_(&jobz, &uplo, &nn, &m, &lda, &w, &work, &lwork, &info)
+        }
+        if info != 0 { throw RankResizeError(message: "eigenvalues of the update's core failed (LAPACK info \(info))") }
+        return w.sorted(by: >).map { $0 * top }
+    }
+
+    /// The R factor (k, r) row-major, k = min(m, r), of the thin QR of the m × r matrix M = Aᵀ, given as A (r, m)
+    /// row-major (each of M's r columns is m contiguous floats).
     ///
-    /// Fast path: G = MᵀM (dsyrk on a double copy; for column-contiguous M, whose Gram is well conditioned in practice
-    /// (A is Kaiming-initialised and stays so), ssyrk straight on the floats), then Cholesky. The float Gram is kept
-    /// only when κ(G) < 1e4 (so its rounding, ~1e-6 of ‖G‖, moves σ by < 1e-5); otherwise it is redone in double, and
-    /// when that is singular or κ(G) > 1e10, Householder QR of the double copy is used.
-    static func rFactor(_ x: UnsafePointer<Float>, m: Int, r: Int, columnsContiguous: Bool) throws -> [Double] {
-        if m >= r, columnsContiguous {
+    /// Fast path: G = MᵀM by ssyrk straight on the floats (A is Kaiming-initialised and stays well conditioned), then
+    /// Cholesky; the float Gram is kept only when κ(G) < 1e4 (judged from R's diagonal). Otherwise G is redone in
+    /// double, and when that is singular or κ(G) > 1e10, Householder QR of a double copy is used.
+    static func rFactor(_ x: UnsafePointer<Float>, m: Int, r: Int) throws -> [Double] {
+        if m >= r {
             var gf = [Float](repeating: 0, count: r * r)
             gf.withUnsafeMutableBufferPointer { gp in
                 guard let g = gp.baseAddress else { return }
                 cblas_ssyrk(CblasColMajor, CblasUpper, CblasTrans, Int32(r), Int32(m), 1, x, Int32(m), 0, g, Int32(r))
             }
             if let chol = cholesky(gf.map(Double.init), r: r, maxCondition: 1e4) { return chol }
-        }
-        // a double copy, laid out as given: column-major M (m, r), or row-major M = column-major Mᵀ (r, m)
-        var xd = [Double](repeating: 0, count: m * r)
-        for i in 0..<(m * r) { xd[i] = Double(x[i]) }
-        if m >= r {
-            var g = [Double](repeating: 0, count: r * r)
-            xd.withUnsafeBufferPointer { xp in
-                g.withUnsafeMutableBufferPointer { gp in
-                    guard let xb = xp.baseAddress, let gb = gp.baseAddress else { return }
-                    // G = MᵀM: from M column-major (Trans, lda m) or from Mᵀ column-major (NoTrans, lda r)
-                    cblas_dsyrk(CblasColMajor, CblasUpper, columnsContiguous ? CblasTrans : CblasNoTrans, Int32(r), Int32(m),
-                                1, xb, Int32(columnsContiguous ? m : r), 0, gb, Int32(r))
-                }
-            }
+            let g = try gram(x, samples: m, n: r, sampleStride: 1, elementStride: m)
             if let chol = cholesky(g, r: r, maxCondition: 1e10) { return chol }
         }
-        // Householder QR needs M column-major (m, r): element (i, j) at j*m + i
-        var mc = xd
-        if !columnsContiguous {
-            for i in 0..<m { for j in 0..<r { mc[j * m + i] = xd[i * r + j] } }
-        }
+        // Householder QR of M column-major (m, r), which is A (r, m) row-major
+        var mc = [Double](repeating: 0, count: m * r)
+        for i in 0..<(m * r) { mc[i] = Double(x[i]) }
         return try householderR(&mc, m: m, r: r)
     }
 
@@ -108,33 +159,6 @@ public enum UpdateSpectrum {
         var out = [Double](repeating: 0, count: k * r)
         for j in 0..<r { for i in 0..<min(j + 1, k) { out[i * r + j] = mc[j * m + i] } }
         return out
-    }
-
-    /// Singular values (descending) of a column-major (rows, cols) matrix as the square roots of the eigenvalues of its
-    /// (smaller) Gram matrix (dsyrk + dsyev, values only; about twice as fast as dgesdd at r 64). Relative accuracy of
-    /// σᵢ is about 1e-16·(σ₁/σᵢ)², far inside what the inspection needs; values below ~1e-8·σ₁ read as about that.
-    static func gramSingularValues(_ a: [Double], rows: Int, cols: Int) throws -> [Double] {
-        let k = min(rows, cols)
-        guard k > 0 else { return [] }
-        // G (k, k) = AᵀA when cols ≤ rows, else AAᵀ; A column-major (rows, cols)
-        var g = [Double](repeating: 0, count: k * k)
-        a.withUnsafeBufferPointer { ap in
-            g.withUnsafeMutableBufferPointer { gp in
-                guard let ab = ap.baseAddress, let gb = gp.baseAddress else { return }
-                cblas_dsyrk(CblasColMajor, CblasUpper, cols <= rows ? CblasTrans : CblasNoTrans, Int32(k),
-                            Int32(cols <= rows ? rows : cols), 1, ab, Int32(rows), 0, gb, Int32(k))
-            }
-        }
-        var n = Int32(k), lda = Int32(k), info: Int32 = 0, lwork: Int32 = -1
-        var w = [Double](repeating: 0, count: k)
-        var query = 0.0
-        var jobz = Int8(UInt8(ascii: "N")), uplo = Int8(UInt8(ascii: "U"))
-        dsyev_(&jobz, &uplo, &n, &g, &lda, &w, &query, &lwork, &info)
-        lwork = Int32(max(1, Int(query)))
-        var work = [Double](repeating: 0, count: Int(lwork))
-        dsyev_(&jobz, &uplo, &n, &g, &lda, &w, &work, &lwork, &info)
-        if info != 0 { throw RankResizeError(message: "eigenvalues of the update's core failed (LAPACK info \(info))") }
-        return w.reversed().map { max(0, $0).squareRoot() }
     }
 
     /// Singular values (descending) of a column-major (rows, cols) matrix, destroyed; LAPACK dgesdd, values only.

@@ -1,0 +1,126 @@
+#include "CKernels.h"
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// G = Σ_t x_t x_tᵀ (n × n, double) over float samples x_t, accumulated in double (a float product is exact in double,
+// so the only rounding is the double accumulation: what the update spectrum needs where a float Gram is not enough).
+//
+// Layout: samples are converted CHUNK at a time into a zero-padded (CHUNK, np) double buffer that stays in L1
+// (np = n rounded up to 16); the upper tiles of a (np, np) accumulator take rank-CHUNK updates from it. Tiles are
+// 8 rows × 16 columns; a tile row block p covers columns from p rounded down to 16, so every (i, j ≥ i) is computed.
+
+enum { CHUNK = 32, TILE_ROWS = 8, TILE_COLS = 16 };
+
+static int force_portable_gram = 0;
+
+void loratop_gram_f64_force_portable(int on) { force_portable_gram = on; }
+
+static void tiles_portable(const double *x, int rows, int np, double *g) {
+    for (int p = 0; p < np; p += TILE_ROWS)
+        for (int q = p / TILE_COLS * TILE_COLS; q < np; q += TILE_COLS)
+            for (int t = 0; t < rows; t++) {
+                const double *xt = x + (int64_t)t * np;
+                for (int a = 0; a < TILE_ROWS; a++) {
+                    const double s = xt[p + a];
+                    double *ga = g + (int64_t)(p + a) * np + q;
+                    for (int c = 0; c < TILE_COLS; c++) ga[c] += s * xt[q + c];
+                }
+            }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+static void tiles_avx512(const double *x, int rows, int np, double *g) {
+    for (int p = 0; p < np; p += TILE_ROWS)
+        for (int q = p / TILE_COLS * TILE_COLS; q < np; q += TILE_COLS) {
+            __m512d c0[TILE_ROWS], c1[TILE_ROWS];
+            for (int a = 0; a < TILE_ROWS; a++) {
+                c0[a] = _mm512_loadu_pd(g + (int64_t)(p + a) * np + q);
+                c1[a] = _mm512_loadu_pd(g + (int64_t)(p + a) * np + q + 8);
+            }
+            for (int t = 0; t < rows; t++) {
+                const double *xt = x + (int64_t)t * np;
+                const __m512d x0 = _mm512_loadu_pd(xt + q), x1 = _mm512_loadu_pd(xt + q + 8);
+                for (int a = 0; a < TILE_ROWS; a++) {
+                    const __m512d s = _mm512_set1_pd(xt[p + a]);
+                    c0[a] = _mm512_fmadd_pd(s, x0, c0[a]);
+                    c1[a] = _mm512_fmadd_pd(s, x1, c1[a]);
+                }
+            }
+            for (int a = 0; a < TILE_ROWS; a++) {
+                _mm512_storeu_pd(g + (int64_t)(p + a) * np + q, c0[a]);
+                _mm512_storeu_pd(g + (int64_t)(p + a) * np + q + 8, c1[a]);
+            }
+        }
+}
+
+// AVX2: the same tiles as two halves of 4 rows (4 rows × 4 ymm = 16 accumulators each).
+__attribute__((target("avx2,fma")))
+static void tiles_avx2(const double *x, int rows, int np, double *g) {
+    for (int p = 0; p < np; p += 4)
+        for (int q = p / TILE_COLS * TILE_COLS; q < np; q += TILE_COLS) {
+            __m256d c[4][4];
+            for (int a = 0; a < 4; a++)
+                for (int k = 0; k < 4; k++) c[a][k] = _mm256_loadu_pd(g + (int64_t)(p + a) * np + q + 4 * k);
+            for (int t = 0; t < rows; t++) {
+                const double *xt = x + (int64_t)t * np;
+                __m256d v[4];
+                for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_pd(xt + q + 4 * k);
+                for (int a = 0; a < 4; a++) {
+                    const __m256d s = _mm256_broadcast_sd(xt + p + a);
+                    for (int k = 0; k < 4; k++) c[a][k] = _mm256_fmadd_pd(s, v[k], c[a][k]);
+                }
+            }
+            for (int a = 0; a < 4; a++)
+                for (int k = 0; k < 4; k++) _mm256_storeu_pd(g + (int64_t)(p + a) * np + q + 4 * k, c[a][k]);
+        }
+}
+#endif
+
+int loratop_gram_f64_level(void) {
+#if defined(__x86_64__)
+    if (force_portable_gram) return 0;
+    if (__builtin_cpu_supports("avx512f")) return 3;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+#endif
+    return 0;
+}
+
+int loratop_gram_f64(const float *x, int64_t samples, int32_t n, int64_t sampleStride, int64_t elementStride,
+                     double *out) {
+    if (n <= 0 || samples < 0) return n == 0 ? 0 : -1;
+    const int np = (n + TILE_COLS - 1) / TILE_COLS * TILE_COLS;
+    double *g = calloc((size_t)np * np, sizeof(double)), *buf = calloc((size_t)CHUNK * np, sizeof(double));
+    if (!g || !buf) { free(g); free(buf); return -1; }
+    const int level = loratop_gram_f64_level();
+    for (int64_t t0 = 0; t0 < samples; t0 += CHUNK) {
+        const int rows = samples - t0 < CHUNK ? (int)(samples - t0) : CHUNK;
+        if (elementStride == 1) {
+            for (int t = 0; t < rows; t++) {
+                const float *xt = x + (t0 + t) * sampleStride;
+                double *bt = buf + (int64_t)t * np;
+                for (int i = 0; i < n; i++) bt[i] = xt[i];
+            }
+        } else {  // each element's samples are contiguous when sampleStride is 1 (A's rows): read them in order
+            for (int i = 0; i < n; i++) {
+                const float *xi = x + i * elementStride + t0 * sampleStride;
+                for (int t = 0; t < rows; t++) buf[(int64_t)t * np + i] = xi[t * sampleStride];
+            }
+        }
+#if defined(__x86_64__)
+        if (level == 3) tiles_avx512(buf, rows, np, g);
+        else if (level == 2) tiles_avx2(buf, rows, np, g);
+        else tiles_portable(buf, rows, np, g);
+#else
+        tiles_portable(buf, rows, np, g);
+#endif
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) out[(int64_t)i * n + j] = j >= i ? g[(int64_t)i * np + j] : g[(int64_t)j * np + i];
+    free(g);
+    free(buf);
+    return 0;
+}
