@@ -1,0 +1,61 @@
+import CBLAS
+import CKernels
+import XCTest
+@testable import LoRAKit
+
+/// The double-accumulating Gram kernel (every tile path) and the tridiagonal eigenvalue path against plain loops and
+/// LAPACK's dsyev, at sizes that are not multiples of the tiles.
+final class GramKernelTests: XCTestCase {
+    override func tearDown() { loratop_gram_f64_force_portable(0) }
+
+    func testGramMatchesADoubleLoopOnBothLayoutsAndEveryPath() throws {
+        var rng = SeededRNG(seed: 7)
+        for (samples, n) in [(70, 13), (33, 17), (5, 40), (1, 1)] {
+            let x = (0..<(samples * n)).map { _ in rng.uniform(-1, 1) }
+            // reference: element i of sample t at t * n + i (rows) and, transposed, at t + i * samples (columns)
+            var want = [Double](repeating: 0, count: n * n)
+            for t in 0..<samples { for i in 0..<n { for j in 0..<n {
+                want[i * n + j] += Double(x[t * n + i]) * Double(x[t * n + j])
+            } } }
+            var xt = [Float](repeating: 0, count: samples * n)
+            for t in 0..<samples { for i in 0..<n { xt[t + i * samples] = x[t * n + i] } }
+            for portable in [false, true] {
+                loratop_gram_f64_force_portable(portable ? 1 : 0)
+                let rows = try x.withUnsafeBufferPointer {
+                    try UpdateSpectrum.gram($0.baseAddress!, samples: samples, n: n, sampleStride: n, elementStride: 1)
+                }
+                let cols = try xt.withUnsafeBufferPointer {
+                    try UpdateSpectrum.gram($0.baseAddress!, samples: samples, n: n, sampleStride: 1, elementStride: samples)
+                }
+                for k in 0..<(n * n) {
+                    XCTAssertEqual(rows[k], want[k], accuracy: 1e-12 * Double(samples), "rows \(samples)×\(n) portable \(portable)")
+                    XCTAssertEqual(cols[k], want[k], accuracy: 1e-12 * Double(samples), "cols \(samples)×\(n) portable \(portable)")
+                }
+            }
+        }
+        loratop_gram_f64_force_portable(0)
+        XCTAssertEqual(loratop_gram_f64_level() >= 0, true)
+    }
+
+    func testTridiagonalEigenvaluesMatchDsyev() throws {
+        var rng = SeededRNG(seed: 8)
+        for n in [1, 2, 3, 17, 64] {
+            let x = (0..<(n * n)).map { _ in Double(rng.uniform(-1, 1)) }
+            var s = [Double](repeating: 0, count: n * n)   // s = x xᵀ + a graded diagonal: positive definite, spread out
+            for i in 0..<n { for j in 0..<n { for k in 0..<n { s[i * n + j] += x[i * n + k] * x[j * n + k] } } }
+            for i in 0..<n { s[i * n + i] += pow(10, -Double(i % 6)) }
+            var m = s
+            let got = try UpdateSpectrum.symmetricEigenvalues(&m, n: n)
+            var a = s, w = [Double](repeating: 0, count: n), info: Int32 = 0, nn = Int32(n), lwork = Int32(8 * n + 64)
+            var work = [Double](repeating: 0, count: Int(lwork))
+            var jobz = Int8(UInt8(ascii: "N")), uplo = Int8(UInt8(ascii: "U"))
+            dsyev_(&jobz, &uplo, &nn, &a, &nn, &w, &work, &lwork, &info)
+            XCTAssertEqual(info, 0)
+            let want = w.sorted(by: >)
+            XCTAssertEqual(got.count, n)
+            for (g, v) in zip(got, want) { XCTAssertEqual(g, v, accuracy: 1e-12 * (want.first ?? 1), "n \(n)") }
+        }
+        var zero = [Double](repeating: 0, count: 9)
+        XCTAssertEqual(try UpdateSpectrum.symmetricEigenvalues(&zero, n: 3), [0, 0, 0])
+    }
+}
