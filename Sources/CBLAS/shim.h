@@ -9,10 +9,10 @@ void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int 
 // LAPACK QR factorisation (rank shrinking works on the small factors only).
 void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau, double *work, const int *lwork,
              int *info);
-// LAPACK Cholesky factorisation (the update inspector's R factors from the factors' Gram matrices).
+// LAPACK Cholesky factorisation (the update inspector's R_A from A's Gram matrix).
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
-// LAPACK symmetric eigenvalues (the update inspector's singular values as square roots of the core's Gram eigenvalues).
+// LAPACK symmetric eigenvalues (the update inspector's core above LORATOP_TRIDIAGONAL_MAX).
 void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
             const int *lwork, int *info);
-// Eigenvalues of a symmetric tridiagonal matrix (ascending, into d), root-free QL/QR.
+// Eigenvalues of a symmetric tridiagonal matrix (ascending, into d), root-free QL/QR (the update inspector's core).
 void dsterf_(const int *n, double *d, double *e, int *info);

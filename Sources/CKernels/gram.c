@@ -91,7 +91,8 @@ int loratop_gram_f64_level(void) {
 
 int loratop_gram_f64(const float *x, int64_t samples, int32_t n, int64_t sampleStride, int64_t elementStride,
                      double *out) {
-    if (n <= 0 || samples < 0) return n == 0 ? 0 : -1;
+    if (n == 0) return 0;
+    if (n < 0 || samples < 0) return -1;
     const int np = (n + TILE_COLS - 1) / TILE_COLS * TILE_COLS;
     double *g = calloc((size_t)np * np, sizeof(double)), *buf = calloc((size_t)CHUNK * np, sizeof(double));
     if (!g || !buf) { free(g); free(buf); return -1; }

@@ -25,7 +25,7 @@ void loratop_tridiagonalize(int32_t n, double *a, double *d, double *e) {
         d[k] = a[(int64_t)k * n + k];
         const double norm = sqrt(s), alpha = x[0] > 0 ? -norm : norm, h = s - x[0] * alpha;
         e[k] = alpha;
-        if (!(h > 0)) { e[k] = x[0]; continue; }  // x = 0 (or only x₀): already tridiagonal in this column
+        if (s == 0) continue;  // x = 0: this column is already reduced (α = 0)
         for (int i = 0; i < m; i++) v[i] = x[i];
         v[0] -= alpha;
         double kk = 0;

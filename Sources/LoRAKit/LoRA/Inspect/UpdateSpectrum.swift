@@ -160,24 +160,4 @@ public enum UpdateSpectrum {
         for j in 0..<r { for i in 0..<min(j + 1, k) { out[i * r + j] = mc[j * m + i] } }
         return out
     }
-
-    /// Singular values (descending) of a column-major (rows, cols) matrix, destroyed; LAPACK dgesdd, values only.
-    static func svdValues(_ a: inout [Double], rows: Int, cols: Int) throws -> [Double] {
-        let k = min(rows, cols)
-        guard k > 0 else { return [] }
-        var m = Int32(rows), n = Int32(cols), lda = Int32(max(1, rows))
-        var s = [Double](repeating: 0, count: k)
-        var u = [Double](repeating: 0, count: 1), vt = [Double](repeating: 0, count: 1)
-        var ldu: Int32 = 1, ldvt: Int32 = 1
-        var iwork = [Int32](repeating: 0, count: 8 * k)
-        var info: Int32 = 0, lwork: Int32 = -1
-        var query = 0.0
-        var jobz = Int8(UInt8(ascii: "N"))
-        dgesdd_(&jobz, &m, &n, &a, &lda, &s, &u, &ldu, &vt, &ldvt, &query, &lwork, &iwork, &info)
-        lwork = Int32(max(1, Int(query)))
-        var work = [Double](repeating: 0, count: Int(lwork))
-        dgesdd_(&jobz, &m, &n, &a, &lda, &s, &u, &ldu, &vt, &ldvt, &work, &lwork, &iwork, &info)
-        if info != 0 { throw RankResizeError(message: "SVD of the update's core failed (LAPACK info \(info))") }
-        return s
-    }
 }
