@@ -125,3 +125,114 @@ int loratop_gram_f64(const float *x, int64_t samples, int32_t n, int64_t sampleS
     free(buf);
     return 0;
 }
+
+// G = A Aᵀ (r × r) of A (r, m) row-major, accumulated in float (lane-wise, then the lanes summed in double): the fast
+// Gram of a well-conditioned factor, where a float Gram is enough (the caller checks the conditioning). Tiles of
+// TR × TR rows (i block ≤ j block) take dot products along m; rows past r are read as row r − 1 and not stored.
+
+enum { TR = 4 };
+
+static inline const float *row_at(const float *a, int32_t r, int64_t m, int i) {
+    return a + (int64_t)(i < r ? i : r - 1) * m;
+}
+
+static void store_tile(double acc[TR][TR], int p, int q, int32_t r, double *out) {
+    for (int i = 0; i < TR && p + i < r; i++)
+        for (int j = 0; j < TR && q + j < r; j++) {
+            out[(int64_t)(p + i) * r + q + j] = acc[i][j];
+            out[(int64_t)(q + j) * r + p + i] = acc[i][j];
+        }
+}
+
+static void rows_portable(const float *a, int32_t r, int64_t m, double *out) {
+    for (int p = 0; p < r; p += TR)
+        for (int q = p; q < r; q += TR) {
+            double acc[TR][TR];
+            for (int i = 0; i < TR; i++)
+                for (int j = 0; j < TR; j++) {
+                    const float *x = row_at(a, r, m, p + i), *y = row_at(a, r, m, q + j);
+                    float s = 0;
+                    for (int64_t t = 0; t < m; t++) s += x[t] * y[t];
+                    acc[i][j] = s;
+                }
+            store_tile(acc, p, q, r, out);
+        }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+static void rows_avx512(const float *a, int32_t r, int64_t m, double *out) {
+    const int64_t full = m / 16 * 16;
+    const __mmask16 tail = (__mmask16)((1u << (m - full)) - 1);
+    for (int p = 0; p < r; p += TR)
+        for (int q = p; q < r; q += TR) {
+            const float *x[TR], *y[TR];
+            for (int i = 0; i < TR; i++) { x[i] = row_at(a, r, m, p + i); y[i] = row_at(a, r, m, q + i); }
+            __m512 c[TR][TR];
+            for (int i = 0; i < TR; i++)
+                for (int j = 0; j < TR; j++) c[i][j] = _mm512_setzero_ps();
+            for (int64_t t = 0; t < m; t += 16) {
+                __m512 u[TR], v[TR];
+                for (int i = 0; i < TR; i++) {
+                    u[i] = t < full ? _mm512_loadu_ps(x[i] + t) : _mm512_maskz_loadu_ps(tail, x[i] + t);
+                    v[i] = t < full ? _mm512_loadu_ps(y[i] + t) : _mm512_maskz_loadu_ps(tail, y[i] + t);
+                }
+                for (int i = 0; i < TR; i++)
+                    for (int j = 0; j < TR; j++) c[i][j] = _mm512_fmadd_ps(u[i], v[j], c[i][j]);
+            }
+            double acc[TR][TR];
+            for (int i = 0; i < TR; i++)
+                for (int j = 0; j < TR; j++) {
+                    const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(c[i][j]));
+                    const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c[i][j]), 1)));
+                    acc[i][j] = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+                }
+            store_tile(acc, p, q, r, out);
+        }
+}
+
+// AVX2: tiles of 4 × 2 rows (8 accumulators + 6 operands of the 16 ymm registers).
+__attribute__((target("avx2,fma")))
+static void rows_avx2(const float *a, int32_t r, int64_t m, double *out) {
+    const int64_t full = m / 8 * 8;
+    for (int p = 0; p < r; p += TR)
+        for (int q = p; q < r; q += TR) {
+            double acc[TR][TR];
+            for (int jj = 0; jj < TR; jj += 2) {
+                const float *x[TR], *y[2];
+                for (int i = 0; i < TR; i++) x[i] = row_at(a, r, m, p + i);
+                for (int j = 0; j < 2; j++) y[j] = row_at(a, r, m, q + jj + j);
+                __m256 c[TR][2];
+                for (int i = 0; i < TR; i++) { c[i][0] = _mm256_setzero_ps(); c[i][1] = _mm256_setzero_ps(); }
+                for (int64_t t = 0; t < full; t += 8) {
+                    const __m256 v0 = _mm256_loadu_ps(y[0] + t), v1 = _mm256_loadu_ps(y[1] + t);
+                    for (int i = 0; i < TR; i++) {
+                        const __m256 u = _mm256_loadu_ps(x[i] + t);
+                        c[i][0] = _mm256_fmadd_ps(u, v0, c[i][0]);
+                        c[i][1] = _mm256_fmadd_ps(u, v1, c[i][1]);
+                    }
+                }
+                for (int i = 0; i < TR; i++)
+                    for (int j = 0; j < 2; j++) {
+                        float lanes[8];
+                        _mm256_storeu_ps(lanes, c[i][j]);
+                        double s = 0;
+                        for (int l = 0; l < 8; l++) s += lanes[l];
+                        for (int64_t t = full; t < m; t++) s += x[i][t] * y[j][t];
+                        acc[i][jj + j] = s;
+                    }
+            }
+            store_tile(acc, p, q, r, out);
+        }
+}
+#endif
+
+void loratop_gram_rows_f32(const float *a, int32_t r, int64_t m, double *out) {
+    if (r <= 0 || m < 0) return;
+#if defined(__x86_64__)
+    const int level = loratop_gram_f64_level();
+    if (level == 3) { rows_avx512(a, r, m, out); return; }
+    if (level == 2) { rows_avx2(a, r, m, out); return; }
+#endif
+    rows_portable(a, r, m, out);
+}

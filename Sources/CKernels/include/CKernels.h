@@ -27,8 +27,13 @@ int loratop_gram_f64(const float *x, int64_t samples, int32_t n, int64_t sampleS
 /// Which tiles `loratop_gram_f64` runs: 3 = AVX-512, 2 = AVX2 + FMA, 0 = portable.
 int loratop_gram_f64_level(void);
 
-/// Forces the portable Gram tiles (tests compare the paths).
+/// Forces the portable Gram tiles of both Gram kernels (tests compare the paths).
 void loratop_gram_f64_force_portable(int on);
+
+/// G = A Aᵀ, the (r, r) Gram matrix of the rows of A (r, m) row-major, accumulated in float (16 or 8 lanes per dot
+/// product, the lanes summed in double), written in full (both triangles) to `out` (r × r). For factors known to be
+/// well conditioned (the caller checks); same tile selection as `loratop_gram_f64`. m = 0 gives zeros.
+void loratop_gram_rows_f32(const float *a, int32_t r, int64_t m, double *out);
 
 /// Largest n `loratop_tridiagonalize` takes.
 #define LORATOP_TRIDIAGONAL_MAX 512

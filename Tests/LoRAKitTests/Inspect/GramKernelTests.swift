@@ -37,6 +37,31 @@ final class GramKernelTests: XCTestCase {
         XCTAssertEqual(loratop_gram_f64_level(), 0, "forcing the portable tiles must select them")
     }
 
+    func testRowGramMatchesADoubleLoopOnEveryPath() throws {
+        var rng = SeededRNG(seed: 9)
+        // rows off the 4-row tiles, lengths off the 16- and 8-lane vectors (and the masked tail), a single row, m = 0
+        for (r, m) in [(13, 70), (4, 16), (7, 33), (64, 577), (1, 5), (5, 0)] {
+            let a = (0..<(r * m)).map { _ in rng.uniform(-1, 1) } + [0]   // one spare element: never empty
+            var want = [Double](repeating: 0, count: r * r)
+            for i in 0..<r { for j in 0..<r { for t in 0..<m { want[i * r + j] += Double(a[i * m + t]) * Double(a[j * m + t]) } } }
+            for portable in [false, true] {
+                loratop_gram_f64_force_portable(portable ? 1 : 0)
+                var got = [Double](repeating: .nan, count: r * r)
+                a.withUnsafeBufferPointer { ap in
+                    got.withUnsafeMutableBufferPointer { gp in
+                        guard let x = ap.baseAddress, let g = gp.baseAddress else { return }
+                        loratop_gram_rows_f32(x, Int32(r), Int64(m), g)
+                    }
+                }
+                for i in 0..<r { for j in 0..<r {
+                    // float accumulation: error relative to the rows' norms, about m·2⁻²⁴ at worst
+                    let tol = 1e-6 * Double(max(1, m)).squareRoot() * (want[i * r + i] * want[j * r + j]).squareRoot() + 1e-30
+                    XCTAssertEqual(got[i * r + j], want[i * r + j], accuracy: tol, "\(r)×\(m) (\(i), \(j)) portable \(portable)")
+                } }
+            }
+        }
+    }
+
     func testTridiagonalEigenvaluesMatchDsyev() throws {
         var rng = SeededRNG(seed: 8)
         for n in [1, 2, 3, 17, 64] {

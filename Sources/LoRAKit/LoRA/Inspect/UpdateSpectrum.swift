@@ -112,17 +112,17 @@ public enum UpdateSpectrum {
     /// The R factor (k, r) row-major, k = min(m, r), of the thin QR of the m × r matrix M = Aᵀ, given as A (r, m)
     /// row-major (each of M's r columns is m contiguous floats).
     ///
-    /// Fast path: G = MᵀM by ssyrk straight on the floats (A is Kaiming-initialised and stays well conditioned), then
-    /// Cholesky; the float Gram is kept only when κ(G) < 1e4 (judged from R's diagonal). Otherwise G is redone in
+    /// Fast path: G = MᵀM accumulated in float straight on A's rows (`loratop_gram_rows_f32`; A is Kaiming-initialised
+    /// and stays well conditioned), then Cholesky; the float Gram is kept only when κ(G) < 1e4 (judged from R's diagonal). Otherwise G is redone in
     /// double, and when that is singular or κ(G) > 1e10, Householder QR of a double copy is used.
     static func rFactor(_ x: UnsafePointer<Float>, m: Int, r: Int) throws -> [Double] {
         if m >= r {
-            var gf = [Float](repeating: 0, count: r * r)
+            var gf = [Double](repeating: 0, count: r * r)
             gf.withUnsafeMutableBufferPointer { gp in
                 guard let g = gp.baseAddress else { return }
-                cblas_ssyrk(CblasColMajor, CblasUpper, CblasTrans, Int32(r), Int32(m), 1, x, Int32(m), 0, g, Int32(r))
+                loratop_gram_rows_f32(x, Int32(r), Int64(m), g)
             }
-            if let chol = cholesky(gf.map(Double.init), r: r, maxCondition: 1e4) { return chol }
+            if let chol = cholesky(gf, r: r, maxCondition: 1e4) { return chol }
             let g = try gram(x, samples: m, n: r, sampleStride: 1, elementStride: m)
             if let chol = cholesky(g, r: r, maxCondition: 1e10) { return chol }
         }
