@@ -79,7 +79,9 @@ final class TerminalUIBackendTests: XCTestCase {
         for step in 0..<60 {
             values.append(3 * Foundation.exp(-Double(step) / 20) + 1)
             var frame = CellBuffer(size: backend.size)
-            frame.render(LineChart(series: [ChartSeries(name: "train", values: values)], xRange: 0...100), in: frame.bounds)
+            // a y range snapped to round values, as the app's loss chart gives it (the ticks then stay put)
+            frame.render(LineChart(series: [ChartSeries(name: "train", values: values)], yRange: 1...4, xRange: 0...100),
+                         in: frame.bounds)
             backend.present(frame)
             bytes.append(backend.lastFrameBytes)
         }

@@ -8,16 +8,16 @@ final class TerminalUIChartTests: XCTestCase {
         let chart = LineChart(series: [ChartSeries(name: "train", values: losses)],
                               markers: [ChartMarker(x: 3, label: "r 8→16")])
         XCTAssertEqual(render(chart, width: 30, height: 10), [
-            "     ── train",
-            "3.06┤⠢⡀          │r 8→16",
-            "    │ ⠑⢄         │",
-            "    │   ⠣⡀       │",
-            " 2.4┤    ⠈⠢⣀     │",
-            "    │       ⠑⠤⣀  │",
-            "    │          ⠉⠒⠤⢄⣀⡀",
-            "1.74┤            │  ⠈⠉⠉⠑⠒⠒⠒⠢⠤⠤",
-            "    └─────────────────────────",
-            "     0           3           6",
+            "    ── train",
+            "  3┤⠢⡀           │r 8→16",
+            "   │ ⠈⢢          │",
+            "   │   ⠑⢄        │",
+            "2.5┤     ⠑⢄⡀     │",
+            "   │       ⠈⠢⢄⡀  │",
+            "  2┤          ⠈⠑⠢⠤⣀⣀",
+            "   │             │  ⠉⠉⠉⠑⠒⠒⠒⠢⠤⠤",
+            "   └──────────────────────────",
+            "    0           3            6",
         ])
     }
 
@@ -31,16 +31,16 @@ final class TerminalUIChartTests: XCTestCase {
         let chart = LineChart(series: [ChartSeries(name: "train", values: losses)], glyphs: .ascii)
         let lines = render(chart, width: 30, height: 10)
         XCTAssertEqual(lines, [
-            "     * train",
-            "3.06+*",
-            "    | *",
-            "    |  **",
-            " 2.4+    **",
-            "    |      ****",
-            "    |          ********",
-            "1.74+                  *******",
-            "    +-------------------------",
-            "     0           3           6",
+            "    * train",
+            "  3-*",
+            "   | *",
+            "   |  **",
+            "2.5-    **",
+            "   |      *****",
+            "  2-           ********",
+            "   |                   *******",
+            "   +--------------------------",
+            "    0           3            6",
         ])
         for l in lines { XCTAssertTrue(l.unicodeScalars.allSatisfy { $0.isASCII }, l) }
     }
@@ -99,20 +99,41 @@ final class TerminalUIChartTests: XCTestCase {
     func testLogScaleSkipsZerosAndNegatives() {
         let chart = LineChart(series: [ChartSeries(name: "a", values: [0, 1, 10, 100, -5, 1000])], scale: .log)
         XCTAssertEqual(render(chart, width: 24, height: 8), [
-            "      ── a",
-            " 1413┤                 ⠐",
-            "     │         ⡀",
-            "     │     ⣀⠤⠒⠉",
-            "     │  ⣀⠔⠊",
-            "0.708┤⠔⠊",
-            "     └──────────────────",
-            "      1       3        5",
+            "    ── a",
+            "   │                   ⠐",
+            "100┤         ⢀⡀",
+            "   │     ⢀⡠⠔⠊⠁",
+            "   │  ⢀⠤⠒⠁",
+            "  1┤⠔⠊⠁",
+            "   └────────────────────",
+            "    1        3         5",
         ])
         let r = chart.ranges().y
         XCTAssertEqual(r.lowerBound, -0.15, accuracy: 1e-12)   // log10: 0…3 padded by 5%
         XCTAssertEqual(r.upperBound, 3.15, accuracy: 1e-12)
         // All values non-positive: nothing to draw, no crash.
         XCTAssertEqual(render(LineChart(series: [ChartSeries(name: "", values: [0, -1])], scale: .log), width: 10, height: 4).count, 4)
+    }
+
+    func testTicksAreRoundOnLinearAndLogAxes() {
+        func values(_ t: [ChartTicks.Tick]) -> [Double] { t.map(\.value) }
+        // linear: 1-2-5 multiples, as many as fit, top to bottom
+        XCTAssertEqual(values(ChartTicks.rows(range: 1.74...3.06, log: false, rows: 7, maxCount: 3)), [3, 2.5, 2])
+        // 0…100 with room for five: steps of 20 make six, so 50 (1-2-5 only, never 25)
+        XCTAssertEqual(values(ChartTicks.rows(range: 0...100, log: false, rows: 20, maxCount: 5)), [100, 50, 0])
+        // log: decades with 2 and 5 when they fit, decades alone otherwise, never 2.68 or 0.268
+        XCTAssertEqual(values(ChartTicks.rows(range: 0...1, log: true, rows: 20, maxCount: 5)), [10, 5, 2, 1])
+        XCTAssertEqual(values(ChartTicks.rows(range: -1...2, log: true, rows: 9, maxCount: 4)), [100, 10, 1, 0.1])
+        // under a decade (log10 1.8 … 3.2): round linear values
+        let narrow = values(ChartTicks.rows(range: log10(1.8)...log10(3.2), log: true, rows: 12, maxCount: 4))
+        XCTAssertEqual(narrow, [3, 2.5, 2])
+        // labels: the formatter's, or enough decimals when it would repeat one
+        XCTAssertEqual(ChartTicks.labels([2.5, 2], unit: "", formatter: { ChartFormat.compact($0) }), ["2.5", "2"])
+        XCTAssertEqual(ChartTicks.labels([12.34, 12.33], unit: " nats", formatter: { ChartFormat.compact($0) }),
+                       ["12.34 nats", "12.33 nats"])
+        // a short plot with nothing round inside: its two ends
+        XCTAssertEqual(values(ChartTicks.rows(range: 1.81...1.89, log: false, rows: 2, maxCount: 2)).count, 2)
+        XCTAssertEqual(ChartTicks.rows(range: 0...1, log: false, rows: 1, maxCount: 1).count, 1)
     }
 
     func testMarkersOutsideTheRangeAreIgnoredAndLabelsFlipLeftAtTheEdge() {

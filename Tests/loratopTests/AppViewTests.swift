@@ -220,8 +220,15 @@ final class AppViewTests: XCTestCase {
         let buf = AppView.render(Self.state(), mono, size: Size(width: 120, height: 40))
         XCTAssertTrue(buf.cells.allSatisfy { $0.style.fg == .default && $0.style.bg == .default })
         XCTAssertTrue(buf.cells.contains { $0.style.attributes.contains(.reverse) }, "the status line stays visible")
-        XCTAssertEqual(buf.lines(), AppView.render(Self.state(), .standard, size: buf.size).lines(),
-                       "same text with and without colour")
+        // the same text with and without colour, except the curves: smoothed dotted, eval as points (legend alike)
+        let coloured = AppView.render(Self.state(), .standard, size: buf.size).lines()
+        func curves(_ line: String) -> Bool { line.unicodeScalars.contains { (0x2800...0x28FF).contains($0.value) || $0 == "•" } }
+        for (m, c) in zip(buf.lines(), coloured) where !curves(m) && !curves(c) { XCTAssertEqual(m, c) }
+        let text = buf.lines().joined(separator: "\n")
+        XCTAssertTrue(text.contains("·· smoothed") && text.contains("• eval") && text.contains("── train"), text)
+        let chart = LossChartView.chart(Self.state(), mono)
+        XCTAssertEqual(chart.series.map(\.pattern).suffix(3), [.solid, .dotted, .points("•")])
+        XCTAssertTrue(LossChartView.chart(Self.state(), .standard).series.allSatisfy { $0.pattern == .solid })
     }
 
     func testAxisRangesSnapToRoundValues() {
@@ -237,6 +244,12 @@ final class AppViewTests: XCTestCase {
         // All steps: 0…planned; zoom: the last N, window end snapped to N/5.
         var st = Self.state(step: 437)
         XCTAssertEqual(LossChartView.xRange(st), 0...2000)
+        st.chart.zoomIndex = 2
+        XCTAssertEqual(LossChartView.xRange(st), 340...440)
+        // a window longer than the run shows the run, never steps past the plan
+        st.chart.zoomIndex = 1
+        st.snapshot.totalSteps = 450
+        XCTAssertEqual(LossChartView.xRange(st), 0...450)
         st.chart.zoomIndex = 2
         XCTAssertEqual(LossChartView.xRange(st), 340...440)
         st.chart.logY = true

@@ -19,10 +19,13 @@ public struct ChartSeries: Hashable, Sendable {
     public var style: Style
     /// Glyph used in ASCII mode (nil = the glyph set's point for this series' index).
     public var asciiPoint: String?
+    /// How the line is drawn in braille and block mode (what tells series apart without colour).
+    public var pattern: LinePattern = .solid
 
     /// Makes a series from points.
-    public init(name: String, points: [ChartPoint], style: Style = .plain, asciiPoint: String? = nil) {
-        self.name = name; self.points = points; self.style = style; self.asciiPoint = asciiPoint
+    public init(name: String, points: [ChartPoint], style: Style = .plain, asciiPoint: String? = nil,
+                pattern: LinePattern = .solid) {
+        self.name = name; self.points = points; self.style = style; self.asciiPoint = asciiPoint; self.pattern = pattern
     }
 
     /// Makes a series from (x, y) pairs.
@@ -35,6 +38,16 @@ public struct ChartSeries: Hashable, Sendable {
         self.init(name: name, points: values.enumerated().map { ChartPoint(x: startX + Double($0.offset), y: $0.element) },
                   style: style, asciiPoint: asciiPoint)
     }
+}
+
+/// How a series is drawn in braille and block mode; ASCII mode draws every series with its own point glyph.
+public enum LinePattern: Hashable, Sendable {
+    /// Every dot of the line.
+    case solid
+    /// Every other dot of the line (legend `··`).
+    case dotted
+    /// Only the points, each as this glyph in its cell, not joined (legend: the glyph).
+    case points(String)
 }
 
 /// A vertical line at an x position with a short label at its top (e.g. "r 8→16").
@@ -155,7 +168,7 @@ public struct LineChart: Widget {
         guard !area.isEmpty else { return }
         var rest = area
         let legendItems = series.enumerated().filter { !$0.element.name.isEmpty }.map { i, s in
-            LegendItem(symbol: glyphs.chartMode == .ascii ? asciiPoint(i) : glyphs.legendLine, name: s.name, style: s.style)
+            LegendItem(symbol: legendSymbol(i), name: s.name, style: s.style)
         }
         var legendRow: Rect? = nil
         if showLegend && !legendItems.isEmpty && area.height >= 4 {
@@ -171,12 +184,10 @@ public struct LineChart: Widget {
         let axesFit = showAxes && rest.height >= 3
         if axesFit {
             let h = rest.height - 2
-            let n = h == 1 ? 1 : min(5, max(2, (h - 1) / 3 + 1))
-            for i in 0..<n {
-                let row = n == 1 ? 0 : Int((Double(i * (h - 1)) / Double(n - 1)).rounded())
-                let t = h == 1 ? yr.upperBound : yr.upperBound - Double(row) / Double(h - 1) * (yr.upperBound - yr.lowerBound)
-                let text = yFormatter(untransform(t)) + yUnit
-                labelRows.append((row, text))
+            let ticks = ChartTicks.rows(range: yr, log: scale == .log, rows: h, maxCount: min(5, max(2, (h - 1) / 3 + 1)))
+            let texts = ChartTicks.labels(ticks.map(\.value), unit: yUnit, formatter: yFormatter)
+            for (tick, text) in zip(ticks, texts) {
+                labelRows.append((tick.row, text))
                 labelWidth = max(labelWidth, text.terminalWidth)
             }
         }
@@ -199,6 +210,15 @@ public struct LineChart: Widget {
         }
         guard !plot.isEmpty else { return }
         plotData(&buffer, plot: plot, xr: xr, yr: yr)
+    }
+
+    private func legendSymbol(_ index: Int) -> String {
+        if glyphs.chartMode == .ascii { return asciiPoint(index) }
+        switch series[index].pattern {
+        case .solid: return glyphs.legendLine
+        case .dotted: return glyphs.isUnicode ? "··" : ". "
+        case .points(let g): return g
+        }
     }
 
     private func asciiPoint(_ index: Int) -> String {
@@ -240,12 +260,21 @@ public struct LineChart: Widget {
             let px = Int((min(1, max(0, fx)) * cw).rounded()), py = Int((min(1, max(0, fy)) * ch).rounded())
             return (px, py)
         }
+        var pointCells: [(col: Int, row: Int, series: Int)] = []
         for (i, s) in series.enumerated() {
+            if case .points = s.pattern, glyphs.chartMode != .ascii {
+                for run in runs(of: s) { for p in run where p.x >= xr.lowerBound && p.x <= xr.upperBound {
+                    let d = dot(p)
+                    pointCells.append((d.0 / dx, d.1 / dy, i))
+                } }
+                continue
+            }
+            let every = s.pattern == .dotted && glyphs.chartMode != .ascii ? 2 : 1
             for run in runs(of: s) {
                 var prev: (Int, Int)? = nil
                 for p in run where p.x >= xr.lowerBound && p.x <= xr.upperBound {
                     let d = dot(p)
-                    if let q = prev { canvas.line(from: q, to: d, series: i) } else { canvas.setDot(d.0, d.1, series: i) }
+                    if let q = prev { canvas.line(from: q, to: d, series: i, every: every) } else { canvas.setDot(d.0, d.1, series: i) }
                     prev = d
                 }
             }
@@ -270,6 +299,10 @@ public struct LineChart: Widget {
                 }
                 buffer.set(x: plot.x + col, y: plot.y + row, Cell(glyph, style: series[s].style), clip: plot)
             }
+        }
+        for c in pointCells {
+            guard case .points(let g) = series[c.series].pattern else { continue }
+            buffer.set(x: plot.x + c.col, y: plot.y + c.row, Cell(g, style: series[c.series].style), clip: plot)
         }
         for m in markers where m.x >= xr.lowerBound && m.x <= xr.upperBound && !m.label.isEmpty {
             let col = dot(ChartPoint(x: m.x, y: yr.lowerBound)).0 / dx
@@ -321,15 +354,16 @@ struct DotCanvas {
         owners[row * columns + col] = series
     }
 
-    /// Bresenham's line between two dots, both ends included.
-    mutating func line(from a: (Int, Int), to b: (Int, Int), series: Int) {
+    /// Bresenham's line between two dots, both ends included; with `every` n > 1 only the dots whose coordinate along
+    /// the line's major axis is a multiple of n (counted from the canvas origin, so joined segments keep one rhythm).
+    mutating func line(from a: (Int, Int), to b: (Int, Int), series: Int, every: Int = 1) {
         var (x0, y0) = a
         let (x1, y1) = b
         let ddx = abs(x1 - x0), ddy = -abs(y1 - y0)
         let sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
         var err = ddx + ddy
         while true {
-            setDot(x0, y0, series: series)
+            if every <= 1 || (ddx >= -ddy ? x0 : y0) % every == 0 { setDot(x0, y0, series: series) }
             if x0 == x1 && y0 == y1 { break }
             let e2 = 2 * err
             if e2 >= ddy { err += ddy; x0 += sx }

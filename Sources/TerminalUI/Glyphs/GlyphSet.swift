@@ -91,7 +91,7 @@ public struct GlyphSet: Hashable, Sendable {
     /// Seven-bit ASCII only.
     public static let ascii = GlyphSet(
         isUnicode: false, chartMode: .ascii, box: .ascii, heavyBox: .ascii, horizontal: "-", vertical: "|",
-        axisVertical: "|", axisHorizontal: "-", axisCorner: "+", axisTick: "+", barEighths: ["#"], gaugeEmpty: ".",
+        axisVertical: "|", axisHorizontal: "-", axisCorner: "+", axisTick: "-", barEighths: ["#"], gaugeEmpty: ".",
         ellipsis: "~", legendLine: "--", arrow: "->", asciiPoints: ["*", "+", "o", "x", "#", "%"])
 
     /// True when a locale codeset name (from nl_langinfo(CODESET)) is UTF-8.

@@ -6,18 +6,20 @@ import TerminalUI
 /// applied change ("r 8→16"). Axis ranges snap to round values so the picture only reflows when the data cross one,
 /// which keeps the bytes sent per frame small.
 enum LossChartView {
-    /// The x range shown: all planned steps, or the last N steps (window start snapped to N/5).
+    /// The x range shown: all planned steps, or the last N steps (window end snapped up to N/5), never past the plan
+    /// or the data: a window longer than the run shows the whole run.
     static func xRange(_ state: AppState) -> ClosedRange<Double>? {
         let s = state.snapshot
         let last = max(s.step, s.trainLoss.last?.step ?? 0, s.evalLoss.last?.step ?? 0)
+        let ghostEnd = s.ghosts.flatMap { $0.train.map(\.step) }.max() ?? 0
+        let whole = max(s.totalSteps, last, ghostEnd)
         if let n = state.chart.window {
             let q = max(1, n / 5)
-            let end = max(n, ((last + q - 1) / q) * q)
-            return Double(end - n)...Double(end)
+            var end = max(n, ((last + q - 1) / q) * q)
+            if whole > 0 { end = min(end, whole) }
+            return end > 0 ? Double(max(0, end - n))...Double(end) : nil
         }
-        let ghostEnd = s.ghosts.flatMap { $0.train.map(\.step) }.max() ?? 0
-        let end = max(s.totalSteps, last, ghostEnd)
-        return end > 0 ? 0...Double(end) : nil
+        return whole > 0 ? 0...Double(whole) : nil
     }
 
     /// A step of 1, 2 or 5 × 10ⁿ near `raw`.
@@ -97,14 +99,18 @@ enum LossChartView {
         let train = s.trainLoss
         series.append(ChartSeries(name: "train", points: pts(train), style: ctx.style(.trainLine), asciiPoint: "*"))
         visible += train.filter(inView).map { Double($0.value) }
+        // without colour the curves differ by pattern: train solid, smoothed dotted, eval as points
+        let mono = ctx.palette.depth == .none
         let w = state.chart.smoothing
         if w > 0, train.count > 1 {
             let sm = Smoothing.exponentialMovingAverage(train.map { Double($0.value) }, weight: w)
             let smPoints = decimate(zip(train, sm).map { ChartPoint(x: Double($0.0.step), y: $0.1) }, range: xr)
-            series.append(ChartSeries(name: "smoothed", points: smPoints, style: ctx.style(.smoothLine), asciiPoint: "+"))
+            series.append(ChartSeries(name: "smoothed", points: smPoints, style: ctx.style(.smoothLine), asciiPoint: "+",
+                                      pattern: mono ? .dotted : .solid))
         }
         if !s.evalLoss.isEmpty {
-            series.append(ChartSeries(name: "eval", points: pts(s.evalLoss), style: ctx.style(.evalLine), asciiPoint: "o"))
+            series.append(ChartSeries(name: "eval", points: pts(s.evalLoss), style: ctx.style(.evalLine), asciiPoint: "o",
+                                      pattern: mono ? .points(ctx.glyphs.isUnicode ? "•" : "o") : .solid))
             visible += s.evalLoss.filter(inView).map { Double($0.value) }
         }
         let markers = s.changes.filter { $0.kind != "restart" }.map {
