@@ -93,6 +93,25 @@ final class EndToEndTUITests: XCTestCase {
             socket = t.socket
             owner = false
         }
+        /// Types `line` at the shell prompt followed by an echo of its exit status under a tag no earlier command
+        /// used, so a wait for it can never be satisfied by an earlier command's status still on the screen.
+        func start(_ line: String) -> String {
+            commands += 1
+            let tag = "EXIT\(commands)"
+            type(line + "; echo \(tag)=$?")
+            key("Enter")
+            return tag
+        }
+
+        /// Waits for the status `start` returned it; the last screen and the exit code (nil if it never came).
+        func exitCode(_ tag: String, within seconds: Double = 30) -> (screen: String, code: Int?) {
+            let pattern = "\(tag)=([0-9]+)"
+            let r = wait(seconds) { $0.range(of: pattern, options: .regularExpression) != nil }
+            guard let range = r.screen.range(of: pattern, options: .regularExpression) else { return (r.screen, nil) }
+            return (r.screen, Int(r.screen[range].dropFirst(tag.count + 1)))
+        }
+        private var commands = 0
+
         func resize(_ w: Int, _ h: Int) {
             EndToEndTUITests.run(tmux, ["-L", socket, "resize-window", "-t", "e2e", "-x", "\(w)", "-y", "\(h)"])
         }
@@ -255,15 +274,14 @@ final class EndToEndTUITests: XCTestCase {
         let t = try Tmux(tmux: tmux, width: 120, height: 30, directory: Self.repository.path)
         let out = NSTemporaryDirectory() + "loratop-e2e-bad-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: out) }
-        t.type("\(exe) train --preset tiny --data /nonexistent/data.jsonl --output \(out); echo EXIT=$?")
-        t.key("Enter")
-        let bad = t.wait(30) { $0.range(of: "EXIT=[0-9]+", options: .regularExpression) != nil }
+        let bad = t.exitCode(t.start("\(exe) train --preset tiny --data /nonexistent/data.jsonl --output \(out)"))
         XCTAssertTrue(bad.screen.contains("/nonexistent/data.jsonl") && bad.screen.contains("error:"), bad.screen)
-        XCTAssertFalse(bad.screen.contains("EXIT=0"), bad.screen)
-        t.type("clear; \(exe) train --preset tiny --data sample-data/logbook.txt --rank 0 --output \(out); echo EXIT=$?")
-        t.key("Enter")
-        let flag = t.wait(30) { $0.range(of: "EXIT=[0-9]+", options: .regularExpression) != nil }
-        XCTAssertTrue(flag.screen.contains("expected 1…4096, found 0") && !flag.screen.contains("EXIT=0"), flag.screen)
+        XCTAssertNotNil(bad.code, bad.screen)
+        XCTAssertNotEqual(bad.code, 0, bad.screen)
+        let flag = t.exitCode(t.start("clear; \(exe) train --preset tiny --data sample-data/logbook.txt --rank 0 --output \(out)"))
+        XCTAssertTrue(flag.screen.contains("expected 1…4096, found 0"), flag.screen)
+        XCTAssertNotNil(flag.code, flag.screen)
+        XCTAssertNotEqual(flag.code, 0, flag.screen)
         XCTAssertTrue(TestRuntime.livePIDs().filter { kill($0, 0) == 0 }.isEmpty, "a run was left behind")
     }
 
@@ -276,13 +294,11 @@ final class EndToEndTUITests: XCTestCase {
                             ("no-such-terminal", "terminfo has no entry for TERM=no-such-terminal")] {
             let out = NSTemporaryDirectory() + "loratop-e2e-dumb-\(getpid())-\(term)"
             defer { try? FileManager.default.removeItem(atPath: out) }
-            t.type("clear; TERM=\(term) \(exe) train --preset tiny --data sample-data/logbook.txt --seq-len 32 --batch-size 2 "
-                   + "--max-steps 3 --threads 1 --output \(out); echo EXIT=$?")
-            t.key("Enter")
-            let done = t.wait(60) { $0.range(of: "EXIT=[0-9]+", options: .regularExpression) != nil }
+            let done = t.exitCode(t.start("clear; TERM=\(term) \(exe) train --preset tiny --data sample-data/logbook.txt "
+                                          + "--seq-len 32 --batch-size 2 --max-steps 3 --threads 1 --output \(out)"), within: 60)
             XCTAssertTrue(done.screen.contains(why + ": running headless"), done.screen)
             XCTAssertTrue(done.screen.contains("step 3/3"), done.screen)
-            XCTAssertTrue(done.screen.contains("EXIT=0"), done.screen)
+            XCTAssertEqual(done.code, 0, done.screen)
         }
         XCTAssertTrue(TestRuntime.livePIDs().filter { kill($0, 0) == 0 }.isEmpty, "a run was left behind")
     }
@@ -295,15 +311,14 @@ final class EndToEndTUITests: XCTestCase {
         for i in 0..<20 {
             let out = NSTemporaryDirectory() + "loratop-e2e-fg-\(getpid())-\(i)"
             defer { try? FileManager.default.removeItem(atPath: out) }
-            t.type("clear; \(exe) train --foreground --preset tiny --data sample-data/logbook.txt --max-steps 1000000 "
-                   + "--seq-len 32 --batch-size 2 --threads 1 --output \(out); echo EXIT=$?")
-            t.key("Enter")
+            let tag = t.start("clear; \(exe) train --foreground --preset tiny --data sample-data/logbook.txt --max-steps 1000000 "
+                              + "--seq-len 32 --batch-size 2 --threads 1 --output \(out)")
             XCTAssertTrue(t.wait(30) { $0.contains("Loss (nats/token)") && $0.contains("RUNNING") }.ok, "#\(i): \(t.screen())")
             let entry = try XCTUnwrap(TestRuntime.newestEntry { $0.run.output == out && $0.isLive }, "#\(i)")
             XCTAssertEqual(entry.run.mode, "foreground")
             kill(entry.run.pid, SIGTERM)
-            let done = t.wait(30) { $0.range(of: "EXIT=[0-9]+", options: .regularExpression) != nil }
-            XCTAssertTrue(done.screen.contains("EXIT=143"), "#\(i): \(done.screen)")
+            let done = t.exitCode(tag)
+            XCTAssertEqual(done.code, 143, "#\(i): \(done.screen)")
             XCTAssertFalse(Checkpoint.list(outputDir: out).isEmpty, "#\(i): no checkpoint")
             XCTAssertFalse(done.screen.contains("Loss (nats/token)"), "#\(i): the dashboard was left on the screen")
         }
