@@ -80,6 +80,24 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(got.pending, [])
     }
 
+    /// A phase's progress crosses the wire in the state and in events, and an event without one ends the phase.
+    func testPhaseProgressCrossesTheWireAndEnds() throws {
+        let enc = WireCoding.encoder(), dec = WireCoding.decoder()
+        var start = Snapshot()
+        start.status = .evaluating
+        start.progress = PhaseProgress(phase: "evaluating", done: 1, total: 12, seconds: 0.5)
+        var mirror = SnapshotMirror()
+        mirror.apply(try dec.decode(StateMessage.self, from: enc.encode(SnapshotCodec.state(start, memory: nil))))
+        XCTAssertEqual(mirror.snapshot.progress, start.progress)
+        let moved = PhaseProgress(phase: "evaluating", done: 7, total: 12, seconds: 3.25)
+        let line = try enc.encode(SnapshotCodec.event(.progress(moved), seq: 1))
+        XCTAssertTrue(String(decoding: line, as: UTF8.self).contains("\"type\":\"progress\""))
+        XCTAssertTrue(mirror.apply(try dec.decode(EventMessage.self, from: line)))
+        XCTAssertEqual(mirror.snapshot.progress, moved)
+        XCTAssertTrue(mirror.apply(try dec.decode(EventMessage.self, from: enc.encode(SnapshotCodec.event(.progress(nil), seq: 2)))))
+        XCTAssertNil(mirror.snapshot.progress)
+    }
+
     func testNonFiniteNumbersCrossTheWire() throws {
         var m = EventMessage(type: "step", seq: 3)
         m.record = StepRecord(step: 3, loss: .nan, learningRate: 1e-4, gradNorm: .infinity, tokens: 1, seconds: 1, epoch: 0)

@@ -111,6 +111,22 @@ final class AppViewTests: XCTestCase {
         }
     }
 
+    /// At every width the key line keeps `q quit` whole and drops the least needed keys first (never cut mid-word).
+    func testKeyLineKeepsTheQuitKeyAtEveryWidth() {
+        var failed = Self.state()
+        failed.snapshot.status = .failed("a very long reason that would push the keys off a narrow status line, and more")
+        for st in [Self.state(), failed] {
+            for w in stride(from: AppView.minimum.width, through: 160, by: 1) {
+                let last = render(st, w, 24).last ?? ""
+                XCTAssertTrue(last.contains("q quit"), "\(w): \(last)")
+                XCTAssertFalse(last.contains("ause ") && !last.contains("space pause"), "\(w): \(last)")
+                XCTAssertTrue(last.hasSuffix("? help ") || !last.contains("space pause"), "help goes only after the others: \(w): \(last)")
+            }
+        }
+        XCTAssertEqual(StatusView.hints(Self.state(), width: 10), "q quit ")
+        XCTAssertEqual(StatusView.hints(Self.state(), width: 25), "q quit  d detach  ? help ")
+    }
+
     func testNonFiniteLossesAreSkippedNotDrawnOrScaled() {
         let st = Self.state(step: 6, losses: [2.0, .nan, .infinity, 1.5, -.infinity, 1.8])
         let lines = render(st, 120, 40)

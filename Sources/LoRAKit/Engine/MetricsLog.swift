@@ -104,8 +104,8 @@ public final class MetricsLog: @unchecked Sendable {
             o.add("suggested_rank", x.advice.suggestedRank)
             o.add("growth_wanted", x.advice.growthWanted)
             o.add("seconds", x.seconds)
-        case .pending, .settings:
-            return nil  // the queue of unapplied commands is live state, not history
+        case .pending, .settings, .progress:
+            return nil  // the queue of unapplied commands and a phase's progress are live state, not history
         case .status(let s):
             o.add("type", "status")
             o.add("status", s.label)

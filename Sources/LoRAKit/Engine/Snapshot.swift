@@ -242,6 +242,27 @@ public enum EngineStatus: Sendable, Equatable {
     }
 }
 
+/// How far a long phase of the engine has got (an evaluation, sampling, a save, a re-quantization), published as it
+/// goes so a viewer shows it moving instead of a frozen screen.
+public struct PhaseProgress: Codable, Sendable, Equatable {
+    /// What the engine is doing: "evaluating", "sampling", "saving" or "requantizing".
+    public var phase: String
+    /// Units done (batches, prompts, modules); 0 before the first.
+    public var done: Int
+    /// Units in the phase; 0 when not known.
+    public var total: Int
+    /// Seconds since the phase began, when this was published.
+    public var seconds: Double
+
+    /// A phase `done` of `total` units in, `seconds` after it began.
+    public init(phase: String, done: Int, total: Int, seconds: Double) {
+        self.phase = phase
+        self.done = done
+        self.total = total
+        self.seconds = seconds
+    }
+}
+
 /// An immutable picture of the run, published after every step, eval, sample and command. Reading the latest is O(1).
 public struct Snapshot: Sendable {
     /// Increases with every publication; the UI redraws only when it changes.
@@ -300,6 +321,8 @@ public struct Snapshot: Sendable {
     public var recentSteps: [StepRecord] = []
     /// The latest update inspection (computed on request, or every `--inspect-every` steps); nil before the first.
     public var inspection: UpdateInspection?
+    /// The long phase under way (eval, sampling, saving, re-quantizing) and how far it has got; nil between phases.
+    public var progress: PhaseProgress?
 
     /// An empty snapshot (version 0, starting).
     public init() {}

@@ -52,6 +52,8 @@ public enum EngineEvent: Sendable {
     case settings(TrainingSettings, trainableParameters: Int)
     /// An update inspection was computed.
     case inspection(UpdateInspection)
+    /// A long phase began or moved on (at most about five times a second), or ended (nil).
+    case progress(PhaseProgress?)
 }
 
 /// Runs a `TrainingSession` on a background serial DispatchQueue, takes Commands from any thread (applied at the next
@@ -96,6 +98,10 @@ public final class TrainingEngine: @unchecked Sendable {
     private var inspection: UpdateInspection?
     /// Whether the adapter changed (a step, a setting) since `inspection` was computed.
     private var inspectionStale = true
+    /// The long phase under way: its name, `options.clock()` when it began, and how far it has got.
+    private var phase: (name: String, start: UInt64, done: Int, total: Int)?
+    /// `options.clock()` when progress was last published (progress inside a phase is published at most every 200 ms).
+    private var lastProgress: UInt64 = 0
 
     /// An engine for `session`; call `start()` to begin.
     public init(session: TrainingSession, options: EngineOptions = EngineOptions()) {
@@ -104,6 +110,7 @@ public final class TrainingEngine: @unchecked Sendable {
         exitWhenDone = options.exitWhenFinished
         paused = options.startPaused
         current = makeSnapshot(version: 0)
+        session.reportProgress { [weak self] done, total in self?.progressed(done: done, total: total) }
     }
 
     /// The latest snapshot. O(1); never waits for a step.
@@ -258,6 +265,8 @@ public final class TrainingEngine: @unchecked Sendable {
         case .stop(let save):
             stopRequest = save
         case .setRank, .setAlpha, .setLearningRate, .setDropout, .setQuantization:
+            if case .setQuantization = command { beginPhase("requantizing") }
+            defer { endPhase() }
             do {
                 let event = try session.apply(command)
                 inspectionStale = true
@@ -288,6 +297,8 @@ public final class TrainingEngine: @unchecked Sendable {
 
     private func evaluateNow() {
         let before = status
+        beginPhase("evaluating")
+        defer { endPhase() }
         setStatus(.evaluating)
         do {
             if let e = try session.evaluate() {
@@ -305,6 +316,8 @@ public final class TrainingEngine: @unchecked Sendable {
 
     private func sampleNow() {
         let before = status
+        beginPhase("sampling")
+        defer { endPhase() }
         setStatus(.sampling)
         do {
             let s = try session.sample()
@@ -339,6 +352,8 @@ public final class TrainingEngine: @unchecked Sendable {
     private func saveNow() {
         lastSave = options.clock()    // a failed save is retried by autosave one interval later, not after every step
         let before = status
+        beginPhase("saving")
+        defer { endPhase() }
         setStatus(.saving)
         do {
             let path = try session.saveCheckpoint(history: history)
@@ -377,6 +392,40 @@ public final class TrainingEngine: @unchecked Sendable {
         publish()  // viewers that start over from the latest snapshot on a restart see the new run in it
         emit(.change(event))
         note("restarted; \(label) kept as a ghost")
+    }
+
+    /// Starts a long phase: viewers show it with its time from now on (published with the next status or at once).
+    private func beginPhase(_ name: String) {
+        let now = options.clock()
+        phase = (name, now, 0, 0)
+        lastProgress = now
+        emit(.progress(progressNow()))
+        publish()
+    }
+
+    /// The session's progress inside the phase; published when 200 ms have passed since the last, or at the end.
+    private func progressed(done: Int, total: Int) {
+        guard var p = phase else { return }
+        p.done = done
+        p.total = total
+        phase = p
+        let now = options.clock()
+        guard now &- lastProgress >= 200_000_000 || (total > 0 && done >= total) else { return }
+        lastProgress = now
+        emit(.progress(progressNow()))
+        publish()
+    }
+
+    private func endPhase() {
+        guard phase != nil else { return }
+        phase = nil
+        emit(.progress(nil))
+        publish()
+    }
+
+    private func progressNow() -> PhaseProgress? {
+        phase.map { PhaseProgress(phase: $0.name, done: $0.done, total: $0.total,
+                                  seconds: Double(options.clock() &- $0.start) / 1e9) }
     }
 
     private func fail(_ error: Error) {
@@ -455,6 +504,7 @@ public final class TrainingEngine: @unchecked Sendable {
         s.unsavedProgress = unsaved
         s.memory = memory
         s.inspection = inspection
+        s.progress = progressNow()
         s.eventSequence = eventCount
         return s
     }

@@ -32,6 +32,8 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     private var baseAnswers: [Int: String] = [:]
     /// Keeps base norms and quantization errors between inspections.
     private let inspector = UpdateInspector()
+    /// Where progress inside evaluate, sample and a re-quantization goes (the engine sets it).
+    private var progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }
     /// Planned optimizer steps.
     public let totalSteps: Int
     /// The precision the base's products run in, and why it is not what was asked (when it is not).
@@ -267,11 +269,16 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     public func evaluate() throws -> EvalRecord? {
         guard !evalBatches.isEmpty else { return nil }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let loss = try trainer.evaluate(evalBatches)
-        var em: Double?
         let qs = Array(evalQuestions.prefix(options.exactMatchLimit))
+        let units = evalBatches.count + qs.count
+        progress(0, units)
+        let loss = try trainer.evaluate(evalBatches) { [self] done in progress(done, units) }
+        var em: Double?
         if !qs.isEmpty {
-            let answers = try qs.map { try answer($0) }
+            let answers = try qs.enumerated().map { i, q in
+                defer { progress(evalBatches.count + i + 1, units) }
+                return try answer(q)
+            }
             em = ExactMatch.score(generated: answers, references: qs.map(\.reference))
         }
         trainer.releaseActivations()
@@ -282,10 +289,20 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     public func sample() throws -> [SampleRecord] {
         let qs = Array(evalQuestions.prefix(options.sampleCount))
         var out: [SampleRecord] = []
+        // one unit per answer: the base model's (once per prompt, then kept) and the adapted one's
+        let units = qs.count + qs.indices.filter { baseAnswers[$0] == nil }.count
+        var done = 0
+        progress(0, units)
         for (i, q) in qs.enumerated() {
-            if baseAnswers[i] == nil { baseAnswers[i] = try answer(q, adapted: false) }
+            if baseAnswers[i] == nil {
+                baseAnswers[i] = try answer(q, adapted: false)
+                done += 1
+                progress(done, units)
+            }
             out.append(SampleRecord(step: trainer.stepCount, prompt: q.promptText, base: baseAnswers[i], adapted: try answer(q),
                                     reference: q.reference))
+            done += 1
+            progress(done, units)
         }
         return out
     }
@@ -342,8 +359,11 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         }
         let dq = kind.isBlockwise ? (doubleQuant || options.doubleQuant || kind == .nf4) : false
         var replaced: [(LoRALinear, FrozenMatrix)] = []
+        let units = model.blocks.count * LoRATarget.allCases.count
+        progress(0, units)
         for block in model.blocks {
             for t in LoRATarget.allCases {
+                defer { progress(replaced.count, units) }
                 let lin = block.linear(t)
                 guard let src = sourceMatrices[lin.name + ".weight"] else {
                     throw RunOptionsError(flag: "quant", message: "no source weights for \(lin.name)")
@@ -380,6 +400,10 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         trainer = try Trainer(model: model, lora: lora, optimizer: opt, seed: options.seed, checkpointing: options.checkpointing)
         loader = BatchLoader(examples: train.examples, batchSize: options.batchSize, seqLen: options.seqLen,
                              padID: tokens.tokenizer.paddingID, seed: options.seed)
+    }
+
+    public func reportProgress(to handler: @escaping (_ done: Int, _ total: Int) -> Void) {
+        progress = handler
     }
 
     public func inspect() throws -> UpdateInspection? {

@@ -30,6 +30,9 @@ public protocol TrainingSession: AnyObject {
     /// The adapter's update explained (sizes, spectra, effective ranks, gradients, quantization errors, rank advice),
     /// computed now from the small factors; nil when the session cannot tell.
     func inspect() throws -> UpdateInspection?
+    /// Where the session reports progress inside a long call (evaluate, sample, a re-quantizing apply): `(done, total)`
+    /// in that call's units, on the engine's queue. The engine sets it before its loop starts.
+    func reportProgress(to handler: @escaping (_ done: Int, _ total: Int) -> Void)
 }
 
 extension TrainingSession {
@@ -37,6 +40,8 @@ extension TrainingSession {
     public func memoryReport() -> MemoryReport? { nil }
     /// No inspection by default.
     public func inspect() throws -> UpdateInspection? { nil }
+    /// No progress inside calls by default (the phase still shows, with its time).
+    public func reportProgress(to handler: @escaping (_ done: Int, _ total: Int) -> Void) {}
 }
 
 /// The curves and events a checkpoint keeps so a resumed run shows its whole history.

@@ -139,10 +139,11 @@ public final class Trainer {
     }
 
     /// Mean masked cross-entropy over `batches` (weighted by unmasked positions), no gradients or dropout.
-    public func evaluate(_ batches: [Batch]) throws -> Float {
+    public func evaluate(_ batches: [Batch], progress: ((_ batchesDone: Int) -> Void)? = nil) throws -> Float {
         applyPending()
         var sum = 0.0, count = 0
-        for b in batches {
+        for (i, b) in batches.enumerated() {
+            defer { progress?(i + 1) }
             // the training graph when the shapes match (its buffers are rewritten by the next step anyway, so
             // evaluation costs no memory); otherwise a separate, activation-light graph (checkpointing keeps one
             // block's activations), so evaluating batches of another shape never throws away the training graph

@@ -325,11 +325,14 @@ public struct StateMessage: Codable, Sendable, Equatable {
     /// Commands this run cannot do, by kind (`rank`, `quant`, `restart`, …), with the reason it gives when refusing
     /// one; a viewer greys what they would change. Absent or empty: every command is supported.
     public var unsupported: [String: String]?
+    /// The long phase under way (eval, sampling, saving, re-quantizing) and how far it has got; absent between phases
+    /// (and from older servers).
+    public var progress: PhaseProgress?
 }
 
 /// Server → client: one event. Which fields are set depends on `type` (docs/PROTOCOL.md lists them).
 public struct EventMessage: Codable, Sendable, Equatable {
-    /// step, eval, change, settings, pending, samples, checkpoint, message, status, memory, inspection.
+    /// step, eval, change, settings, pending, samples, checkpoint, message, status, memory, inspection, progress.
     public var type: String
     /// The event's number (0 for pending and memory, which carry whole values and are never skipped).
     public var seq: UInt64
@@ -359,6 +362,8 @@ public struct EventMessage: Codable, Sendable, Equatable {
     public var memory: MemoryState?
     /// inspection: the update explained (per-module sizes, spectra, effective ranks, rank advice).
     public var inspection: UpdateInspection?
+    /// progress: the long phase under way and how far it has got; absent when the phase has ended.
+    public var progress: PhaseProgress?
 
     /// An event of `type` numbered `seq`; set the fields it carries.
     public init(type: String, seq: UInt64) {

@@ -50,7 +50,8 @@ public enum SnapshotCodec {
             ghosts: s.ghosts.map { GhostCurves(label: $0.label, train: Curve(decimate($0.train, limit: points)),
                                                eval: Curve(decimate($0.eval, limit: points))) },
             lastCheckpoint: s.lastCheckpoint, messages: s.messages, trainableParameters: s.trainableParameters,
-            baseParameters: s.baseParameters, unsaved: s.unsavedProgress, memory: memory, inspection: s.inspection)
+            baseParameters: s.baseParameters, unsaved: s.unsavedProgress, memory: memory, inspection: s.inspection,
+            progress: s.progress)
     }
 
     /// The event message for an engine event numbered `seq`.
@@ -97,6 +98,10 @@ public enum SnapshotCodec {
         case .inspection(let x):
             var m = EventMessage(type: "inspection", seq: seq)
             m.inspection = x
+            return m
+        case .progress(let p):
+            var m = EventMessage(type: "progress", seq: seq)
+            m.progress = p
             return m
         }
     }
@@ -164,6 +169,7 @@ public struct SnapshotMirror: Sendable {
         s.baseParameters = m.baseParameters
         s.unsavedProgress = m.unsaved
         s.inspection = m.inspection
+        s.progress = m.progress
         s.eventSequence = m.seq
         recent = Array(m.recentSteps.suffix(SnapshotCodec.recentWindow))
         snapshot = s
@@ -226,6 +232,8 @@ public struct SnapshotMirror: Sendable {
         case "inspection":
             guard let x = m.inspection else { return false }
             s.inspection = x
+        case "progress":
+            s.progress = m.progress
         default:
             return false  // unknown types are ignored
         }

@@ -75,6 +75,8 @@ public struct GlyphSet: Hashable, Sendable {
     public var arrow: String
     /// Points for ASCII charts, one per series in turn.
     public var asciiPoints: [String]
+    /// The frames of a busy indicator, shown in turn.
+    public var spinner: [String] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
     /// Braille, rounded boxes, eighth blocks.
     public static let unicode = GlyphSet(
@@ -92,7 +94,7 @@ public struct GlyphSet: Hashable, Sendable {
     public static let ascii = GlyphSet(
         isUnicode: false, chartMode: .ascii, box: .ascii, heavyBox: .ascii, horizontal: "-", vertical: "|",
         axisVertical: "|", axisHorizontal: "-", axisCorner: "+", axisTick: "-", barEighths: ["#"], gaugeEmpty: ".",
-        ellipsis: "~", legendLine: "--", arrow: "->", asciiPoints: ["*", "+", "o", "x", "#", "%"])
+        ellipsis: "~", legendLine: "--", arrow: "->", asciiPoints: ["*", "+", "o", "x", "#", "%"], spinner: ["|", "/", "-", "\\"])
 
     /// True when a locale codeset name (from nl_langinfo(CODESET)) is UTF-8.
     public static func isUTF8(codeset: String) -> Bool {

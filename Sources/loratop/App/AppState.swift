@@ -4,7 +4,9 @@ import LoRAKit
 enum AppEvent: Sendable {
     case key(AppKey)
     case resize(width: Int, height: Int)
-    case tick
+    /// The viewer's clocks: monotonic seconds (elapsed, ETA and a phase's time count on by it between snapshots) and
+    /// wall-clock seconds since 1970 (the header's clock).
+    case tick(now: Double, wall: Double)
     case snapshot(Snapshot)
     /// New memory figures (accounting, resident set, method comparison).
     case memory(MemoryFigures)
@@ -82,6 +84,43 @@ struct AppState: Sendable {
     /// Model and data names for the header.
     var modelName = ""
     var dataName = ""
+    /// The viewer's monotonic clock in seconds, as of the latest tick.
+    var now: Double = 0
+    /// Wall-clock seconds since 1970, as of the latest tick (the header's clock; 0 = not shown).
+    var wallClock: Double = 0
+    /// `now` when the latest step or status arrived: while running, elapsed and ETA count on from it.
+    var stepSeenAt: Double = 0
+    /// `now` when the phase's progress last arrived: its seconds count on from it.
+    var progressSeenAt: Double = 0
+
+    /// Seconds spent stepping, counted on since the latest step while the run steps (the engine publishes it only
+    /// when a step ends, which is every few seconds on a big model).
+    var liveElapsed: Double {
+        snapshot.status == .running ? snapshot.elapsed + max(0, now - stepSeenAt) : snapshot.elapsed
+    }
+
+    /// Seconds to the planned end, counted down since the latest step while the run steps, but never below what the
+    /// steps after the current one need.
+    var liveETA: Double? {
+        guard let eta = snapshot.eta else { return nil }
+        guard snapshot.status == .running else { return eta }
+        let after = Double(max(0, snapshot.totalSteps - snapshot.step - 1)) * snapshot.secondsPerStep
+        return max(min(eta, after), eta - max(0, now - stepSeenAt))
+    }
+
+    /// Seconds the current phase (eval, sampling, saving, re-quantizing) has taken so far.
+    var livePhaseSeconds: Double? {
+        snapshot.progress.map { $0.seconds + max(0, now - progressSeenAt) }
+    }
+
+    /// Whether the engine is working (a busy indicator turns): stepping or in a phase, not paused or ended.
+    var busy: Bool {
+        if snapshot.progress != nil { return true }
+        switch snapshot.status {
+        case .running, .evaluating, .sampling, .saving, .starting: return disconnected == nil
+        default: return false
+        }
+    }
 
     var themeName: String { themeNames.isEmpty ? "default" : themeNames[themeIndex % themeNames.count] }
 
@@ -115,13 +154,18 @@ let quantCycle = ["none", "int8", "fp4", "nf4", "source"]
 func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
     switch event {
     case .snapshot(let s):
+        let old = state.snapshot
+        if s.step != old.step || s.status != old.status || s.version < old.version { state.stepSeenAt = state.now }
+        if s.progress != old.progress { state.progressSeenAt = state.now }
         state.snapshot = s
         return insideRequest(&state)
     case .resize(let w, let h):
         state.width = w
         state.height = h
         return [.redrawAll]
-    case .tick:
+    case .tick(let now, let wall):
+        state.now = now
+        state.wallClock = wall
         return []
     case .memory(let m):
         state.memory = m

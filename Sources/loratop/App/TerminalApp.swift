@@ -242,6 +242,7 @@ struct AppLoop {
         var finishedBeforeQuit = false
         var saveRequested = false
         var exit: AppExit?
+        var beat = (half: -1, second: -1)
 
         func perform(_ effects: [Effect], _ me: inout AppLoop) {
             for e in effects {
@@ -266,6 +267,16 @@ struct AppLoop {
         }
 
         while exit == nil {
+            // The heartbeat: the clock each second, and the spinner, elapsed, ETA and a phase's time twice a second
+            // while the engine works, between the snapshots that come only when something ends.
+            let seconds = Double(AppLoop.now()) / 1e9
+            let wall = Date().timeIntervalSince1970
+            _ = reduce(&state, .tick(now: seconds, wall: wall))
+            let next = (half: state.busy ? Int(seconds * 2) : beat.half, second: Int(wall))
+            if next != beat {
+                beat = next
+                dirty = true
+            }
             for sig in signals.take() {
                 switch (sig, policy) {
                 case (SIGTSTP, _):

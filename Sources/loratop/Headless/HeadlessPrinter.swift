@@ -42,7 +42,7 @@ final class HeadlessPrinter: @unchecked Sendable {
             print("note: \(m)")
         case .inspection(let x):
             print("inspect at step \(x.step): \(x.advice.summary)")
-        case .pending, .settings:
+        case .pending, .settings, .progress:
             return
         case .status(let s):
             switch s {

@@ -33,7 +33,26 @@ final class FakeSession: TrainingSession, @unchecked Sendable {
                           tokens: 512, seconds: 0.001, epoch: epoch)
     }
 
-    func evaluate() throws -> EvalRecord? { EvalRecord(step: step, loss: 2 / Float(step + 1), seconds: 0) }
+    /// Units an evaluation reports progress over (0: none), and the unit after which it waits on `gate`.
+    var evalUnits = 0
+    var evalBlocksAfter: Int?
+    /// A fake clock in nanoseconds (for `EngineOptions.clock`) and how far each evaluation unit moves it.
+    var nanos: UInt64 = 0
+    var evalUnitNanos: UInt64 = 0
+    private var progress: (Int, Int) -> Void = { _, _ in }
+    func reportProgress(to handler: @escaping (Int, Int) -> Void) { progress = handler }
+
+    func evaluate() throws -> EvalRecord? {
+        for k in 0..<evalUnits {
+            nanos += evalUnitNanos
+            progress(k + 1, evalUnits)
+            if k + 1 == evalBlocksAfter {
+                entered.signal()
+                gate.wait()
+            }
+        }
+        return EvalRecord(step: step, loss: 2 / Float(step + 1), seconds: 0)
+    }
     func sample() throws -> [SampleRecord] { [SampleRecord(step: step, prompt: "p", base: "b", adapted: "a", reference: "a")] }
 
     func apply(_ command: Command) throws -> ChangeEvent {

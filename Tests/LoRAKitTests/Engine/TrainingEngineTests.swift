@@ -35,6 +35,40 @@ final class TrainingEngineTests: XCTestCase {
         XCTAssertFalse(s.unsavedProgress)
     }
 
+    /// A long phase publishes where it is while it runs (the snapshot and `.progress` events carry the phase, units done
+    /// of total, and its time) and clears it when it ends; units closer than 200 ms apart are published only at the end.
+    func testAPhasePublishesItsProgressWhileItRunsAndClearsItAfter() {
+        let session = FakeSession(totalSteps: 2)
+        session.evalUnits = 4
+        session.evalBlocksAfter = 3
+        session.evalUnitNanos = 150_000_000
+        var options = EngineOptions()
+        options.evalAtEnd = true
+        options.saveAtEnd = false
+        options.clock = { session.nanos }
+        let engine = TrainingEngine(session: session, options: options)
+        let rec = Recorder()
+        engine.observe { rec.add($0) }
+        engine.start()
+
+        session.entered.wait()                    // after unit 3 of the final evaluation (450 ms in)
+        let during = engine.latest
+        XCTAssertEqual(during.status, .evaluating)
+        XCTAssertEqual(during.progress?.phase, "evaluating")
+        XCTAssertEqual(during.progress?.done, 2, "unit 3 came 150 ms after unit 2 was published")
+        XCTAssertEqual(during.progress?.total, 4)
+        XCTAssertEqual(during.progress?.seconds ?? 0, 0.3, accuracy: 1e-9, "as of its publication")
+        session.gate.signal()
+        XCTAssertTrue(engine.wait(seconds: 10))
+
+        XCTAssertNil(engine.latest.progress)
+        let progress = rec.events.compactMap { e -> PhaseProgress?? in if case .progress(let p) = e { return p } else { return nil } }
+        // a unit every 150 ms: unit 1 is too soon after the start, unit 2 is due, 3 too soon, 4 ends it
+        XCTAssertEqual(progress.map { $0?.done }, [0, 2, 4, nil])
+        XCTAssertEqual(progress.compactMap { $0?.seconds }, [0, 0.3, 0.6])
+        XCTAssertEqual(progress.compactMap { $0?.phase }, ["evaluating", "evaluating", "evaluating"])
+    }
+
     /// Commands sent from another thread while steps block: each is applied at the step boundary after it was sent,
     /// in the order sent, and the learning rate change is used from the very next step.
     func testCommandsFromAnotherThreadApplyInOrderAtStepBoundaries() {

@@ -73,8 +73,8 @@ enum ThroughputView {
                                                                   ctx.span(String(format: "%.2f", s.epoch), .hiFg)])
         out.append(kv("tokens/s", Fmt.rate(s.tokensPerSecond)) + [ctx.span("   s/step ", .inactiveFg),
                                                                   ctx.span(Fmt.seconds(s.secondsPerStep), .hiFg)])
-        out.append(kv("elapsed", clock(s.elapsed)) + [ctx.span("   ETA ", .inactiveFg),
-                                                     ctx.span(s.eta.map(clock) ?? "–", .hiFg)])
+        out.append(kv("elapsed", clock(state.liveElapsed)) + [ctx.span("   ETA ", .inactiveFg),
+                                                             ctx.span(state.liveETA.map(clock) ?? "–", .hiFg)])
         var loss = kv("loss", Fmt.loss(s.lastStep?.loss))
         if let g = s.lastStep?.gradNorm { loss += [ctx.span("   grad norm ", .inactiveFg), ctx.span(fixed(g, 3), .hiFg)] }
         out.append(loss)

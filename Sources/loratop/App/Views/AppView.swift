@@ -88,7 +88,7 @@ enum AppView {
         }
         var progress = [k("step "), v("\(s.step)/\(s.totalSteps)"), k(" (\(Fmt.percent(ThroughputView.progress(s))))"),
                         k("  tok/s "), v(Fmt.rate(s.tokensPerSecond)), k("  s/step "), v(Fmt.seconds(s.secondsPerStep)),
-                        k("  elapsed "), v(clock(s.elapsed)), k("  ETA "), v(s.eta.map(clock) ?? "–")]
+                        k("  elapsed "), v(clock(state.liveElapsed)), k("  ETA "), v(state.liveETA.map(clock) ?? "–")]
         progress += [k("  epoch "), v(String(format: "%.2f", s.epoch))]
         var losses = [k("loss "), v(Fmt.loss(s.lastStep?.loss)), k("  eval "), v(Fmt.loss(s.lastEval?.loss))]
         if let e = s.lastEval { losses.append(k(" @\(e.step)")) }

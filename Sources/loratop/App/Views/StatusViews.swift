@@ -53,10 +53,30 @@ enum StatusView {
         var left = [Span(" loratop ", style: ctx.style(.title).adding(.bold))]
         if !state.modelName.isEmpty { left += [ctx.span(" model ", .inactiveFg), ctx.span(state.modelName, .hiFg)] }
         if !state.dataName.isEmpty { left += [ctx.span("  data ", .inactiveFg), ctx.span(state.dataName, .hiFg)] }
-        let right = [Span(" " + Fmt.status(s.status).uppercased() + " ", style: ctx.style(statusKey(s.status)).adding(.bold)),
-                     ctx.span(" step \(s.step)/\(s.totalSteps)  theme \(state.themeName) ", .inactiveFg)]
+        var right: [Span] = []
+        if state.busy, !ctx.glyphs.spinner.isEmpty {
+            // turns twice a second while the engine works: a screen that moves is a run that lives
+            let frame = Int((state.now * 2).rounded(.down)) % ctx.glyphs.spinner.count
+            right.append(ctx.span(" " + ctx.glyphs.spinner[max(0, frame)], .pending))
+        }
+        right.append(Span(" " + Fmt.status(s.status).uppercased() + " ", style: ctx.style(statusKey(s.status)).adding(.bold)))
+        if let phase = phaseText(state) { right.append(ctx.span(phase + " ", .pending)) }
+        var tail = " step \(s.step)/\(s.totalSteps)"
+        if state.wallClock > 0 { tail += "  " + Fmt.timeOfDay(state.wallClock) }
+        right.append(ctx.span(tail + "  theme \(state.themeName) ", .inactiveFg))
         buf.render(StatusLine(left: left, right: right, style: ctx.style(.mainFg), ellipsis: ctx.glyphs.ellipsis),
                    in: area.top(1))
+    }
+
+    /// The phase under way, its progress and time: "3/12 · 4 s" after EVALUATING, "requantizing 12/210 · 3 s" while
+    /// running (a phase that is not a status of its own is named).
+    static func phaseText(_ state: AppState) -> String? {
+        guard let p = state.snapshot.progress else { return nil }
+        var parts: [String] = []
+        if p.phase != state.snapshot.status.label { parts.append(p.phase) }
+        if p.total > 0 { parts.append("\(p.done)/\(p.total)") }
+        let secs = Int((state.livePhaseSeconds ?? p.seconds).rounded(.down))
+        return (parts.isEmpty ? "" : parts.joined(separator: " ") + " · ") + "\(secs) s"
     }
 
     /// Pending changes, the last applied change and the last message.
@@ -82,21 +102,33 @@ enum StatusView {
         return spans.map { Span(ctx.arrows($0.text), style: $0.style) }
     }
 
-    /// Key hints, shortest last so they survive narrow terminals.
-    static func hints(_ state: AppState) -> String {
-        if state.quitting != nil { return "stopping… " }
-        if state.confirmQuit { return "y stop+save  n stop  d detach  Esc cancel " }
-        if let why = state.disconnected { return "disconnected: \(why)  q leave " }
-        let pause = state.pausedOrPausing ? "space resume" : "space pause"
-        if !state.canSend { return "q/d leave (read-only)  ? help " }
+    /// Key hints that fit in `width` columns: `q quit` (or what leaves) always, `? help` as long as it fits, and the
+    /// others in order until they do not (a narrow terminal loses `b base` before `space pause`, never the quit key).
+    static func hints(_ state: AppState, width: Int = .max) -> String {
+        let items = hintItems(state)
+        var kept = items
+        func text() -> String { kept.joined(separator: "  ") + " " }
+        while text().terminalWidth > width && kept.count > 1 {
+            kept.remove(at: kept.count > 2 ? kept.count - 2 : kept.count - 1)
+        }
+        return text()
+    }
+
+    /// Key hints in order, the first kept longest, the last (help) second longest.
+    static func hintItems(_ state: AppState) -> [String] {
+        if state.quitting != nil { return ["stopping…"] }
+        if state.confirmQuit { return ["y stop+save", "n stop", "d detach", "Esc cancel"] }
+        if let why = state.disconnected { return ["q leave", "disconnected: \(why)"] }
+        if !state.canSend { return ["q/d leave (read-only)", "? help"] }
         if state.snapshot.status == .finished {
             // nothing trains any more: no pause, no live settings; a new run, an eval, samples or a save still apply
-            let again = state.unsupported["restart"] == nil ? "  n new run" : ""
-            return "q quit  d detach\(again)  e eval  g sample  s save  ? help "
+            let again = state.unsupported["restart"] == nil ? ["n new run"] : []
+            return ["q quit", "d detach"] + again + ["e eval", "g sample", "s save", "? help"]
         }
-        let rank = state.unsupported["rank"] == nil ? "  r/R rank" : ""
-        let base = state.unsupported["quant"] == nil ? "  b base" : ""
-        return "q quit  d detach  \(pause)\(rank)  a/A alpha  l/L lr\(base)  ? help "
+        let pause = state.pausedOrPausing ? "space resume" : "space pause"
+        let rank = state.unsupported["rank"] == nil ? ["r/R rank"] : []
+        let base = state.unsupported["quant"] == nil ? ["b base"] : []
+        return ["q quit", "d detach", pause] + rank + ["a/A alpha", "l/L lr"] + base + ["? help"]
     }
 
     /// Draws the info row and the status line.
@@ -108,11 +140,13 @@ enum StatusView {
                                   ellipsis: ctx.glyphs.ellipsis), in: area.top(1))
         }
         let s = state.snapshot
-        var left = [Span(" " + Fmt.status(s.status) + " ", style: status.adding(.bold))]
+        // the status word alone (a failure's reason is on the info row and in the header), so the keys keep room
+        var left = [Span(" " + s.status.label + " ", style: status.adding(.bold))]
         if area.height < 2, !s.pending.isEmpty {
             left.append(Span("pending: " + s.pending.map(\.label).joined(separator: ", ") + " ", style: status))
         }
-        let right = [Span(ctx.arrows(hints(state)), style: status)]
+        let room = area.width - left[0].text.terminalWidth - 1
+        let right = [Span(ctx.arrows(hints(state, width: room)), style: status)]
         buf.render(StatusLine(left: left.map { Span(ctx.arrows($0.text), style: $0.style) }, right: right, style: status,
                               ellipsis: ctx.glyphs.ellipsis), in: area.bottom(1))
     }

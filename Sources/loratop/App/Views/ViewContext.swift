@@ -86,6 +86,14 @@ enum Fmt {
     }
 
     /// The status word for the header and status line.
+    /// "14:03:27": a wall-clock time (seconds since 1970) in the local time zone.
+    static func timeOfDay(_ seconds: Double) -> String {
+        var t = time_t(seconds.rounded(.down))
+        var parts = tm()
+        guard localtime_r(&t, &parts) != nil else { return "--:--:--" }
+        return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+
     static func status(_ s: EngineStatus) -> String {
         switch s {
         case .failed(let why): return "failed: " + why
