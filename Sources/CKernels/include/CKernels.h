@@ -42,4 +42,9 @@ void loratop_gram_rows_f32(const float *a, int32_t r, int64_t m, double *out);
 /// values only: diagonal d[0..<n] and off-diagonal e[0..<n-1], ready for LAPACK's dsterf. Does nothing when
 /// n > LORATOP_TRIDIAGONAL_MAX.
 void loratop_tridiagonalize(int32_t n, double *a, double *d, double *e);
+
+/// Hands freed heap pages back to the operating system (glibc's malloc_trim(0)); 1 when memory was released, 0 when
+/// none was or the C library cannot.
+int loratop_return_freed_pages(void);
+
 #endif

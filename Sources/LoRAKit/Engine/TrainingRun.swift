@@ -320,6 +320,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
 
     public func apply(_ command: Command) throws -> ChangeEvent {
         let s = trainer.stepCount
+        defer { if command.isStorageChange { ProcessMemory.returnFreedPages() } }
         switch command {
         case .setRank(let r):
             let from = trainer.lora.rank
@@ -412,18 +413,23 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     }
 
     public func memoryReport() -> MemoryReport? {
-        var matrices: [FrozenMatrix] = [model.embedding]
-        if model.lmHead !== model.embedding { matrices.append(model.lmHead) }
+        // The projections (what `b` re-stores) apart from the embeddings and LM head (which keep the storage they were
+        // loaded in; the fp32 norms and biases are counted with them), so a live re-quantize changes one row.
+        var projections: [FrozenMatrix] = []
         var vectorFloats = model.finalNorm.count
         for b in model.blocks {
             vectorFloats += b.inputNorm.count + b.postNorm.count
             for t in LoRATarget.allCases {
                 let lin = b.linear(t)
-                matrices.append(lin.base)
+                projections.append(lin.base)
                 vectorFloats += lin.bias?.count ?? 0
             }
         }
-        var parts = MemoryReport.baseWeights(matrices, vectorFloats: vectorFloats)
+        let heads = model.lmHead !== model.embedding ? [model.embedding, model.lmHead] : [model.embedding]
+        let storages = heads.map(\.storageName).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        var parts = MemoryReport.baseWeights(projections)
+        parts.append(MemoryComponent("embeddings \(storages.joined(separator: "/"))",  // with the fp32 norms and biases
+                                     bytes: heads.reduce(0) { $0 + $1.storageBytes } + 4 * vectorFloats, kind: .baseWeights))
         let p = trainableParameters
         parts.append(MemoryComponent("LoRA A/B", bytes: p * 4, kind: .adapters))
         parts.append(MemoryComponent("gradients", bytes: p * 4 + trainer.shardGradientBytes, kind: .gradients))
@@ -439,6 +445,16 @@ extension EvalExample {
         switch prompt {
         case .chat(let messages): return messages.last { $0.role == "user" }?.content ?? messages.last?.content ?? ""
         case .raw(let text): return text
+        }
+    }
+}
+
+extension Command {
+    /// Whether applying it re-allocates the adapters or the base (rank, quantization), freeing the old ones.
+    var isStorageChange: Bool {
+        switch self {
+        case .setRank, .setQuantization: return true
+        default: return false
         }
     }
 }

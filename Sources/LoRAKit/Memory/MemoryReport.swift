@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// What a block of memory is for.
@@ -53,6 +54,13 @@ public struct ProcessMemory: Codable, Sendable, Equatable {
     public init(residentBytes: Int, peakResidentBytes: Int) {
         self.residentBytes = residentBytes
         self.peakResidentBytes = peakResidentBytes
+    }
+
+    /// Hands the heap's freed pages back to the operating system. glibc keeps what a re-quantize or a rank change
+    /// freed (hundreds of MiB of temporaries) as part of the resident set otherwise, and the resident figure then
+    /// stops matching what the run holds.
+    public static func returnFreedPages() {
+        _ = loratop_return_freed_pages()
     }
 
     /// Reads /proc/self/status (Linux); nil where it does not exist.

@@ -97,13 +97,24 @@ final class RunHost {
             e.batch = options.batchSize
             e.seqLen = options.seqLen
             e.checkpointing = options.checkpointing
-            e.quant = options.quant
-            e.doubleQuant = options.doubleQuant
+            // the base as it is stored now (`b` re-stores it while the run goes on), not as it was at the start
+            let storage = RunHost.storage(label: snap.settings.quantization)
+            e.quant = storage?.kind ?? options.quant
+            e.doubleQuant = storage?.doubleQuant ?? options.doubleQuant
             e.blockSize = options.blockSize
             e.threads = options.threads
             e.computeBF16 = snap.settings.compute == "bf16"
             return MemoryState(report: report, methods: Estimator.estimate(config, e))
         }
+    }
+
+    /// The storage a settings label names: "nf4+dq" → (nf4, true), "int8" → (int8, false), "bf16" or "f32" → (none,
+    /// false), "source (q4_1)" → (source, false); nil for anything else.
+    static func storage(label: String) -> (kind: QuantKind, doubleQuant: Bool)? {
+        let word = label.split(whereSeparator: { $0 == " " || $0 == "+" }).first.map(String.init) ?? ""
+        if word == "bf16" { return (.none, false) }
+        guard let kind = QuantKind(parsing: word) else { return nil }
+        return (kind, label.contains("+dq"))
     }
 
     /// Trains to the end in this mode; returns the exit code (0, 1 on failure, 128 + n after a signal).

@@ -47,10 +47,7 @@ enum MemoryView {
         let nameWidth = min(22, max(8, (m.parts.map { $0.name.terminalWidth }.max() ?? 8) + 1))
         let bytesWidth = 10
         let whole = max(m.accountedBytes, m.residentBytes ?? 0)
-        var rows = m.parts.map { ($0.name, $0.bytes, ctx.style(colorKey($0.kind))) }
-        if let rss = m.residentBytes, rss > m.accountedBytes {
-            rows.append(("unaccounted", rss - m.accountedBytes, ctx.style(.inactiveFg)))
-        }
+        let rows = fitParts(m, rows: area.height).map { ($0.name, $0.bytes, ctx.style($0.name == "unaccounted" ? .inactiveFg : colorKey($0.kind))) }
         for (i, r) in rows.prefix(area.height).enumerated() {
             let y = area.y + i
             buf.put(ctx.arrows(r.0).aligned(.left, width: nameWidth, ellipsis: ctx.glyphs.ellipsis), x: area.x, y: y,
@@ -64,6 +61,33 @@ enum MemoryView {
             buf.put(ByteFormat.binary(r.1).aligned(.right, width: bytesWidth), x: area.maxX - bytesWidth, y: y,
                     style: ctx.style(.hiFg), clip: area)
         }
+    }
+
+    /// The parts as rows that fit in `rows` lines, adding up to the same total: all of them and the unaccounted
+    /// resident memory when they fit; otherwise the measured costs of the process (runtime, tokenizer, data) as one
+    /// row, then the smallest parts as one, and the unaccounted row only if a line is left (the headline has both
+    /// totals). A re-quantize or a rank change never pushes a part off the panel.
+    static func fitParts(_ m: MemoryFigures, rows: Int) -> [MemoryFigures.Part] {
+        var parts = m.parts
+        var unaccounted: [MemoryFigures.Part] = []
+        if let rss = m.residentBytes, rss > m.accountedBytes {
+            unaccounted = [MemoryFigures.Part(name: "unaccounted", bytes: rss - m.accountedBytes, kind: .other)]
+        }
+        if parts.count + unaccounted.count <= rows { return parts + unaccounted }
+        let other = parts.filter { $0.kind == .other }
+        if other.count > 1 {
+            let name = other.count == 3 && other.allSatisfy { $0.name.hasSuffix("(measured)") }
+                ? "runtime + data" : "\(other.count) other parts"
+            parts = parts.filter { $0.kind != .other }
+                + [MemoryFigures.Part(name: name, bytes: other.reduce(0) { $0 + $1.bytes }, kind: .other)]
+        }
+        if parts.count > rows, rows >= 1 {
+            let keep = Set(parts.indices.sorted { parts[$0].bytes > parts[$1].bytes }.prefix(rows - 1))
+            let rest = parts.indices.filter { !keep.contains($0) }
+            parts = parts.indices.filter { keep.contains($0) }.map { parts[$0] }
+                + [MemoryFigures.Part(name: "\(rest.count) smaller parts", bytes: rest.reduce(0) { $0 + parts[$1].bytes }, kind: .other)]
+        }
+        return parts.count + unaccounted.count <= rows ? parts + unaccounted : parts
     }
 
     /// The comparison table's rows: method, total, ratio to full, how many times smaller, linear bits/param.
@@ -83,7 +107,11 @@ enum MemoryView {
                        TableColumn(ctx.arrows("× full"), width: .fixed(7), alignment: .right),
                        TableColumn("saving", width: .fixed(11), alignment: .right),
                        TableColumn("bits/param", width: .fixed(10), alignment: .right)]
-        let rows = methodRows(m).map { $0.map { ctx.arrows($0) } }
+        var rows = methodRows(m).map { $0.map { ctx.arrows($0) } }
+        // too short for every method: full fine-tuning (the yardstick) and this run stay, the rows between go first
+        while rows.count > max(2, area.height - 1), let drop = rows.indices.dropFirst().dropLast().last(where: { rows[$0][0] != "loratop, this run" }) {
+            rows.remove(at: drop)
+        }
         buf.render(Table(columns: columns, rows: rows, headerStyle: ctx.style(.title).adding(.underline),
                          rowStyle: ctx.style(.mainFg), ellipsis: ctx.glyphs.ellipsis), in: area)
     }
