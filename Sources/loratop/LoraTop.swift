@@ -28,7 +28,7 @@ struct LoraTop: ParsableCommand {
         do {
             command = try parseAsRoot(arguments)
         } catch {
-            exit(withError: error)
+            exit(reporting: error)
         }
         do {
             try command.run()
@@ -38,7 +38,21 @@ struct LoraTop: ParsableCommand {
                        + "  See 'loratop \(sub._commandName) --help' for more information.\n")
             Foundation.exit(ExitCode.validationFailure.rawValue)
         } catch {
-            type(of: command).exit(withError: error)
+            type(of: command).exit(reporting: error)
         }
+    }
+}
+
+extension ParsableCommand {
+    /// Ends the process for `error` as ArgumentParser would (help and version on stdout with status 0, errors on
+    /// stderr with theirs), but through `Output`: spelled in ASCII under a non-UTF-8 locale, never trapping on a
+    /// closed stdout.
+    static func exit(reporting error: Error) -> Never {
+        let code = exitCode(for: error)
+        let message = fullMessage(for: error)
+        if !message.isEmpty {
+            Output.write(message.hasSuffix("\n") ? message : message + "\n", to: code == .success ? STDOUT_FILENO : STDERR_FILENO)
+        }
+        Foundation.exit(code.rawValue)
     }
 }

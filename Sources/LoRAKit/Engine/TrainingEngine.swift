@@ -193,7 +193,7 @@ public final class TrainingEngine: @unchecked Sendable {
         while true {
             applyPendingCommands()
             if let save = stopRequest {
-                if save && unsaved { saveNow() }
+                if save && unsaved { saveNow(then: .stopped) }
                 setStatus(.stopped)
                 return
             }
@@ -205,8 +205,10 @@ public final class TrainingEngine: @unchecked Sendable {
             if session.step >= session.totalSteps {
                 if !finishedHandled {
                     finishedHandled = true
-                    if options.evalAtEnd && lastEval?.step != session.step { evaluateNow() }
-                    if options.saveAtEnd && unsaved { saveNow() }
+                    // Each phase hands over to the next and the last to `finished`: the statuses never say running again.
+                    let save = options.saveAtEnd && unsaved
+                    if options.evalAtEnd && lastEval?.step != session.step { evaluateNow(then: save ? .saving : .finished) }
+                    if save { saveNow(then: .finished) }
                     setStatus(.finished)
                 }
                 if shouldExitWhenFinished { return }
@@ -295,7 +297,9 @@ public final class TrainingEngine: @unchecked Sendable {
         publish()
     }
 
-    private func evaluateNow() {
+    /// Evaluates on the held-out set; the status is `then` afterwards (by default the one before, running after a
+    /// phase).
+    private func evaluateNow(then after: EngineStatus? = nil) {
         let before = status
         beginPhase("evaluating")
         defer { endPhase() }
@@ -311,7 +315,7 @@ public final class TrainingEngine: @unchecked Sendable {
         } catch {
             note("eval: failed: \(error)")  // "eval:" is the command's label: `loratop send --wait` reads it so
         }
-        setStatus(before == .evaluating ? .running : before)
+        setStatus(after ?? (before == .evaluating ? .running : before))
     }
 
     private func sampleNow() {
@@ -349,7 +353,8 @@ public final class TrainingEngine: @unchecked Sendable {
         }
     }
 
-    private func saveNow() {
+    /// Saves a checkpoint; the status is `then` afterwards (by default the one before).
+    private func saveNow(then after: EngineStatus? = nil) {
         lastSave = options.clock()    // a failed save is retried by autosave one interval later, not after every step
         let before = status
         beginPhase("saving")
@@ -364,7 +369,7 @@ public final class TrainingEngine: @unchecked Sendable {
         } catch {
             note("save: failed: \(error)")
         }
-        setStatus(before == .saving ? .running : before)
+        setStatus(after ?? (before == .saving ? .running : before))
     }
 
     private func restartNow() {

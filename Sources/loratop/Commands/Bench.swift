@@ -74,15 +74,15 @@ struct Bench: ParsableCommand {
         guard let config = BenchPreset(name: preset)?.config else { throw ValidationError("unknown preset '\(preset)'") }
         Parallel.setThreads(threads)
         let choice = Compute.select(ComputePrecision(parsing: compute) ?? .auto)
-        if let note = choice.note { print("note: \(note)") }
+        if let note = choice.note { Output.out("note: \(note)") }
         let lora = try LoRAConfig(rank: rank, alpha: alpha, targets: try LoRATarget.parseList(targets))
         let peak = BenchMath.measurePeak()
-        print("loratop bench: \(preset) (\(config.layers) layers, C \(config.dim), \(config.heads) heads / \(config.kvHeads) KV, "
+        Output.out("loratop bench: \(preset) (\(config.layers) layers, C \(config.dim), \(config.heads) heads / \(config.kvHeads) KV, "
               + "F \(config.ffnDim), V \(config.vocab)\(config.tiedEmbeddings ? ", tied head" : "")), random init, base \(quant)\(doubleQuant ? "+dq" : ""), "
               + "compute \(choice.precision)\(choice.precision == .bf16 ? " (oneDNN " + OneDNN.isaName + ")" : "")")
-        print("LoRA r \(rank) alpha \(alpha) on \(lora.targets.map(\.shortName).joined(separator: ",")); "
+        Output.out("LoRA r \(rank) alpha \(alpha) on \(lora.targets.map(\.shortName).joined(separator: ",")); "
               + "batch \(batchSize) × \(seqLen); \(threads) threads\(checkpointing ? "; checkpointing" : "")")
-        print(String(format: "sgemm peak: %.1f GFLOP/s (2048×2048×2048 split over the threads, best of 3)", peak / 1e9))
+        Output.out(String(format: "sgemm peak: %.1f GFLOP/s (2048×2048×2048 split over the threads, best of 3)", peak / 1e9))
 
         let t0 = DispatchTime.now().uptimeNanoseconds
         let kind = QuantKind(parsing: quant) ?? .none
@@ -91,7 +91,7 @@ struct Bench: ParsableCommand {
                                   bf16: choice.precision == .bf16)
         }
         let trainer = try Trainer(model: model, lora: lora, optimizer: OptimizerConfig(), seed: seed, checkpointing: checkpointing)
-        print(String(format: "model ready in %.1f s; %d adapters, %d trainable parameters",
+        Output.out(String(format: "model ready in %.1f s; %d adapters, %d trainable parameters",
                      Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, model.adapters.count,
                      trainer.parameters.reduce(0) { $0 + $1.count }))
 
@@ -115,25 +115,25 @@ struct Bench: ParsableCommand {
         for s in 0..<(warmup + steps) {
             let st = try trainer.step(microBatches: [batch()])
             let tag = s < warmup ? " (warm-up)" : ""
-            print(String(format: "step %d: %.3f s, loss %.4f, %.0f tokens/s%@", s + 1, st.seconds, st.loss,
+            Output.out(String(format: "step %d: %.3f s, loss %.4f, %.0f tokens/s%@", s + 1, st.seconds, st.loss,
                          Double(n) / st.seconds, tag))
             if s >= warmup { times.append(st.seconds) }
             if s + 1 == warmup || (warmup == 0 && s == 0) { Profiler.reset() }
         }
         let med = times.sorted()[times.count / 2]
-        print(String(format: "median: %.3f s/step, %.1f tokens/s (best %.1f tokens/s)", med, Double(n) / med,
+        Output.out(String(format: "median: %.3f s/step, %.1f tokens/s (best %.1f tokens/s)", med, Double(n) / med,
                      Double(n) / (times.min() ?? med)))
-        print(String(format: "work: %.1f GFLOP/step → %.1f GFLOP/s = %.0f%% of sgemm peak", flops / 1e9, flops / med / 1e9,
+        Output.out(String(format: "work: %.1f GFLOP/step → %.1f GFLOP/s = %.0f%% of sgemm peak", flops / 1e9, flops / med / 1e9,
                      100 * flops / med / peak))
         if profile {
             let rows = Profiler.report()
             let total = rows.reduce(0) { $0 + $1.seconds }
-            print("phases over \(steps) timed steps (s/step):")
+            Output.out("phases over \(steps) timed steps (s/step):")
             for (name, sec) in rows.sorted(by: { $0.seconds > $1.seconds }) {
-                print(String(format: "  %-16@ %8.3f  %5.1f%%", name as NSString, sec / Double(steps), 100 * sec / max(total, 1e-12)))
+                Output.out(String(format: "  %-16@ %8.3f  %5.1f%%", name as NSString, sec / Double(steps), 100 * sec / max(total, 1e-12)))
             }
         }
-        print("FLOPs/step = fwd 2·N·P_lin + 2·N·P_lora + 4·L·B·H·T²·hd + 2·N·V·C; bwd 2·N·P_lin + 6·N·P_lora + 8·L·B·H·T²·hd + 2·N·V·C"
+        Output.out("FLOPs/step = fwd 2·N·P_lin + 2·N·P_lora + 4·L·B·H·T²·hd + 2·N·V·C; bwd 2·N·P_lin + 6·N·P_lora + 8·L·B·H·T²·hd + 2·N·V·C"
               + (checkpointing ? "; + recomputed block forward" : ""))
     }
 }

@@ -98,9 +98,9 @@ struct Estimate: ParsableCommand {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try enc.encode(rows)
-            print(String(decoding: data, as: UTF8.self))
+            Output.write(String(decoding: data, as: UTF8.self) + "\n", to: STDOUT_FILENO, json: true)
         } else {
-            print(EstimateTable.render(title: title, config: config, settings: s, rows: rows))
+            Output.out(EstimateTable.render(title: title, config: config, settings: s, rows: rows))
         }
     }
 

@@ -44,8 +44,8 @@ struct Export: ParsableCommand {
         let start = Date()
         let s = try ExportRunner.run(model: model, adapterFolder: adapter, format: format, out: out, dtype: dtype)
         let secs = Date().timeIntervalSince(start)
-        print("wrote \(s.path) (\(format.rawValue), \(dtype.rawValue), \(s.modules) adapter modules, \(String(format: "%.1f", secs)) s)")
-        if format == .peft || format == .mergedHF { print("files: \(s.files.joined(separator: ", "))") }
+        Output.out("wrote \(s.path) (\(format.rawValue), \(dtype.rawValue), \(s.modules) adapter modules, \(String(format: "%.1f", secs)) s)")
+        if format == .peft || format == .mergedHF { Output.out("files: \(s.files.joined(separator: ", "))") }
         for n in s.notes { Output.err("loratop export: note: \(n)\n") }
     }
 }

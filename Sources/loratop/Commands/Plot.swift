@@ -39,7 +39,7 @@ struct Plot: ParsableCommand {
             let (folder, x) = try Inspect.load(adapter: dir, model: model, storage: nil)
             try AtomicFile.write(Array(SpectraSVG(inspection: x, title: URL(fileURLWithPath: folder).lastPathComponent).render().utf8),
                                  to: out)
-            print("wrote \(out) (\(x.modules.count) modules, r \(x.rank); advice: \(x.advice.summary))")
+            Output.out("wrote \(out) (\(x.modules.count) modules, r \(x.rank); advice: \(x.advice.summary))")
             return
         }
         guard let metrics else { return }
@@ -50,7 +50,7 @@ struct Plot: ParsableCommand {
         let svg = SVGPlot(history: history, smoothing: smoothing, logY: logY,
                           title: URL(fileURLWithPath: metrics).lastPathComponent).render()
         try AtomicFile.write(Array(svg.utf8), to: out)
-        print("wrote \(out) (\(history.train.count) steps, \(history.eval.count) evals, \(history.changes.count) changes)")
+        Output.out("wrote \(out) (\(history.train.count) steps, \(history.eval.count) evals, \(history.changes.count) changes)")
     }
 }
 

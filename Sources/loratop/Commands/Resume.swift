@@ -30,7 +30,7 @@ struct Resume: ParsableCommand {
             // Parsed from the root, so that errors and `--help` speak of `loratop train`.
             train = try LoraTop.parseAsRoot(["train", "--resume", dir] + flags)
         } catch {
-            LoraTop.exit(withError: error)
+            LoraTop.exit(reporting: error)
         }
         try train.run()
     }

@@ -1,34 +1,48 @@
 import Foundation
 import LoRAKit
 
-/// Turns engine events into one progress line per step (and a line per eval, change and checkpoint) on stdout.
-/// It is a consumer of the same engine and events as the TUI and the JSONL log; it never drives training.
+/// Turns engine events into one progress line per step (and a line per eval, change and checkpoint) on stdout, each
+/// under the time of day, each event once. It is a consumer of the same engine and events as the TUI and the JSONL
+/// log; it never drives training.
 final class HeadlessPrinter: @unchecked Sendable {
     private let totalSteps: Int
     private let fds: [Int32]
+    private let now: () -> Double
     private var elapsed = 0.0
+    /// Seconds of the last (up to 20) steps: the ETA is the steps left at their mean, as the dashboard counts it.
+    private var recentSeconds: [Double] = []
+    /// The engine also notes each change as a message for the status line; the change line says it already.
+    private var changeNotes: [String] = []
 
     /// A printer of progress lines to `fds` (stdout, and the run's log). A write that fails (the terminal hung up, the
-    /// pipe closed, the disk is full) turns that output off for good; training is not affected.
-    init(totalSteps: Int, fds: [Int32] = [STDOUT_FILENO]) {
+    /// pipe closed, the disk is full) turns that output off for good; training is not affected. `now` gives the wall
+    /// time (seconds since 1970) the lines are stamped with.
+    init(totalSteps: Int, fds: [Int32] = [STDOUT_FILENO], now: @escaping () -> Double = { Date().timeIntervalSince1970 }) {
         self.totalSteps = totalSteps
         self.fds = fds
+        self.now = now
     }
 
     func handle(_ event: EngineEvent) {
         switch event {
         case .step(let s):
             elapsed += s.seconds
+            recentSeconds.append(s.seconds)
+            if recentSeconds.count > 20 { recentSeconds.removeFirst(recentSeconds.count - 20) }
+            let eta = Double(max(0, totalSteps - s.step)) * recentSeconds.reduce(0, +) / Double(recentSeconds.count)
             let width = String(totalSteps).count
             let step = String(s.step).leftPadded(to: width)
             print("step \(step)/\(totalSteps)  loss \(fixed(s.loss, 4))  lr \(sci(s.learningRate))  gnorm \(fixed(s.gradNorm, 3))"
-                  + "  \(fixed(Float(s.tokensPerSecond), 1)) tok/s  \(fixed(Float(s.seconds), 2)) s/step  elapsed \(clock(elapsed))")
+                  + "  \(fixed(Float(s.tokensPerSecond), 1)) tok/s  \(fixed(Float(s.seconds), 2)) s/step"
+                  + "  elapsed \(clock(elapsed))  eta \(clock(eta))")
         case .eval(let e):
             var line = "eval at step \(e.step): loss \(fixed(e.loss, 4))"
             if let em = e.exactMatch { line += "  exact match \(fixed(Float(em * 100), 1))%" }
             print(line)
         case .change(let c):
-            print("change at step \(c.step): \(c.label)" + (c.detail.map { " (\($0))" } ?? ""))
+            let text = c.label + (c.detail.map { " (\($0))" } ?? "")
+            changeNotes.append("step \(c.step): " + text)
+            print("change at step \(c.step): " + text)
         case .samples(let samples):
             for s in samples {
                 print("sample at step \(s.step): \(s.prompt.oneLine(80))")
@@ -39,6 +53,10 @@ final class HeadlessPrinter: @unchecked Sendable {
             print("checkpoint: \(path)")
         case .message(let m):
             if m.hasPrefix("saved ") { return }  // the checkpoint line says it
+            if let i = changeNotes.firstIndex(of: m) {
+                changeNotes.remove(at: i)
+                return
+            }
             print("note: \(m)")
         case .inspection(let x):
             print("inspect at step \(x.step): \(x.advice.summary)")
@@ -56,7 +74,8 @@ final class HeadlessPrinter: @unchecked Sendable {
     }
 
     private func print(_ line: String) {
-        for fd in fds { Output.write(line + "\n", to: fd) }
+        let stamped = Fmt.timeOfDay(now()) + "  " + line + "\n"
+        for fd in fds { Output.write(stamped, to: fd) }
     }
 }
 
@@ -75,8 +94,9 @@ func clock(_ seconds: Double) -> String {
 }
 
 extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
+    /// The string padded on the left with `pad` to `width` characters.
+    func leftPadded(to width: Int, with pad: Character = " ") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 
     /// The text on one line, cut to `limit` characters with "…".

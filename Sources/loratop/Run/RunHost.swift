@@ -172,6 +172,13 @@ final class RunHost {
         if let m = engine.latest.memory, mode != .foreground {
             Output.out("memory: " + m.summaryLines().joined(separator: "; "))
         }
+        if mode == .headless {
+            // A viewer prints this when it ends; a headless run has no viewer, so the run says where it left off.
+            let last = engine.latest
+            let exit: AppExit = last.status == .stopped ? .quit(saved: !last.unsavedProgress) : .finished
+            Output.err(Ending.lines(exit, id: info.id, snapshot: last, output: info.output, model: session.modelPath)
+                .joined(separator: "\n") + "\n")
+        }
         if let code = stopCode.value { return code }
         if case .failed = engine.latest.status { return 1 }
         return 0

@@ -4,25 +4,28 @@ import Glibc
 #endif
 
 /// Writes to stdout and stderr with write(2), never through FileHandle (whose `write` traps on EPIPE and EIO): a
-/// terminal that went away, a closed pipe or a full disk make a write fail quietly, never crash the run.
+/// terminal that went away, a closed pipe or a full disk make a write fail quietly, never crash the run. Text for stdout
+/// and stderr is spelled in ASCII when the locale is not UTF-8 (`TerminalText`); other descriptors (logs) get UTF-8.
 enum Output {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var broken: Set<Int32> = []
 
     /// Writes `text` to a descriptor in full; false when it failed. Once stdout or stderr has failed (the terminal or
     /// pipe is gone) no more attempts are made on it; other descriptors (a log on a full disk) are tried again next time.
+    /// `json`: the text is a JSON document (non-ASCII escaped, not spelled out, under a non-UTF-8 locale).
     @discardableResult
-    static func write(_ text: String, to fd: Int32) -> Bool {
+    static func write(_ text: String, to fd: Int32, json: Bool = false) -> Bool {
+        let isTerminalStream = fd == STDOUT_FILENO || fd == STDERR_FILENO
+        let bytes = Array((isTerminalStream ? TerminalText.forTerminal(text, json: json) : text).utf8)
         lock.lock()
         defer { lock.unlock() }
         guard !broken.contains(fd) else { return false }
-        let bytes = Array(text.utf8)
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 {
-                if fd == STDOUT_FILENO || fd == STDERR_FILENO { broken.insert(fd) }
+                if isTerminalStream { broken.insert(fd) }
                 return false
             }
             off += n

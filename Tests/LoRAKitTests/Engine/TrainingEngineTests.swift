@@ -14,6 +14,40 @@ final class TrainingEngineTests: XCTestCase {
             events.compactMap { if case .change(let c) = $0 { return c } else { return nil } }
         }
         var steps: [StepRecord] { events.compactMap { if case .step(let s) = $0 { return s } else { return nil } } }
+        var statuses: [EngineStatus] { events.compactMap { if case .status(let s) = $0 { return s } else { return nil } } }
+    }
+
+    /// The end of a run hands each phase to the next: evaluating → saving → finished, never running again between.
+    func testTheStatusesAtTheEndGoStraightThroughEvalAndSaveToFinished() {
+        let session = FakeSession(totalSteps: 3)
+        var options = EngineOptions()
+        options.evalAtEnd = true
+        options.saveAtEnd = true
+        let engine = TrainingEngine(session: session, options: options)
+        let rec = Recorder()
+        engine.observe { rec.add($0) }
+        engine.start()
+        XCTAssertTrue(engine.wait(seconds: 10))
+        XCTAssertEqual(rec.statuses, [.running, .evaluating, .saving, .finished])
+    }
+
+    /// A stop that saves goes saving → stopped; a save in the middle of the run goes back to running.
+    func testAStopThatSavesGoesFromSavingToStopped() {
+        let session = FakeSession(totalSteps: 1000)
+        session.blockingSteps = [3]
+        let engine = TrainingEngine(session: session, options: EngineOptions())
+        let rec = Recorder()
+        engine.observe { rec.add($0) }
+        engine.start()
+        session.entered.wait()
+        engine.send(.saveCheckpoint)
+        session.gate.signal()
+        var spins = 0
+        while session.saved.isEmpty && spins < 100_000 { usleep(100); spins += 1 }
+        engine.send(.stop(save: true))
+        XCTAssertTrue(engine.wait(seconds: 10))
+        XCTAssertEqual(rec.statuses, [.running, .saving, .running, .saving, .stopped])
+        XCTAssertEqual(session.saved.count, 2)
     }
 
     func testRunsToTheEndAndSavesOnce() {

@@ -27,6 +27,7 @@ final class BinaryRunner: @unchecked Sendable {
     private let stderrPipe = Pipe()
     private let lock = NSLock()
     private var lines: [String] = []
+    private var rawLines: [String] = []
     private var partial = Data()
     private var errText = Data()
 
@@ -53,7 +54,9 @@ final class BinaryRunner: @unchecked Sendable {
             self.lock.lock()
             self.partial.append(d)
             while let nl = self.partial.firstIndex(of: UInt8(ascii: "\n")) {
-                self.lines.append(String(decoding: self.partial[self.partial.startIndex..<nl], as: UTF8.self))
+                let line = String(decoding: self.partial[self.partial.startIndex..<nl], as: UTF8.self)
+                self.rawLines.append(line)
+                self.lines.append(BinaryRunner.unstamped(line))
                 self.partial.removeSubrange(self.partial.startIndex...nl)
             }
             self.lock.unlock()
@@ -68,11 +71,26 @@ final class BinaryRunner: @unchecked Sendable {
         try process.run()
     }
 
-    /// Lines printed so far.
+    /// Lines printed so far, without the time of day headless lines start with ("01:02:03  step 1/5 …" as "step 1/5 …").
     var output: [String] {
         lock.lock()
         defer { lock.unlock() }
         return lines
+    }
+
+    /// Lines printed so far, as printed.
+    var rawOutput: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return rawLines
+    }
+
+    /// `line` without a leading "HH:MM:SS  " stamp.
+    static func unstamped(_ line: String) -> String {
+        let b = Array(line.utf8.prefix(10))
+        let digits = [0, 1, 3, 4, 6, 7].allSatisfy { $0 < b.count && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[$0]) }
+        guard b.count == 10, digits, b[2] == UInt8(ascii: ":"), b[5] == UInt8(ascii: ":"), b[8] == 32, b[9] == 32 else { return line }
+        return String(line.dropFirst(10))
     }
 
     /// What the process wrote to stderr so far.

@@ -60,6 +60,37 @@ final class HeadlessRunTests: XCTestCase {
         XCTAssertEqual(state.lora.rank, 16)
         XCTAssertEqual(state.lora.alpha, 32)
         XCTAssertEqual(meta.history.changes.count, 3)
+
+        // Each event once, every progress line under the time of day with an ETA, the statuses in order.
+        XCTAssertEqual(run.output.filter { $0.contains("16→32") }.count, 1, "\(run.output)")
+        XCTAssertFalse(run.output.contains { $0.hasPrefix("note: step") }, "a change is not repeated as a note")
+        let printed = run.rawOutput.filter { !$0.hasPrefix("loratop: ") && !$0.hasPrefix("memory: ") }
+        XCTAssertTrue(printed.allSatisfy { BinaryRunner.unstamped($0) != $0 }, "\(printed.prefix(3))")
+        XCTAssertTrue(run.output.filter { $0.hasPrefix("step ") }.allSatisfy { $0.contains(" eta ") })
+        let statuses = log.filter { $0["type"] as? String == "status" }.compactMap { $0["status"] as? String }
+        XCTAssertEqual(statuses.first, "running")
+        XCTAssertEqual(statuses.suffix(2), ["saving", "stopped"], "the stop's save hands over to stopped: \(statuses)")
+        // The ending says where the adapter is (the stop's checkpoint) and how to go on.
+        let last = try XCTUnwrap(run.output.last { $0.hasPrefix("checkpoint: ") }).dropFirst("checkpoint: ".count)
+        XCTAssertTrue(run.errors.contains("  adapter:      \(last)"), run.errors)
+        XCTAssertTrue(run.errors.contains("  resume:       loratop resume \(out)"), run.errors)
+    }
+
+    /// Under a locale that is not UTF-8 nothing printed is outside ASCII: start-up lines, progress, changes, errors.
+    func testACLocalePrintsOnlyASCII() throws {
+        let out = tempDir()
+        let run = try BinaryRunner(trainArgs(out), environment: ["LANG": "C", "LC_ALL": "C"])
+        try run.waitForLine(stepLine(1))
+        run.send("alpha 32")
+        run.send("bogus")
+        try run.waitForLine { $0.hasPrefix("change at step") }
+        run.send("stop")
+        XCTAssertEqual(try run.waitForExit(), 0, run.errors)
+        let text = run.rawOutput.joined(separator: "\n") + run.errors
+        XCTAssertTrue(text.unicodeScalars.allSatisfy(\.isASCII), text.unicodeScalars.filter { !$0.isASCII }.map(String.init).joined())
+        XCTAssertTrue(run.output.contains { $0.contains("alpha 16->32") }, "\(run.output)")
+        XCTAssertTrue(run.errors.contains("unknown command `bogus`"), run.errors)
+        XCTAssertTrue(text.contains(" alpha16 on "), "the start-up line spells the symbols")
     }
 
     private func signalRun(_ sig: Int32, expect code: Int32) throws {
