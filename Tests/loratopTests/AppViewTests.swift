@@ -74,8 +74,9 @@ final class AppViewTests: XCTestCase {
         XCTAssertTrue(all.contains("unaccounted"), "resident memory beyond the accounting gets its own bar")
         XCTAssertTrue(all.contains("QLoRA NF4") && all.contains("0.19×") && all.contains("5.4× less") && all.contains("4.50"))
         XCTAssertTrue(all.contains("LT-BOLT-QUARTZ-STAR  (adapted matches)"))
-        XCTAssertTrue(lines[38].contains("pending: rank 32") && lines[38].contains("last change: step 60: r 8→16"))
-        XCTAssertEqual(lines[38].components(separatedBy: "r 8→16").count, 2, "the change is not repeated by its message")
+        XCTAssertTrue(lines[37].contains("pending: rank 32 │ last change, step 60: r 8→16"), lines[37])
+        XCTAssertEqual(all.components(separatedBy: "step 60: r 8→16").count, 2, "the change is not repeated by its message")
+        XCTAssertFalse(lines[38].contains("r 8→16"), "the message row has the last message, not the change again")
         XCTAssertTrue(lines[39].contains("q quit") && lines[39].contains("? help"))
         // Chart: braille dots, y labels, x labels up to the planned steps.
         XCTAssertTrue(lines[1...20].contains { $0.unicodeScalars.contains { (0x2801...0x28FF).contains($0.value) } })

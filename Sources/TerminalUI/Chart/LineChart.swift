@@ -304,12 +304,18 @@ public struct LineChart: Widget {
             guard case .points(let g) = series[c.series].pattern else { continue }
             buffer.set(x: plot.x + c.col, y: plot.y + c.row, Cell(g, style: series[c.series].style), clip: plot)
         }
-        for m in markers where m.x >= xr.lowerBound && m.x <= xr.upperBound && !m.label.isEmpty {
+        // Labels stack: one that would touch a label already placed goes a row lower (several changes at one step
+        // read as a column of labels), down to half the plot; one with no room left is not drawn (the change log has it).
+        var placed = [[Range<Int>]](repeating: [], count: max(1, (plot.height + 1) / 2))
+        for m in markers.sorted(by: { $0.x < $1.x }) where m.x >= xr.lowerBound && m.x <= xr.upperBound && !m.label.isEmpty {
             let col = dot(ChartPoint(x: m.x, y: yr.lowerBound)).0 / dx
             let w = m.label.terminalWidth
             let x = plot.x + col + 1 + w <= plot.maxX ? plot.x + col + 1 : max(plot.x, plot.x + col - w)
-            buffer.put(m.label.truncated(toWidth: plot.maxX - x, ellipsis: glyphs.ellipsis), x: x, y: plot.y,
-                       style: m.style, clip: plot)
+            let text = m.label.truncated(toWidth: plot.maxX - x, ellipsis: glyphs.ellipsis)
+            let span = x..<(x + text.terminalWidth + 1)  // and a blank after it
+            guard let row = placed.indices.first(where: { r in !placed[r].contains { $0.overlaps(span) } }) else { continue }
+            placed[row].append(span)
+            buffer.put(text, x: x, y: plot.y + row, style: m.style, clip: plot)
         }
     }
 }

@@ -56,6 +56,10 @@ struct AppState: Sendable {
     var showHelp = false
     /// First help line shown (the help scrolls when the terminal is short).
     var helpScroll = 0
+    /// The change log overlay (key c): every applied change and what is pending.
+    var showChanges = false
+    /// How many lines the change log is scrolled back from its newest line.
+    var changesBack = 0
     var confirmQuit = false
     var scroll = 0
     var width = 0
@@ -178,6 +182,7 @@ func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
         guard state.quitting == nil else { return [] }
         state.confirmQuit = false
         state.showHelp = false
+        state.showChanges = false
         state.quitting = true
         state.stopSignal = sig
         return [.quit(save: true)]
@@ -205,6 +210,13 @@ func reduce(_ state: inout AppState, _ event: AppEvent) -> [Effect] {
             state.showHelp = false
             if action == .cancel { return [] }
         }
+        if state.showChanges, [.scrollUp, .scrollDown, .pageUp, .pageDown].contains(action) {
+            return scrollChanges(&state, action)
+        }
+        if state.showChanges, action != .toggleChanges, action != .quit, action != .redraw, action != .suspend {
+            state.showChanges = false
+            if action == .cancel { return [] }
+        }
         return refuseUnsupported(&state, perform(&state, action))
     }
 }
@@ -229,6 +241,19 @@ private func scrollHelp(_ state: inout AppState, _ action: Action) -> [Effect] {
     default: delta = 10
     }
     state.helpScroll = min(max(0, state.helpScroll + delta), max(0, KeyMap.helpLines().count - 1))
+    return []
+}
+
+/// Scrolls the change log: up goes back in time, down towards the newest change (where it opens).
+private func scrollChanges(_ state: inout AppState, _ action: Action) -> [Effect] {
+    let delta: Int
+    switch action {
+    case .scrollUp: delta = 1
+    case .scrollDown: delta = -1
+    case .pageUp: delta = 10
+    default: delta = -10
+    }
+    state.changesBack = min(max(0, state.changesBack + delta), max(0, ChangeLogView.lines(state).count - 1))
     return []
 }
 
@@ -330,6 +355,10 @@ private func perform(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.showHelp.toggle()
         state.helpScroll = 0
         return []
+    case .toggleChanges:
+        state.showChanges.toggle()
+        state.changesBack = 0
+        return []
     case .suspend:
         return [.suspend]
     case .redraw:
@@ -353,6 +382,7 @@ private func perform(_ state: inout AppState, _ action: Action) -> [Effect] {
         return []
     case .cancel:
         state.showHelp = false
+        state.showChanges = false
         return []
     }
 }

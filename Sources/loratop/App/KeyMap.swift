@@ -17,6 +17,7 @@ enum Action: Equatable, Sendable {
     case toggleInside, cycleInsideMetric
     case selectLeft, selectRight
     case toggleHelp
+    case toggleChanges
     case redraw
     case scrollUp, scrollDown, pageUp, pageDown
     case cancel
@@ -96,6 +97,7 @@ enum KeyMap {
         Binding(keys: [.char("i")], action: .toggleInside, help: "Inside: the update layer by layer, spectra, rank advice", group: "view"),
         Binding(keys: [.char("m")], action: .cycleInsideMetric, help: "Inside: relative size / eff. rank / grad / quant error", group: "view"),
         Binding(keys: [.left, .right], action: .selectLeft, help: "Inside: select a layer (↑↓ a module)", group: "view"),
+        Binding(keys: [.char("c")], action: .toggleChanges, help: "change log: every applied change, what is pending (↑↓ scroll)", group: "view"),
         Binding(keys: [.char("?"), .f1], action: .toggleHelp, help: "this help", group: "view"),
         Binding(keys: [.ctrl("l")], action: .redraw, help: "redraw the screen", group: "view"),
         Binding(keys: [.up, .char("k"), .down, .char("j")], action: .scrollUp, help: "scroll samples and messages", group: "view"),

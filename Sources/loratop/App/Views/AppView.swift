@@ -29,6 +29,8 @@ enum AppView {
             confirmQuit(state, ctx, into: &buf, area: area)
         } else if state.showHelp {
             help(state, ctx, into: &buf, area: area)
+        } else if state.showChanges {
+            ChangeLogView.render(state, ctx, into: &buf, area: area)
         }
         return buf
     }
@@ -41,9 +43,9 @@ enum AppView {
         buf.render(Text(text, style: ctx.style(.warning), wrap: true, alignment: .center), in: box)
     }
 
-    /// Every panel: header; chart beside adapter and throughput; memory; samples; info and status rows.
+    /// Every panel: header; chart beside adapter and throughput; memory; samples; the change, message and status rows.
     static func dashboard(_ state: AppState, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
-        let rows = area.rows([.fixed(1), .fill, .fixed(10), .fixed(7), .fixed(2)])
+        let rows = area.rows([.fixed(1), .fill, .fixed(10), .fixed(7), .fixed(3)])
         StatusView.header(state, ctx, into: &buf, area: rows[0])
         let top = rows[1].columns([.fill, .fixed(46)])
         if state.inside.visible {

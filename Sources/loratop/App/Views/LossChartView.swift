@@ -127,7 +127,7 @@ enum LossChartView {
         return ctx.arrows("\(state.chart.logY ? "log" : "linear") · smoothing \(String(format: "%.2f", state.chart.smoothing)) · \(zoom)")
     }
 
-    /// Draws the chart in a titled box (the chart writes marker labels on its top row).
+    /// Draws the chart in a titled box (the chart stacks the labels of changes that land close together).
     static func render(_ state: AppState, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
         guard !area.isEmpty else { return }
         buf.render(ctx.box(ctx.arrows("Loss (nats/token) · x: step"), right: caption(state, ctx)), in: area)
@@ -140,38 +140,6 @@ enum LossChartView {
                      ellipsis: ctx.glyphs.ellipsis)
             return
         }
-        var unlabelled = chart
-        unlabelled.markers = chart.markers.map { ChartMarker(x: $0.x, label: "", style: $0.style) }
-        buf.render(unlabelled, in: inner)
-        drawMarkerLabels(chart, ctx, into: &buf, area: inner)
-    }
-
-    /// Marker labels right of their lines, stacked onto the next rows when they would overlap (the chart's own
-    /// labels all go on one row and overwrite each other). The plot rectangle is found from the axis corner.
-    static func drawMarkerLabels(_ chart: LineChart, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
-        guard !chart.markers.isEmpty, let xr = chart.xRange, xr.upperBound > xr.lowerBound else { return }
-        var corner: (x: Int, y: Int)?
-        search: for y in stride(from: area.maxY - 1, through: area.y, by: -1) {
-            for x in area.x..<area.maxX where buf[x, y].symbol == ctx.glyphs.axisCorner && buf[x, y].style == chart.axisStyle {
-                corner = (x, y)
-                break search
-            }
-        }
-        guard let c = corner else { return }
-        let top = area.y + (area.height >= 4 ? 1 : 0)
-        let plot = Rect(x: c.x + 1, y: top, width: area.maxX - c.x - 1, height: c.y - top)
-        guard plot.width > 0, plot.height > 0 else { return }
-        let dx = ctx.glyphs.chartMode == .braille ? 2 : 1
-        let rows = min(3, plot.height)
-        var ends = [Int](repeating: plot.x - 1, count: rows)
-        for m in chart.markers.sorted(by: { $0.x < $1.x }) where xr.contains(m.x) && !m.label.isEmpty {
-            let f = (m.x - xr.lowerBound) / (xr.upperBound - xr.lowerBound)
-            let col = plot.x + Int((f * Double(plot.width * dx - 1)).rounded()) / dx
-            let w = m.label.terminalWidth
-            let x = col + 1 + w <= plot.maxX ? col + 1 : max(plot.x, col - w)
-            guard let row = (0..<rows).first(where: { ends[$0] < x }) else { continue }
-            buf.put(m.label, x: x, y: plot.y + row, style: m.style, clip: plot)
-            ends[row] = x + w
-        }
+        buf.render(chart, in: inner)
     }
 }

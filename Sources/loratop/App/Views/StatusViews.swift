@@ -79,27 +79,49 @@ enum StatusView {
         return (parts.isEmpty ? "" : parts.joined(separator: " ") + " · ") + "\(secs) s"
     }
 
-    /// Pending changes, the last applied change and the last message.
-    static func infoSpans(_ state: AppState, _ ctx: ViewContext) -> [Span] {
+    /// What is pending and what was applied last, apart: "pending: lr 1e-4 │ step 6: α 16→32 (scale 4), r 8→4
+    /// (truncated-SVD error 8.64%)". Every change of the last step that had any is listed, each with its detail.
+    static func changeSpans(_ state: AppState, _ ctx: ViewContext) -> [Span] {
         let s = state.snapshot
         var spans: [Span] = []
         if !s.pending.isEmpty {
-            spans += [ctx.span(" pending: ", .inactiveFg),
-                      ctx.span(s.pending.map(\.label).joined(separator: ", "), .pending)]
+            spans += [ctx.span(" pending: ", .inactiveFg), ctx.span(s.pending.map(\.label).joined(separator: ", "), .pending)]
         }
-        let lastChange = s.changes.last(where: { $0.kind != "restart" })
-        if let c = lastChange {
-            spans += [ctx.span(" last change: ", .inactiveFg), ctx.span("step \(c.step): \(c.label)", .applied)]
+        let applied = s.changes.filter { $0.kind != "restart" }
+        if let step = applied.last?.step {
+            let last = applied.filter { $0.step == step }
+            if !spans.isEmpty { spans.append(ctx.span(" " + ctx.glyphs.vertical, .divLine)) }
+            spans.append(ctx.span(" last change, step \(step): ", .inactiveFg))
+            for (i, c) in last.enumerated() {
+                if i > 0 { spans.append(ctx.span(", ", .inactiveFg)) }
+                spans.append(ctx.span(c.label, .applied))
+                if let d = c.detail { spans.append(ctx.span(" (\(d))", .mainFg)) }
+            }
+            if applied.count > last.count { spans.append(ctx.span("  c log", .inactiveFg)) }
         }
+        return spans.map { Span(ctx.arrows($0.text), style: $0.style) }
+    }
+
+    /// The last message (unless it only repeats a change the change row shows) and this viewer's own note.
+    static func messageSpans(_ state: AppState, _ ctx: ViewContext) -> [Span] {
+        let s = state.snapshot
+        var spans: [Span] = []
         // The engine also notes each change as a message; do not say it twice.
-        if let m = s.messages.last, !(lastChange.map { m.hasPrefix("step \($0.step): \($0.label)") } ?? false) {
+        let said = Set(s.changes.map { "step \($0.step): \($0.label)" + ($0.detail.map { " (\($0))" } ?? "") })
+        if let m = s.messages.last, !said.contains(m) {
             let failed: Bool
             if case .failed = s.status { failed = true } else { failed = false }
-            spans += [ctx.span(" · ", .inactiveFg), ctx.span(m.oneLine(200), failed ? .error : .mainFg)]
+            spans.append(ctx.span(" " + m.oneLine(200), failed ? .error : .mainFg))
         }
-        if let note = state.viewerNote { spans += [ctx.span(" · ", .inactiveFg), ctx.span(note, .warning)] }
-        if spans.isEmpty { spans = [ctx.span(" no changes yet", .inactiveFg)] }
+        if let note = state.viewerNote { spans += [ctx.span(spans.isEmpty ? " " : " · ", .inactiveFg), ctx.span(note, .warning)] }
         return spans.map { Span(ctx.arrows($0.text), style: $0.style) }
+    }
+
+    /// The change row and the message row on one line, apart (compact layouts).
+    static func infoSpans(_ state: AppState, _ ctx: ViewContext) -> [Span] {
+        let changes = changeSpans(state, ctx), message = messageSpans(state, ctx)
+        if changes.isEmpty && message.isEmpty { return [ctx.span(" no changes yet", .inactiveFg)] }
+        return changes + (changes.isEmpty || message.isEmpty ? [] : [ctx.span(" " + ctx.glyphs.vertical, .divLine)]) + message
     }
 
     /// Key hints that fit in `width` columns: `q quit` (or what leaves) always, `? help` as long as it fits, and the
@@ -123,19 +145,26 @@ enum StatusView {
         if state.snapshot.status == .finished {
             // nothing trains any more: no pause, no live settings; a new run, an eval, samples or a save still apply
             let again = state.unsupported["restart"] == nil ? ["n new run"] : []
-            return ["q quit", "d detach"] + again + ["e eval", "g sample", "s save", "? help"]
+            return ["q quit", "d detach"] + again + ["e eval", "g sample", "s save", "c changes", "? help"]
         }
         let pause = state.pausedOrPausing ? "space resume" : "space pause"
         let rank = state.unsupported["rank"] == nil ? ["r/R rank"] : []
         let base = state.unsupported["quant"] == nil ? ["b base"] : []
-        return ["q quit", "d detach", pause] + rank + ["a/A alpha", "l/L lr"] + base + ["? help"]
+        return ["q quit", "d detach", pause] + rank + ["a/A alpha", "l/L lr"] + base + ["c changes", "? help"]
     }
 
     /// Draws the info row and the status line.
     static func footer(_ state: AppState, _ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
         guard !area.isEmpty else { return }
         let status = ctx.palette.style(fg: .statusFg, bg: .statusBg)
-        if area.height >= 2 {
+        if area.height >= 3 {
+            // changes on a row of their own, the last message on the next
+            let changes = changeSpans(state, ctx)
+            buf.render(StatusLine(left: changes.isEmpty ? [ctx.span(" no changes yet", .inactiveFg)] : changes, right: [],
+                                  style: ctx.style(.mainFg), ellipsis: ctx.glyphs.ellipsis), in: area.top(1))
+            buf.render(StatusLine(left: messageSpans(state, ctx), right: [], style: ctx.style(.mainFg),
+                                  ellipsis: ctx.glyphs.ellipsis), in: area.top(2).bottom(1))
+        } else if area.height >= 2 {
             buf.render(StatusLine(left: infoSpans(state, ctx), right: [], style: ctx.style(.mainFg),
                                   ellipsis: ctx.glyphs.ellipsis), in: area.top(1))
         }
