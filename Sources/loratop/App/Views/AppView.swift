@@ -35,12 +35,24 @@ enum AppView {
         return buf
     }
 
-    /// The "terminal too small" message, wrapped and centred; q still quits.
+    /// The "terminal too small" message, wrapped and centred; q still quits. The longest wording whose words all fit
+    /// whole is shown, down to a lone "q" in a 1×1 terminal: never a word cut in half.
     static func tooSmall(_ ctx: ViewContext, into buf: inout CellBuffer, area: Rect) {
-        let text = ctx.arrows("terminal too small (need \(minimum.width)×\(minimum.height)) — q quits")
+        let text = tooSmallText(ctx, area.size)
         let lines = TextWrap.wrap(text, width: area.width)
         let box = area.centered(width: area.width, height: min(area.height, lines.count))
         buf.render(Text(text, style: ctx.style(.warning), wrap: true, alignment: .center), in: box)
+    }
+
+    /// The wording of the "too small" message for `size`.
+    static func tooSmallText(_ ctx: ViewContext, _ size: Size) -> String {
+        let need = "\(minimum.width)×\(minimum.height)"
+        let wordings = ["terminal too small (need \(need)) — q quits", "too small: need \(need) — q quits",
+                        "too small — q quits", "q quits", "q"].map(ctx.arrows)
+        return wordings.first { w in
+            w.split(separator: " ").allSatisfy { String($0).terminalWidth <= size.width }
+                && TextWrap.wrap(w, width: size.width).count <= size.height
+        } ?? "q"
     }
 
     /// Every panel: header; chart beside adapter and throughput; memory; samples; the change, message and status rows.

@@ -171,11 +171,14 @@ enum StatusView {
         let s = state.snapshot
         // the status word alone (a failure's reason is on the info row and in the header), so the keys keep room
         var left = [Span(" " + s.status.label + " ", style: status.adding(.bold))]
-        if area.height < 2, !s.pending.isEmpty {
-            left.append(Span("pending: " + s.pending.map(\.label).joined(separator: ", ") + " ", style: status))
-        }
         let room = area.width - left[0].text.terminalWidth - 1
-        let right = [Span(ctx.arrows(hints(state, width: room)), style: status)]
+        let keys = ctx.arrows(hints(state, width: room))
+        if area.height < 2, !s.pending.isEmpty {
+            // only whole, in what the keys leave
+            let pending = ctx.arrows("pending: " + s.pending.map(\.label).joined(separator: ", ") + " ")
+            if pending.terminalWidth <= room - keys.terminalWidth { left.append(Span(pending, style: status)) }
+        }
+        let right = [Span(keys, style: status)]
         buf.render(StatusLine(left: left.map { Span(ctx.arrows($0.text), style: $0.style) }, right: right, style: status,
                               ellipsis: ctx.glyphs.ellipsis), in: area.bottom(1))
     }
