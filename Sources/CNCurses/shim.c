@@ -9,6 +9,9 @@
 #include <unistd.h>
 #include <poll.h>
 
+/* The stream curses draws on (stdout, or the one cnc_start_on opened). */
+static FILE *cnc_out = NULL;
+
 WINDOW *cnc_stdscr(void) { return stdscr; }
 int cnc_colors(void) { return COLORS; }
 int cnc_color_pairs(void) { return COLOR_PAIRS; }
@@ -43,6 +46,7 @@ int cnc_start_on(const char *term, int in_fd, int out_fd, int *colors, int *pair
     FILE *in = in_fd >= 0 ? fdopen(dup(in_fd), "r") : stdin;
     FILE *out = out_fd >= 0 ? fdopen(dup(out_fd), "w") : stdout;
     if (in == NULL || out == NULL) return -1;
+    cnc_out = out;
     if (cnc_screen != NULL) { delscreen(cnc_screen); cnc_screen = NULL; }
     cnc_screen = newterm(term, out, in);
     if (cnc_screen == NULL) return -1;
@@ -69,11 +73,24 @@ int cnc_start_on(const char *term, int in_fd, int out_fd, int *colors, int *pair
 
 int cnc_is_active(void) { return cnc_active_flag ? 1 : 0; }
 
+static int cnc_put_out(int c) { return fputc(c, cnc_out != NULL ? cnc_out : stdout); }
+
+/* A capability string, or NULL when the terminal lacks it. */
+static const char *cnc_capability(const char *name) {
+    char *s = tigetstr(name);
+    return (s == NULL || s == (char *)-1 || s[0] == 0) ? NULL : s;
+}
+
 void cnc_end(void) {
     if (!cnc_active_flag) return;
     cnc_active_flag = 0;
     curs_set(1);
+    /* Terminals with an alternate screen (smcup / rmcup) give the shell's screen back by themselves. Those without
+       (vt100, linux, ...) would keep the last frame: clear it, so the prompt comes back on an empty screen. */
+    int alternate = cnc_capability("rmcup") != NULL;
     endwin();
+    const char *clear = cnc_capability("clear");
+    if (!alternate && clear != NULL) tputs(clear, 1, cnc_put_out);
     fflush(NULL);
 }
 

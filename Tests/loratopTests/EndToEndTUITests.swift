@@ -134,7 +134,10 @@ final class EndToEndTUITests: XCTestCase {
         }
     }
 
-    func binary() throws -> (tmux: String, loratop: String) {
+    func binary() throws -> (tmux: String, loratop: String) { try Self.tools() }
+
+    /// tmux and the built loratop, or a skip saying which is missing.
+    static func tools() throws -> (tmux: String, loratop: String) {
         guard let tmux = Self.which("tmux") else {
             throw XCTSkip("tmux is not installed (the setup script installs it: apt-get install tmux)")
         }
@@ -163,7 +166,7 @@ final class EndToEndTUITests: XCTestCase {
         if requirePending {
             XCTAssertTrue(pending.screen.contains("rank      8 → 16 (pending)"), "pending not shown:\n\(pending.screen)")
         }
-        let applied = t.wait { $0.contains("last change: step") && $0.contains("r 8→16") && $0.contains("rank      16 ") }
+        let applied = t.wait { $0.contains("last change, step") && $0.contains("r 8→16") && $0.contains("rank      16 ") }
         XCTAssertTrue(applied.ok, "rank change not applied:\n\(applied.screen)")
 
         // ? shows the help generated from the key table; Esc closes it.
@@ -258,11 +261,11 @@ final class EndToEndTUITests: XCTestCase {
         let pendingThere = t.wait(10, every: 0.02) { $0.contains("8 → 16 (pending)") }
         XCTAssertTrue(pendingHere.ok, "the sender's pane: \(pendingHere.screen)")
         XCTAssertTrue(pendingThere.ok, "the other viewer did not see it pending: \(pendingThere.screen)")
-        let appliedHere = second.wait(60) { $0.contains("r 8→16") && $0.contains("last change: step") }
-        let appliedThere = t.wait(60) { $0.contains("r 8→16") && $0.contains("last change: step") }
+        let appliedHere = second.wait(60) { $0.contains("r 8→16") && $0.contains("last change, step") }
+        let appliedThere = t.wait(60) { $0.contains("r 8→16") && $0.contains("last change, step") }
         XCTAssertTrue(appliedHere.ok && appliedThere.ok, "\(appliedHere.screen)\n\(appliedThere.screen)")
         func changeStep(_ screen: String) -> String? {
-            screen.range(of: "last change: step [0-9]+", options: .regularExpression).map { String(screen[$0]) }
+            screen.range(of: "last change, step [0-9]+", options: .regularExpression).map { String(screen[$0]) }
         }
         XCTAssertEqual(changeStep(appliedHere.screen), changeStep(appliedThere.screen), "both viewers show the same step")
     }

@@ -231,7 +231,7 @@ final class SSHDropTests: XCTestCase {
         let seen = t.wait(60) { $0.contains("Loss (nats/token)") && $0.contains("RUNNING") }
         XCTAssertTrue(seen.ok, "remote attach did not draw:\n\(seen.screen)")
         t.type("R")
-        XCTAssertTrue(t.wait(60) { $0.contains("r 8→16") && $0.contains("last change: step") }.ok, t.screen())
+        XCTAssertTrue(t.wait(60) { $0.contains("r 8→16") && $0.contains("last change, step") }.ok, t.screen())
         t.type("d")
         let left = t.wait(10) { $0.contains("detached from run \(entry.run.id)@") && $0.contains("EXIT=0") }
         XCTAssertTrue(left.ok, left.screen)
