@@ -189,6 +189,7 @@ public final class TrainingEngine: @unchecked Sendable {
 
     private func run() {
         lastSave = options.clock()
+        memory = session.memoryReport()  // the first frame (a fresh run's or a resumed one's) has the figures
         setStatus(paused ? .paused : .running)
         while true {
             applyPendingCommands()
@@ -274,6 +275,7 @@ public final class TrainingEngine: @unchecked Sendable {
                 inspectionStale = true
                 history.changes.append(event)
                 unsaved = true
+                memory = session.memoryReport()  // a new rank or storage changes the figures now, not a step later
                 emit(.change(event))
                 emit(.settings(session.settings, trainableParameters: session.trainableParameters))
                 note("step \(event.step): \(event.label)" + (event.detail.map { " (\($0))" } ?? ""))

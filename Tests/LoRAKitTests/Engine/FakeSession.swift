@@ -81,6 +81,11 @@ final class FakeSession: TrainingSession, @unchecked Sendable {
         step = 0
     }
 
+    /// Memory figures that follow the rank: 1 KiB of adapter per unit of rank.
+    func memoryReport() -> MemoryReport? {
+        MemoryReport(components: [MemoryComponent("LoRA A/B", bytes: settings.rank * 1024, kind: .adapters)])
+    }
+
     /// How many times the engine asked for an inspection.
     var inspections = 0
     func inspect() throws -> UpdateInspection? {

@@ -31,6 +31,25 @@ final class TrainingEngineTests: XCTestCase {
         XCTAssertEqual(rec.statuses, [.running, .evaluating, .saving, .finished])
     }
 
+    /// The memory figures are there before the first step (a resumed run's first frame) and follow a rank change at
+    /// once, not a step later.
+    func testMemoryFiguresComeWithTheFirstFrameAndFollowAChangeAtOnce() {
+        let session = FakeSession(totalSteps: 1000)
+        session.blockingSteps = [1, 2]
+        let engine = TrainingEngine(session: session, options: EngineOptions())
+        engine.start()
+        session.entered.wait()                       // inside step 1
+        XCTAssertEqual(engine.latest.memory?.components.first?.bytes, 8 * 1024, "rank 8 before any step")
+        engine.send(.setRank(16))
+        session.gate.signal()
+        session.entered.wait()                       // inside step 2: the change was applied at the boundary before it
+        XCTAssertEqual(engine.latest.settings.rank, 16)
+        XCTAssertEqual(engine.latest.memory?.components.first?.bytes, 16 * 1024, "the figures of rank 16 before step 2 ends")
+        engine.send(.stop(save: false))
+        session.gate.signal()
+        XCTAssertTrue(engine.wait(seconds: 10))
+    }
+
     /// A stop that saves goes saving → stopped; a save in the middle of the run goes back to running.
     func testAStopThatSavesGoesFromSavingToStopped() {
         let session = FakeSession(totalSteps: 1000)
