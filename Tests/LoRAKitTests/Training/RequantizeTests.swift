@@ -34,4 +34,47 @@ final class RequantizeTests: XCTestCase {
         XCTAssertThrowsError(try run.apply(.setQuantization("source")), "a random preset has no file to train on as stored")
         XCTAssertTrue((run.memoryReport()?.components.map(\.name) ?? []).contains("base f32"))
     }
+
+    /// The memory report after each transition a person makes (start, `b` to int8, `R` to rank 16, a resume of the
+    /// checkpoint): one base row in the current storage, the embeddings apart, adapter rows sized by the current rank.
+    func testTheMemoryReportFollowsEveryTransition() throws {
+        var o = RunOptions()
+        o.model = "preset:tiny"
+        o.data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("sample-data/logbook.txt").path
+        o.seqLen = 32
+        o.batchSize = 2
+        o.maxSteps = 10
+        o.output = NSTemporaryDirectory() + "memory-transitions-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: o.output) }
+        let run = try TrainingRun(options: o)
+        func check(_ run: TrainingRun, storage: String, _ label: String) throws {
+            let report = try XCTUnwrap(run.memoryReport(), label)
+            let names = report.components.map(\.name)
+            XCTAssertEqual(names.filter { $0.hasPrefix("base ") }, ["base \(storage)"], "\(label): \(names)")
+            XCTAssertEqual(names.filter { $0.hasPrefix("embeddings ") }.count, 1, "\(label): \(names)")
+            let adapter = try XCTUnwrap(report.components.first { $0.name == "LoRA A/B" }, label)
+            XCTAssertEqual(adapter.bytes, run.trainableParameters * 4, label)
+            XCTAssertEqual(report.components.first { $0.name == "AdamW m, v" }?.bytes, run.trainableParameters * 8, label)
+            XCTAssertEqual(report.bytes(of: .baseWeights), report.components.filter { $0.kind == .baseWeights }.reduce(0) { $0 + $1.bytes }, label)
+            XCTAssertNotNil(report.process?.residentBytes, "\(label): resident measured alongside")
+        }
+        try check(run, storage: "f32", "start")
+        _ = try run.trainStep()
+        let f32Base = try XCTUnwrap(run.memoryReport()?.components.first { $0.name == "base f32" }).bytes
+        _ = try run.apply(.setQuantization("int8"))
+        try check(run, storage: "int8", "after b")
+        let int8Base = try XCTUnwrap(run.memoryReport()?.components.first { $0.name == "base int8" }).bytes
+        XCTAssertLessThan(Double(int8Base), 0.3 * Double(f32Base), "int8 is about a quarter of f32 (with its scales)")
+        let r8 = run.trainableParameters
+        _ = try run.apply(.setRank(16))
+        XCTAssertEqual(run.trainableParameters, 2 * r8)
+        try check(run, storage: "int8", "after R")
+        _ = try run.trainStep()
+        let saved = try run.saveCheckpoint(history: TrainingHistory())
+
+        let resumed = try TrainingRun(options: try TrainingRun.storedOptions(resume: saved), resume: saved)
+        try check(resumed, storage: "int8", "after resume")
+        XCTAssertEqual(resumed.trainableParameters, 2 * r8)
+    }
 }
