@@ -24,12 +24,16 @@ public struct Dataset: Sendable {
     public let examples: [TokenizedExample]
     /// What loading did.
     public let stats: DatasetStats
+    /// The file line each example came from (0 for the windows of plain text): the questions of a held-out split
+    /// are the records of its lines.
+    public let lines: [Int]
 
-    /// Examples and stats as given (e.g. after a split).
-    public init(format: DatasetFormat, examples: [TokenizedExample], stats: DatasetStats) {
+    /// Examples and stats as given (e.g. after a split); `lines` are their source lines (zeros when not given).
+    public init(format: DatasetFormat, examples: [TokenizedExample], stats: DatasetStats, lines: [Int]? = nil) {
         self.format = format
         self.examples = examples
         self.stats = stats
+        self.lines = lines ?? [Int](repeating: 0, count: examples.count)
     }
 
     /// Reads and tokenizes `url`. `maxLength` is the most tokens per example (sequence length + 1: the inputs
@@ -46,10 +50,11 @@ public struct Dataset: Sendable {
         }
         var stats = DatasetStats()
         var examples = [TokenizedExample]()
+        var lines = [Int]()
         examples.reserveCapacity(file.records.count)
         let eos = tokenizer.specialIDs.eos.map { [$0] } ?? []
 
-        func add(_ ex: TokenizedExample) {
+        func add(_ ex: TokenizedExample, line: Int = 0) {
             stats.longest = max(stats.longest, ex.ids.count)
             var ex = ex
             if ex.ids.count > maxLength {
@@ -64,6 +69,7 @@ public struct Dataset: Sendable {
             stats.tokens += ex.ids.count
             stats.trainedTokens += ex.trainedCount
             examples.append(ex)
+            lines.append(line)
         }
 
         if file.format == .plainText {
@@ -84,17 +90,18 @@ public struct Dataset: Sendable {
             return Dataset(format: file.format, examples: examples, stats: stats)
         }
 
-        for (_, record) in file.records {
+        for (line, record) in file.records {
             switch record {
             case .text(let text):
                 let ids = tokenizer.encode(text) + eos
-                add(TokenizedExample(ids: ids, trained: [Bool](repeating: true, count: ids.count)))
+                add(TokenizedExample(ids: ids, trained: [Bool](repeating: true, count: ids.count)), line: line)
             case .promptCompletion(let prompt, let completion):
                 let p = tokenizer.encode(prompt)
                 let c = tokenizer.encode(completion) + eos
-                add(TokenizedExample(ids: p + c, trained: [Bool](repeating: false, count: p.count) + [Bool](repeating: true, count: c.count)))
+                add(TokenizedExample(ids: p + c, trained: [Bool](repeating: false, count: p.count) + [Bool](repeating: true, count: c.count)),
+                    line: line)
             case .chat, .alpaca:
-                add(template.encode(record.messages ?? [], addGenerationPrompt: false, tokenizer: tokenizer))
+                add(template.encode(record.messages ?? [], addGenerationPrompt: false, tokenizer: tokenizer), line: line)
             }
         }
         if examples.isEmpty {
@@ -102,7 +109,7 @@ public struct Dataset: Sendable {
                                message: "no example keeps a trained token within \(maxLength) tokens (found \(stats.dropped) dropped)",
                                hint: "raise --seq-len, or shorten the prompts")
         }
-        return Dataset(format: file.format, examples: examples, stats: stats)
+        return Dataset(format: file.format, examples: examples, stats: stats, lines: lines)
     }
 
     /// Splits off a seeded random `fraction` (0..<1) of the examples for evaluation (at least one when fraction > 0
@@ -116,11 +123,18 @@ public struct Dataset: Sendable {
         let order = BatchLoader.permutation(n, rng: &rng)
         let evalSet = Set(order.prefix(nEval))
         var train = [TokenizedExample](), eval = [TokenizedExample]()
+        var trainLines = [Int](), evalLines = [Int]()
         for (i, ex) in examples.enumerated() {
-            if evalSet.contains(i) { eval.append(ex) } else { train.append(ex) }
+            if evalSet.contains(i) {
+                eval.append(ex)
+                evalLines.append(lines[i])
+            } else {
+                train.append(ex)
+                trainLines.append(lines[i])
+            }
         }
-        return (Dataset(format: format, examples: train, stats: Self.restat(train, from: stats)),
-                Dataset(format: format, examples: eval, stats: Self.restat(eval, from: DatasetStats())))
+        return (Dataset(format: format, examples: train, stats: Self.restat(train, from: stats), lines: trainLines),
+                Dataset(format: format, examples: eval, stats: Self.restat(eval, from: DatasetStats()), lines: evalLines))
     }
 
     private static func restat(_ list: [TokenizedExample], from base: DatasetStats) -> DatasetStats {

@@ -89,6 +89,9 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
             questions = (try? EvalExample.extract(from: evalFile)) ?? []
         } else if options.valSetSize > 0 && all.examples.count >= 2 {
             (train, eval) = all.split(evalFraction: options.valSetSize, seed: options.seed)
+            // the held-out records are the questions for samples and exact match, as an --eval-data file's would be
+            let heldOut = Set(eval.lines)
+            questions = ((try? EvalExample.extract(from: trainFile)) ?? []).filter { heldOut.contains($0.line) }
         } else {
             train = all
             eval = Dataset(format: all.format, examples: [], stats: DatasetStats())

@@ -146,6 +146,10 @@ final class DataDatasetTests: XCTestCase {
         XCTAssertEqual(ds.split(evalFraction: 0.1, seed: 3).eval.examples, eval.examples)
         XCTAssertNotEqual(ds.split(evalFraction: 0.1, seed: 4).eval.examples, eval.examples)
         XCTAssertEqual(train.stats.examples, 45)
+        // Each example keeps the line it came from (1-based), through the split.
+        XCTAssertEqual(ds.lines, Array(1...50))
+        XCTAssertEqual(Set(train.lines).union(eval.lines), Set(1...50))
+        for (ex, line) in zip(eval.examples, eval.lines) { XCTAssertEqual(ex, ds.examples[line - 1]) }
     }
 }
 

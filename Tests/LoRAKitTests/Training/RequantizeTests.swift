@@ -77,4 +77,28 @@ final class RequantizeTests: XCTestCase {
         try check(resumed, storage: "int8", "after resume")
         XCTAssertEqual(resumed.trainableParameters, 2 * r8)
     }
+
+    /// Chat data with no --eval-data: the held-out fraction's records are the questions, so `g` samples and the
+    /// evaluation has prompts (they were empty, and `g` said the data had no chat records).
+    func testAHeldOutSplitOfChatDataHasItsQuestions() throws {
+        var o = RunOptions()
+        o.model = "preset:tiny"
+        o.data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("sample-data/tags-train.jsonl").path
+        o.seqLen = 128
+        o.batchSize = 2
+        o.maxSteps = 1
+        o.valSetSize = 0.05
+        o.output = NSTemporaryDirectory() + "heldout-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: o.output) }
+        let run = try TrainingRun(options: o)
+        XCTAssertEqual(run.evalQuestions.count, 31, "5% of 620 records: as many questions as held-out examples")
+        let file = try DatasetFile(url: URL(fileURLWithPath: o.data))
+        let all = try EvalExample.extract(from: file)
+        for q in run.evalQuestions { XCTAssertEqual(all.first { $0.line == q.line }?.reference, q.reference) }
+        XCTAssertTrue(run.evalQuestions.allSatisfy { $0.reference.hasPrefix("LT-") })
+        let samples = try run.sample()
+        XCTAssertEqual(samples.count, o.sampleCount)
+        XCTAssertEqual(samples.first?.reference, run.evalQuestions.first?.reference)
+    }
 }
