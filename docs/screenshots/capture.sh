@@ -8,7 +8,8 @@ cd "$(dirname "$0")/../.."
 exe="${1:-.build/release/loratop}"
 [ -x "$exe" ] || { echo "capture.sh: no loratop at $exe (swift build -c release first)" >&2; exit 1; }
 shots=docs/screenshots
-sock="loratop-shots-$$"
+runs=0
+sock="loratop-shots-$$-0"
 work="$(mktemp -d)"
 tm() { tmux -L "$sock" "$@"; }
 cleanup() { tm kill-server 2>/dev/null || true; rm -rf "$work"; }
@@ -27,6 +28,7 @@ wait_for() {
 start() {  # W H ENV ARGS...
   local w=$1 h=$2 env=$3; shift 3
   tm kill-server 2>/dev/null || true
+  runs=$((runs + 1)); sock="loratop-shots-$$-$runs"   # a server of its own: the last one may still be going away
   tm -f /dev/null new-session -d -x "$w" -y "$h" -s s \
     "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color $env $exe $* --output $work/run-$w-$h; sleep 600"
 }
@@ -60,7 +62,7 @@ for size in 120x40 80x24; do
 done
 
 # The main job: SmolLM2-135M-Instruct on the sample tag task; `g` once the loss is falling.
-start 120 40 "" train --model smollm2 --data sample-data/tags-train.jsonl --max-steps 300 --no-save
+start 120 40 "" train --model smollm2 --data sample-data/tags-train.jsonl --eval-data sample-data/tags-eval.jsonl --max-steps 300 --no-save
 wait_for 120 'RUNNING  step (1[5-9]|[2-9][0-9])/300'
 tm send-keys -t s g
 wait_for 120 'adapted    [^ ]'
