@@ -101,11 +101,15 @@ public enum Command: Sendable, Equatable {
             return .setRank(Int(v))
         case "alpha":
             let v = try number()
-            guard v > 0 else { throw CommandParseError(line: line, message: "alpha must be positive, found \(words[1])") }
+            guard LiveLimits.alpha.contains(Float(v)) else {
+                throw CommandParseError(line: line, message: "alpha must be from \(LiveLimits.describe(LiveLimits.alpha)), found \(words[1])")
+            }
             return .setAlpha(Float(v))
         case "lr", "learning-rate", "learning_rate":
             let v = try number()
-            guard v > 0, v < 10 else { throw CommandParseError(line: line, message: "lr must be in (0, 10), found \(words[1])") }
+            guard LiveLimits.learningRate.contains(Float(v)) else {
+                throw CommandParseError(line: line, message: "lr must be from \(LiveLimits.describe(LiveLimits.learningRate)), found \(words[1])")
+            }
             return .setLearningRate(Float(v))
         case "dropout":
             let v = try number()

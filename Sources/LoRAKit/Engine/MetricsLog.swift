@@ -74,6 +74,7 @@ public final class MetricsLog: @unchecked Sendable {
             o.add("seconds", s.seconds)
             o.add("tokens_per_s", s.tokensPerSecond)
             o.add("epoch", s.epoch)
+            if s.updateSkipped { o.add("update_skipped", true) }
         case .eval(let e):
             o.add("type", "eval")
             o.add("step", e.step)

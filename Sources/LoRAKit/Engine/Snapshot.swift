@@ -106,6 +106,9 @@ public struct StepRecord: Codable, Sendable, Equatable {
 
     /// Tokens per second of this step.
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
+
+    /// The loss or the gradient norm was NaN or infinite: the trainer skipped the update (weights unchanged).
+    public var updateSkipped: Bool { !loss.isFinite || !gradNorm.isFinite }
 }
 
 /// What one evaluation found.

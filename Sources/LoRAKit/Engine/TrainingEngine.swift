@@ -23,6 +23,11 @@ public struct EngineOptions: Sendable {
     /// Save a checkpoint after a step when this many seconds have passed since the last save (or the start) and there
     /// is unsaved progress (0 = off): a crash or a kill loses at most about this much work.
     public var autosaveSeconds: Double = 600
+    /// Steps in a row with a non-finite loss or gradient norm (each skips its update) after which the run is
+    /// paused, or stopped as failed with `stopOnDivergence` (0 = never).
+    public var divergenceLimit: Int = 3
+    /// Stop (failed, exit non-zero) instead of pausing when the divergence limit is reached: a run nobody watches.
+    public var stopOnDivergence: Bool = false
     /// Monotonic time in nanoseconds, for autosave (tests replace it with a fake clock).
     var clock: @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
 
@@ -95,6 +100,8 @@ public final class TrainingEngine: @unchecked Sendable {
     private var runNumber = 1
     private var finishedHandled = false
     private var memory: MemoryReport?
+    /// Steps in a row whose update was skipped (non-finite loss or gradient norm).
+    private var nonFiniteInARow = 0
     private var inspection: UpdateInspection?
     /// Whether the adapter changed (a step, a setting) since `inspection` was computed.
     private var inspectionStale = true
@@ -194,7 +201,10 @@ public final class TrainingEngine: @unchecked Sendable {
         while true {
             applyPendingCommands()
             if let save = stopRequest {
-                if save && unsaved { saveNow(then: .stopped) }
+                if save && unsaved, let why = saveNow(then: .stopped) {
+                    setStatus(.failed(lostWork(why)))
+                    return
+                }
                 setStatus(.stopped)
                 return
             }
@@ -209,7 +219,10 @@ public final class TrainingEngine: @unchecked Sendable {
                     // Each phase hands over to the next and the last to `finished`: the statuses never say running again.
                     let save = options.saveAtEnd && unsaved
                     if options.evalAtEnd && lastEval?.step != session.step { evaluateNow(then: save ? .saving : .finished) }
-                    if save { saveNow(then: .finished) }
+                    if save, let why = saveNow(then: .finished) {
+                        setStatus(.failed(lostWork(why)))
+                        return
+                    }
                     setStatus(.finished)
                 }
                 if shouldExitWhenFinished { return }
@@ -220,6 +233,10 @@ public final class TrainingEngine: @unchecked Sendable {
             do {
                 let record = try session.trainStep()
                 recordStep(record)
+                if checkDivergence(record) {
+                    if case .failed = status { return }
+                    continue
+                }
             } catch {
                 fail(error)
                 return
@@ -283,6 +300,31 @@ public final class TrainingEngine: @unchecked Sendable {
                 note("\(command.label): \(error)")
             }
         }
+    }
+
+    /// Counts steps whose update was skipped for a non-finite loss or gradient norm, says so each time, and pauses
+    /// (or fails) the run when `divergenceLimit` come in a row. True when the loop should not go on stepping.
+    private func checkDivergence(_ r: StepRecord) -> Bool {
+        guard r.updateSkipped else {
+            nonFiniteInARow = 0
+            return false
+        }
+        nonFiniteInARow += 1
+        let what = r.loss.isFinite ? "gradient norm \(r.gradNorm)" : "loss \(r.loss)"
+        let limit = options.divergenceLimit
+        note("step \(r.step): \(what): update skipped, weights unchanged" + (limit > 0 ? " (\(nonFiniteInARow) of \(limit) in a row)" : ""))
+        guard limit > 0, nonFiniteInARow >= limit else { return false }
+        let why = "diverged: \(nonFiniteInARow) steps in a row with a non-finite loss or gradient norm (last: step \(r.step), "
+            + "\(what)); the weights are those of step \(r.step - nonFiniteInARow)"
+        if options.stopOnDivergence {
+            setStatus(.failed(why + "; lower the learning rate or alpha and resume from the last checkpoint"))
+            return true
+        }
+        note(why + "; paused: lower lr or alpha (l, a), then resume (space)")
+        paused = true
+        setStatus(.paused)
+        nonFiniteInARow = 0
+        return true
     }
 
     private func recordStep(_ r: StepRecord) {
@@ -355,8 +397,16 @@ public final class TrainingEngine: @unchecked Sendable {
         }
     }
 
-    /// Saves a checkpoint; the status is `then` afterwards (by default the one before).
-    private func saveNow(then after: EngineStatus? = nil) {
+    /// What a run whose final save failed says as it ends.
+    private func lostWork(_ why: String) -> String {
+        "the final checkpoint was not saved (\(why)); the steps after "
+            + (lastCheckpoint.map { "the last checkpoint, \($0)," } ?? "the start") + " are lost"
+    }
+
+    /// Saves a checkpoint; the status is `then` afterwards (by default the one before). Returns why it failed, or
+    /// nil when it was written.
+    @discardableResult
+    private func saveNow(then after: EngineStatus? = nil) -> String? {
         lastSave = options.clock()    // a failed save is retried by autosave one interval later, not after every step
         let before = status
         beginPhase("saving")
@@ -370,8 +420,11 @@ public final class TrainingEngine: @unchecked Sendable {
             emit(.checkpoint(path))
         } catch {
             note("save: failed: \(error)")
+            if after == nil { setStatus(before == .saving ? .running : before) }  // else the caller says how it ends
+            return "\(error)"
         }
         setStatus(after ?? (before == .saving ? .running : before))
+        return nil
     }
 
     private func restartNow() {

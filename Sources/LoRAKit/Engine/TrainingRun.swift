@@ -332,12 +332,18 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
             return ChangeEvent(step: s, kind: "rank", from: "\(from)", to: "\(r)", detail: detail)
         case .setAlpha(let a):
             let from = settings.alpha
+            guard LiveLimits.alpha.contains(a) else {
+                throw RunOptionsError(flag: "alpha", message: "expected \(LiveLimits.describe(LiveLimits.alpha)), found \(a)")
+            }
             try trainer.setAlpha(a)
             let scale = LoRAConfig.scale(alpha: a, rank: trainer.lora.rank, rsLoRA: trainer.lora.useRSLoRA)
             return ChangeEvent(step: s, kind: "alpha", from: formatNumber(from), to: formatNumber(a),
                                detail: "scale \(formatNumber(scale))")
         case .setLearningRate(let lr):
             let from = trainer.learningRate
+            guard LiveLimits.learningRate.contains(lr) else {
+                throw RunOptionsError(flag: "lr", message: "expected \(LiveLimits.describe(LiveLimits.learningRate)), found \(lr)")
+            }
             trainer.learningRate = lr
             return ChangeEvent(step: s, kind: "lr", from: formatNumber(from), to: formatNumber(lr))
         case .setDropout(let p):

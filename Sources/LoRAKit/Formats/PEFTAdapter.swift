@@ -134,8 +134,14 @@ public struct PEFTAdapter: Sendable {
                 throw FormatError(file: stPath, field: n,
                                   message: "A \(ai.shape) and B \(bi.shape) do not fit rank \(config.rank) ([r, in] and [out, r])")
             }
-            modules.append(Module(name: n, a: try st.floats(aKey), b: try st.floats(bKey), rank: ai.shape[0],
-                                  inFeatures: ai.shape[1], outFeatures: bi.shape[0]))
+            let a = try st.floats(aKey), b = try st.floats(bKey)
+            for (key, values) in [(aKey, a), (bKey, b)] {
+                if let bad = Finite.firstNonFinite(values) {
+                    throw FormatError(file: stPath, field: key, message: "holds a non-finite value (\(Finite.describe(bad, of: values.count)))",
+                                      hint: "the run that wrote it diverged; use an earlier checkpoint")
+                }
+            }
+            modules.append(Module(name: n, a: a, b: b, rank: ai.shape[0], inFeatures: ai.shape[1], outFeatures: bi.shape[0]))
         }
         guard !modules.isEmpty else {
             throw FormatError(file: stPath, field: "tensors", message: "no lora_A / lora_B tensors found")

@@ -38,6 +38,7 @@ public enum Checkpoint {
         trainer: Trainer, history: TrainingHistory, session: S, baseModel: String, outputDir: String, keep: Int
     ) throws -> String {
         let state = trainer.state()
+        try refuseNonFinite(state)
         let fm = FileManager.default
         try fm.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
         let final = outputDir + "/" + folderName(step: state.step)
@@ -98,6 +99,20 @@ public enum Checkpoint {
         }.sorted { $0.0 < $1.0 }
     }
 
+    /// Throws when any adapter value or AdamW moment is NaN or infinite: such a checkpoint is never written, so the
+    /// rotation never replaces a finite one with it.
+    static func refuseNonFinite(_ state: TrainerState) throws {
+        for a in state.adapters {
+            let p = PEFTAdapter.prefix + a.name
+            for (key, values) in [(".lora_A.weight", a.a), (".lora_B.weight", a.b), (".lora_A.exp_avg", a.mA),
+                                  (".lora_A.exp_avg_sq", a.vA), (".lora_B.exp_avg", a.mB), (".lora_B.exp_avg_sq", a.vB)] {
+                if let bad = Finite.firstNonFinite(values) {
+                    throw CheckpointRefused(tensor: p + key, detail: Finite.describe(bad, of: values.count))
+                }
+            }
+        }
+    }
+
     /// Removes all but the newest `keep` checkpoints, and leftovers of interrupted saves.
     public static func prune(outputDir: String, keep: Int) throws {
         let fm = FileManager.default
@@ -145,6 +160,13 @@ public enum Checkpoint {
         guard meta.format == 1 else {
             throw FileError(path: metaPath, message: "format \(meta.format) is not supported (expected 1)", hint: "a newer loratop wrote it")
         }
+        guard meta.step >= 0 else {
+            throw FileError(path: metaPath, message: "step: expected 0 or more, found \(meta.step)", hint: "the file was edited or damaged")
+        }
+        guard meta.optimizer.learningRate.isFinite, meta.optimizer.learningRate > 0, meta.lora.alpha.isFinite, meta.lora.alpha > 0 else {
+            throw FileError(path: metaPath, message: "the learning rate (\(meta.optimizer.learningRate)) and lora alpha (\(meta.lora.alpha)) must be "
+                            + "positive numbers", hint: "the file was edited or damaged")
+        }
         return meta
     }
 
@@ -158,8 +180,17 @@ public enum Checkpoint {
             let p = PEFTAdapter.prefix + m.name
             func moment(_ key: String, _ count: Int) throws -> [Float] {
                 let v = try opt.floats(p + key)
+                let file = folder + "/optimizer.safetensors"
                 guard v.count == count else {
-                    throw FileError(path: folder + "/optimizer.safetensors", message: "\(p + key) has \(v.count) values, expected \(count)")
+                    throw FileError(path: file, message: "\(p + key) has \(v.count) values, expected \(count)")
+                }
+                if let bad = Finite.firstNonFinite(v) {
+                    throw FileError(path: file, message: "\(p + key) holds a non-finite value (\(Finite.describe(bad, of: v.count)))",
+                                    hint: "the run that wrote it diverged; resume from an earlier checkpoint")
+                }
+                if key.hasSuffix("_sq"), let i = v.firstIndex(where: { $0 < 0 }) {
+                    throw FileError(path: file, message: "\(p + key) holds a negative second moment (\(v[i]) at element \(i))",
+                                    hint: "the file was edited or damaged")
                 }
                 return v
             }
@@ -171,5 +202,16 @@ public enum Checkpoint {
         let state = TrainerState(lora: meta.lora, optimizer: meta.optimizer, step: meta.step, rngState: meta.rngState,
                                  adapters: adapters)
         return (state, meta)
+    }
+}
+
+/// A checkpoint not written because the adapter or its optimizer state holds a NaN or an infinity.
+public struct CheckpointRefused: Error, CustomStringConvertible, Sendable {
+    /// The tensor at fault (PEFT's name).
+    public let tensor: String
+    /// "nan at element 12 of 4096".
+    public let detail: String
+    public var description: String {
+        "not written: \(tensor) holds a non-finite value (\(detail)); the checkpoints already saved are kept"
     }
 }

@@ -12,6 +12,9 @@ public struct StepStats: Sendable, Equatable {
     public var tokens: Int
     /// Wall-clock seconds of the step.
     public var seconds: Double
+
+    /// The loss or the gradient norm was NaN or infinite, so the step left the weights as they were.
+    public var updateSkipped: Bool { !loss.isFinite || !gradNorm.isFinite }
 }
 
 /// Trains the LoRA adapters of a `LlamaModel`: forward, backward, clip, AdamW, one call per step.
@@ -99,7 +102,8 @@ public final class Trainer {
     }
 
     /// One optimizer step over `microBatches` (gradient accumulation): the loss is the mean over every
-    /// unmasked position of all micro-batches, gradients are clipped to `maxGradNorm`, then AdamW.
+    /// unmasked position of all micro-batches, gradients are clipped to `maxGradNorm`, then AdamW. A non-finite loss
+    /// or gradient norm skips the update (`StepStats.updateSkipped`).
     public func step(microBatches: [Batch]) throws -> StepStats {
         let start = DispatchTime.now().uptimeNanoseconds
         guard !microBatches.isEmpty else { throw ModelInputError(message: "a step needs at least one micro-batch") }
@@ -121,6 +125,15 @@ public final class Trainer {
         var sq = 0.0
         for p in params { sq += Vec.sumSquares(p.grad.pointer, p.count) }
         let norm = Float(sq.squareRoot())
+        let loss = tokens > 0 ? Float(lossSum / Double(tokens)) : 0
+        if !loss.isFinite || !norm.isFinite {
+            // Diverged (or a non-finite base): skip the update, as a loss scaler does. The weights and AdamW moments
+            // stay as they were; the step still counts, so the schedule and the data move on.
+            lastGradientClip = nil
+            stepCount += 1
+            return StepStats(loss: loss, gradNorm: norm, learningRate: nextLearningRate, tokens: tokens,
+                             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
         if optimizer.maxGradNorm > 0 {
             let coef = min(1, optimizer.maxGradNorm / (norm + 1e-6))
             if coef < 1 { for p in params { for i in 0..<p.count { p.grad[i] *= coef } } }
@@ -134,8 +147,7 @@ public final class Trainer {
             for p in params { AdamW.update(p, lr: lr, t: stepCount, config: optimizer) }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return StepStats(loss: tokens > 0 ? Float(lossSum / Double(tokens)) : 0, gradNorm: norm, learningRate: lr,
-                         tokens: tokens, seconds: seconds)
+        return StepStats(loss: loss, gradNorm: norm, learningRate: lr, tokens: tokens, seconds: seconds)
     }
 
     /// Mean masked cross-entropy over `batches` (weighted by unmasked positions), no gradients or dropout.

@@ -180,6 +180,8 @@ struct Train: ParsableCommand {
         e.saveAtEnd = !noSave
         // A run with an interactive viewer waits when it is done (for `n`, a new run); it ends when no viewer is left.
         e.exitWhenFinished = mode == .headless
+        // Diverging with nobody to see it stops the run (failed, exit 1); with a viewer it pauses for a lower lr or alpha.
+        e.stopOnDivergence = mode == .headless
         return e
     }
 

@@ -58,6 +58,8 @@ final class HeadlessPrinter: @unchecked Sendable {
                 return
             }
             print("note: \(m)")
+            // what loses work is an error, also where only stderr is watched (stdout piped to a file)
+            if m.hasPrefix("save: failed") || m.contains(": update skipped") { Output.err("loratop: \(m)\n") }
         case .inspection(let x):
             print("inspect at step \(x.step): \(x.advice.summary)")
         case .pending, .settings, .progress:

@@ -16,6 +16,10 @@ final class FakeSession: TrainingSession, @unchecked Sendable {
     /// Signalled when a blocking step has started.
     let entered = DispatchSemaphore(value: 0)
     var saved: [TrainingHistory] = []
+    /// Steps (1-based) whose loss is NaN and gradient norm infinite, as a diverged step's are.
+    var nonFiniteSteps: Set<Int> = []
+    /// Whether saving fails (a full disk).
+    var saveFails = false
     var restarts = 0
     var learningRatesUsed: [Float] = []
 
@@ -29,8 +33,9 @@ final class FakeSession: TrainingSession, @unchecked Sendable {
         }
         step = next
         learningRatesUsed.append(settings.learningRate)
-        return StepRecord(step: step, loss: 1 / Float(step), learningRate: settings.learningRate, gradNorm: 1,
-                          tokens: 512, seconds: 0.001, epoch: epoch)
+        let diverged = nonFiniteSteps.contains(step)
+        return StepRecord(step: step, loss: diverged ? .nan : 1 / Float(step), learningRate: settings.learningRate,
+                          gradNorm: diverged ? .infinity : 1, tokens: 512, seconds: 0.001, epoch: epoch)
     }
 
     /// Units an evaluation reports progress over (0: none), and the unit after which it waits on `gate`.
@@ -72,6 +77,7 @@ final class FakeSession: TrainingSession, @unchecked Sendable {
     }
 
     func saveCheckpoint(history: TrainingHistory) throws -> String {
+        if saveFails { throw CocoaError(.fileWriteOutOfSpace) }
         saved.append(history)
         return "/tmp/fake-checkpoint-\(step)"
     }

@@ -40,11 +40,13 @@ final class HeadlessRunTests: XCTestCase {
         run.send("lr 1e-4")
         try run.waitForLine { $0.contains("lr 2e-04→1e-04") }
         run.send("bogus 3")
+        run.send("alpha 1e30")  // would diverge at once: refused with the range, the run goes on
         run.send("save")
         let saved = try run.waitForLine { $0.hasPrefix("checkpoint: ") }
         run.send("stop")
         XCTAssertEqual(try run.waitForExit(), 0, run.errors)
         XCTAssertTrue(run.errors.contains("unknown command `bogus`"), run.errors)
+        XCTAssertTrue(run.errors.contains("alpha must be from 1e-03 to 4096, found 1e30"), run.errors)
 
         let log = try events(out + "/metrics.jsonl")
         let changes = log.filter { $0["type"] as? String == "change" }

@@ -55,6 +55,15 @@ def float32_text(v: float) -> str:
     return text
 
 
+# What a live change may set, as loratop's LiveLimits: beyond these a run diverges at once or learns nothing.
+ALPHA_RANGE = (1e-3, 4096.0)
+LR_RANGE = (1e-9, 1.0)
+
+
+def _range(r: tuple) -> str:
+    return f"{format_number(r[0])} to {format_number(r[1])}"
+
+
 def format_number(v: float) -> str:
     """A number for people, as loratop's `formatNumber` writes it: 0.0002 → "2e-04", 16 → "16", 0.05 → "0.05"."""
     v = _f32(v)
@@ -154,13 +163,13 @@ def parse(line: str) -> Command:
         return Command("rank", int(v))
     if verb == "alpha":
         v = number()
-        if not v > 0:
-            raise CommandError(line, f"alpha must be positive, found {words[1]}")
+        if not ALPHA_RANGE[0] <= _f32(v) <= ALPHA_RANGE[1]:
+            raise CommandError(line, f"alpha must be from {_range(ALPHA_RANGE)}, found {words[1]}")
         return Command("alpha", _f32(v))
     if verb in ("lr", "learning-rate", "learning_rate"):
         v = number()
-        if not 0 < v < 10:
-            raise CommandError(line, f"lr must be in (0, 10), found {words[1]}")
+        if not LR_RANGE[0] <= _f32(v) <= LR_RANGE[1]:
+            raise CommandError(line, f"lr must be from {_range(LR_RANGE)}, found {words[1]}")
         return Command("lr", _f32(v))
     if verb == "dropout":
         v = number()
