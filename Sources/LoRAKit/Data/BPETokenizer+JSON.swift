@@ -8,15 +8,17 @@ extension BPETokenizer {
     public convenience init(tokenizerJSON url: URL, specialIDs: SpecialTokenIDs? = nil) throws {
         let path = url.path
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw TokenizerError(source: path, message: "cannot read the file (\(error.localizedDescription))",
-                                 hint: "pass the tokenizer.json of a Hugging Face model folder")
+        do {
+            guard let d = try RegularFile.contents(path) else { throw FileError(path: path, message: "no such file") }
+            data = d
+        } catch let e as FileError {
+            throw TokenizerError(source: path, message: e.message, hint: "pass the tokenizer.json of a Hugging Face model folder")
         }
         let parsed = try Self.parse(data, source: path)
         var resolved = specialIDs
         if resolved == nil {
             let config = url.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
-            if let configData = try? Data(contentsOf: config),
+            if let configData = try? RegularFile.contents(config.path),
                let json = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
                 resolved = TokenizerConfigNames(json: json).resolve(in: parsed.vocab)
             }

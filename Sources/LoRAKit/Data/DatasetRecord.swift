@@ -70,9 +70,11 @@ public struct DatasetFile: Sendable {
         path = url.path
         try Self.checkReadable(path)
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DatasetError(file: path, line: nil, message: "cannot read the file (\(error.localizedDescription))",
-                               hint: "check the path given to --data / --eval-data")
+        do {
+            guard let d = try RegularFile.contents(path) else { throw FileError(path: path, message: "no such file") }
+            data = d
+        } catch let e as FileError {
+            throw DatasetError(file: path, line: nil, message: e.message, hint: "check the path given to --data / --eval-data")
         }
         var bytes = [UInt8](data)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }  // a UTF-8 byte-order mark

@@ -61,7 +61,7 @@ public struct ModelTokenizer: Sendable {
             let tok = try BPETokenizer(tokenizerJSON: url)
             var template = ChatTemplate.chatML
             let cfg = URL(fileURLWithPath: h.folder).appendingPathComponent("tokenizer_config.json")
-            if let data = try? Data(contentsOf: cfg),
+            if let data = try? RegularFile.contents(cfg.path),
                let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
                let jinja = json["chat_template"] as? String {
                 template = (try? ChatTemplate(jinja: jinja)) ?? .chatML

@@ -150,7 +150,7 @@ public struct MetricsHistory: Sendable, Equatable {
 
     /// Reads a `.jsonl` metrics file; a line that is not a JSON object stops with file:line.
     public static func read(path: String) throws -> MetricsHistory {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try RegularFile.contents(path) else {
             throw FileError(path: path, message: "cannot read the metrics file", hint: "give the --metrics file of a run")
         }
         var h = MetricsHistory()

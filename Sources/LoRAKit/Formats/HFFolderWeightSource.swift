@@ -32,7 +32,7 @@ public final class HFFolderWeightSource: WeightSource, @unchecked Sendable {
             let f = try SafetensorsFile(path: single)
             for t in f.tensors { map[t.name] = f }
         } else if fm.fileExists(atPath: indexPath) {
-            guard let data = fm.contents(atPath: indexPath),
+            guard let data = try RegularFile.contents(indexPath),
                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   let weightMap = obj["weight_map"] as? [String: Any] else {
                 throw FormatError(file: indexPath, field: "weight_map", message: "expected a JSON object with a weight_map of tensor → file",
@@ -78,7 +78,7 @@ public final class HFFolderWeightSource: WeightSource, @unchecked Sendable {
     /// Reads config.json: the HF keys of ModelConfig, plus transformers 5's `rope_parameters.rope_theta`
     /// and Qwen2's always-on q/k/v biases.
     static func readConfig(_ path: String) throws -> (ModelConfig, String) {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try RegularFile.contents(path) else {
             throw FormatError(file: path, field: "config.json", message: "cannot read the file", hint: "a Hugging Face model folder needs config.json")
         }
         guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {

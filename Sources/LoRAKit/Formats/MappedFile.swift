@@ -20,7 +20,7 @@ public final class MappedFile: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         ownsHeapCopy = false
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)  // a FIFO given by mistake must not block here
         guard fd >= 0 else {
             throw FormatError(file: path, field: "file", message: "cannot open: \(String(cString: strerror(errno)))",
                               hint: "check the path and its permissions")
@@ -31,7 +31,7 @@ public final class MappedFile: @unchecked Sendable {
             throw FormatError(file: path, field: "file", message: "cannot stat: \(String(cString: strerror(errno)))")
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw FormatError(file: path, field: "file", message: "expected a regular file, found a directory or device",
+            throw FormatError(file: path, field: "file", message: "expected a regular file, found \(RegularFile.kind(st.st_mode))",
                               hint: "give the path of the model file itself")
         }
         size = Int(st.st_size)

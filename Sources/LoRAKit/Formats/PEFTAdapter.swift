@@ -85,7 +85,7 @@ public struct PEFTAdapter: Sendable {
     /// Reads a PEFT adapter folder (made by loratop or by PEFT itself).
     public static func read(folder: String) throws -> PEFTAdapter {
         let cfgPath = folder + "/adapter_config.json"
-        guard let data = FileManager.default.contents(atPath: cfgPath) else {
+        guard let data = try RegularFile.contents(cfgPath) else {
             throw FormatError(file: cfgPath, field: "adapter_config.json", message: "missing",
                               hint: "an adapter folder holds adapter_config.json and adapter_model.safetensors")
         }

@@ -41,8 +41,9 @@ public enum Checkpoint {
         try refuseNonFinite(state)
         let fm = FileManager.default
         try fm.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-        let final = outputDir + "/" + folderName(step: state.step)
-        let tmp = final + ".tmp-\(getpid())"
+        let name = folderName(step: state.step)
+        let final = outputDir + "/" + name
+        let tmp = outputDir + "/" + partialName(name)
         try? fm.removeItem(atPath: tmp)
         try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
         do {
@@ -70,7 +71,7 @@ public enum Checkpoint {
             try AtomicFile.write(Array(try enc.encode(meta)), to: tmp + "/trainer_state.json")
             AtomicFile.syncFolder(tmp)
             // Swap into place: an older folder of the same name is moved aside first and removed after.
-            let aside = final + ".old-\(getpid())"
+            let aside = outputDir + "/" + removingName(name)
             if fm.fileExists(atPath: final) {
                 try? fm.removeItem(atPath: aside)
                 guard rename(final, aside) == 0 else {
@@ -88,6 +89,30 @@ public enum Checkpoint {
         }
         try prune(outputDir: outputDir, keep: keep)
         return final
+    }
+
+    /// The hidden name a checkpoint is written under until it is complete: `.checkpoint-000120.partial-PID`. Nothing
+    /// that lists or resolves checkpoints picks it, and a person sees at once that it is not one.
+    static func partialName(_ name: String) -> String { ".\(name).partial-\(getpid())" }
+
+    /// The hidden name a checkpoint is moved to before it is deleted: `.checkpoint-000120.removing-PID`.
+    static func removingName(_ name: String) -> String { ".\(name).removing-\(getpid())" }
+
+    /// Removes what interrupted saves and rotations of other processes left in `outputDir` (killed mid-save: a
+    /// partial or a half-removed folder), under today's hidden names and the older `checkpoint-…tmp-PID` /
+    /// `.old-PID` ones. A folder whose process is still alive is left alone. Returns the names removed.
+    @discardableResult
+    public static func removeLeftovers(outputDir: String) -> [String] {
+        let fm = FileManager.default
+        var removed: [String] = []
+        for n in (try? fm.contentsOfDirectory(atPath: outputDir)) ?? [] {
+            let hidden = n.hasPrefix(".checkpoint-") && (n.contains(".partial-") || n.contains(".removing-"))
+            let older = n.hasPrefix("checkpoint-") && (n.contains(".tmp-") || n.contains(".old-"))
+            guard hidden || older, let pid = Int32(n.split(separator: "-").last ?? ""), pid > 0 else { continue }
+            guard pid != getpid(), kill(pid, 0) != 0 else { continue }
+            if (try? fm.removeItem(atPath: outputDir + "/" + n)) != nil { removed.append(n) }
+        }
+        return removed
     }
 
     /// Complete checkpoint folders in `outputDir`, oldest first (temporary and moved-aside folders are ignored).
@@ -115,20 +140,13 @@ public enum Checkpoint {
 
     /// Removes all but the newest `keep` checkpoints, and leftovers of interrupted saves.
     public static func prune(outputDir: String, keep: Int) throws {
-        let fm = FileManager.default
-        let all = list(outputDir: outputDir)
-        for c in all.dropLast(max(1, keep)) {
-            // Rename first (atomic), then delete: a crash mid-delete leaves an `.old-` folder, never a half checkpoint.
-            let aside = c.path + ".old-\(getpid())"
-            if rename(c.path, aside) == 0 { try? fm.removeItem(atPath: aside) }
+        for c in list(outputDir: outputDir).dropLast(max(1, keep)) {
+            // Rename first (atomic), then delete: a crash mid-delete leaves a hidden `.removing-` folder, never a half
+            // checkpoint under a checkpoint's name.
+            let aside = outputDir + "/" + removingName(URL(fileURLWithPath: c.path).lastPathComponent)
+            if rename(c.path, aside) == 0 { try? FileManager.default.removeItem(atPath: aside) }
         }
-        let names = (try? fm.contentsOfDirectory(atPath: outputDir)) ?? []
-        for n in names where n.hasPrefix("checkpoint-") && (n.contains(".tmp-") || n.contains(".old-")) {
-            // Only another process's leftovers from a crash can be here; ours were renamed or removed.
-            if let pid = Int32(n.split(separator: "-").last ?? ""), pid != getpid(), kill(pid, 0) != 0 {
-                try? fm.removeItem(atPath: outputDir + "/" + n)
-            }
-        }
+        removeLeftovers(outputDir: outputDir)
     }
 
     /// Resolves `--resume DIR`: a checkpoint folder itself, or an output folder (its newest checkpoint).
@@ -144,7 +162,7 @@ public enum Checkpoint {
     /// Reads only `trainer_state.json` of a checkpoint folder (settings, step, RNG, curves), not the tensors.
     public static func loadMeta<S: Codable & Sendable>(_ folder: String, as: S.Type) throws -> Meta<S> {
         let metaPath = folder + "/trainer_state.json"
-        guard let data = FileManager.default.contents(atPath: metaPath) else {
+        guard let data = try RegularFile.contents(metaPath) else {
             throw FileError(path: metaPath, message: "missing or unreadable (expected the trainer state of a checkpoint)",
                             hint: "is this a loratop checkpoint folder?")
         }

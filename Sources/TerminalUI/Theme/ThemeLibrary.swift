@@ -22,6 +22,13 @@ public struct ThemeLibrary: Sendable {
                 let name = String(file.dropLast(".theme".count))
                 guard files[name] == nil else { continue }
                 let url = dir.appendingPathComponent(file)
+                var st = stat()
+                guard stat(url.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                    // a FIFO named like a theme would block the read forever
+                    problems.append(ThemeDiagnostic(file: url.path, line: 0, message: "not a regular file",
+                                                    hint: "a theme is a text file", severity: .error))
+                    continue
+                }
                 guard let data = fm.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
                     problems.append(ThemeDiagnostic(file: url.path, line: 0, message: "cannot read the file as UTF-8 text",
                                                     hint: "check permissions and encoding", severity: .error))

@@ -139,7 +139,7 @@ struct Estimate: ParsableCommand {
             let source = try loadWeights(path: file)
             return ((path as NSString).lastPathComponent, source.config)
         }
-        guard let data = FileManager.default.contents(atPath: file) else {
+        guard let data = try RegularFile.contents(file) else {
             throw ValidationError("--model: \(file): cannot read (a Hugging Face folder needs config.json)")
         }
         do {

@@ -24,7 +24,7 @@ struct Tokenize: ParsableCommand {
         let tok = tokens.tokenizer
         var out = ""
         if let file = textFile {
-            guard let data = FileManager.default.contents(atPath: file) else {
+            guard let data = try RegularFile.contents(file) else {
                 throw ValidationError("\(file): cannot read the file")
             }
             guard let text = String(data: data, encoding: .utf8) else {

@@ -140,7 +140,7 @@ struct RunConfig: Codable, Equatable {
 
     /// Reads and validates a YAML run file.
     static func load(path: String) throws -> RunConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try RegularFile.contents(path) else {
             throw ConfigError(path: path, line: nil, message: "cannot read the file", hint: "check the path given to --config")
         }
         guard let text = String(data: data, encoding: .utf8) else {

@@ -39,6 +39,10 @@ final class RunHost {
         do {
             let output = URL(fileURLWithPath: options.output).standardizedFileURL.path
             try RunHost.checkWritable(output)
+            let leftovers = Checkpoint.removeLeftovers(outputDir: output)
+            if !leftovers.isEmpty {
+                announce("removed \(leftovers.count) unfinished checkpoint folder\(leftovers.count == 1 ? "" : "s") of an interrupted save in \(output)")
+            }
             announce("loading \(options.model) and \(options.data)…")
             let resumeDir = train.resume ?? file.resumeFromCheckpoint
             session = try TrainingRun(options: options, resume: resumeDir)

@@ -67,10 +67,21 @@ final class CheckpointTests: XCTestCase {
                                     baseModel: "random", outputDir: dir, keep: 2)
         }
         XCTAssertEqual(Checkpoint.list(outputDir: dir).map(\.step), [3, 4])
-        // A crashed save leaves a temp folder behind: it is not a checkpoint and resolve skips it.
-        try FileManager.default.createDirectory(atPath: dir + "/checkpoint-000009.tmp-999999", withIntermediateDirectories: true)
+        // A crashed save leaves a hidden partial folder behind (or, from older versions, a `checkpoint-…tmp-PID`): it is
+        // not a checkpoint, resolve skips it, and the next look at the folder removes it once its process is gone.
+        let fm = FileManager.default
+        for n in [".checkpoint-000009.partial-999999", ".checkpoint-000002.removing-999999", "checkpoint-000009.tmp-999999",
+                  "checkpoint-000001.old-999999", ".checkpoint-000010.partial-\(getpid())"] {
+            try fm.createDirectory(atPath: dir + "/" + n, withIntermediateDirectories: true)
+        }
         XCTAssertEqual(Checkpoint.list(outputDir: dir).map(\.step), [3, 4])
         XCTAssertTrue(try Checkpoint.resolve(dir).hasSuffix("checkpoint-000004"))
+        XCTAssertEqual(Set(Checkpoint.removeLeftovers(outputDir: dir)),
+                       [".checkpoint-000009.partial-999999", ".checkpoint-000002.removing-999999", "checkpoint-000009.tmp-999999",
+                        "checkpoint-000001.old-999999"], "a live process's partial folder stays")
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: dir).sorted(),
+                       [".checkpoint-000010.partial-\(getpid())", "checkpoint-000003", "checkpoint-000004"])
+        try fm.removeItem(atPath: dir + "/.checkpoint-000010.partial-\(getpid())")
         // Saving the same step twice replaces the folder.
         _ = try Checkpoint.save(trainer: t, history: TrainingHistory(), session: SessionInfo(cursor: 9, note: ""),
                                 baseModel: "random", outputDir: dir, keep: 2)
