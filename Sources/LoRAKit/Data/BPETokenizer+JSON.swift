@@ -49,26 +49,40 @@ extension BPETokenizer {
         guard type == "BPE" else { throw fail("unsupported model type (expected BPE, found \(type))", "only byte-level BPE tokenizers are supported") }
         guard let vocabAny = model["vocab"] as? [String: Any] else { throw fail("model.vocab is missing or not an object") }
 
+        // Ids index the token table, so they are bounded by what the file holds before anything is allocated: a
+        // tokenizer's ids run 0..<entries; a few holes are allowed, an id of 2^40 is not.
+        let addedAny = root["added_tokens"] as? [[String: Any]] ?? []
+        let idLimit = vocabAny.count + addedAny.count + 1024
+        func checkedID(_ any: Any?, _ what: String) throws -> Int32 {
+            guard let n = any as? NSNumber else { throw fail("\(what) is not a number") }
+            let d = n.doubleValue
+            guard d == d.rounded(), d >= 0, d < Double(idLimit) else {
+                throw fail("\(what) is \(n) (expected a whole number from 0 to \(idLimit - 1): the file has "
+                           + "\(vocabAny.count) vocabulary entries and \(addedAny.count) added tokens)", "the tokenizer file is damaged")
+            }
+            return Int32(d)
+        }
         var vocab = [String: Int32](minimumCapacity: vocabAny.count)
         var maxID = -1
         for (k, v) in vocabAny {
-            guard let n = v as? NSNumber else { throw fail("model.vocab[\"\(k)\"] is not a number") }
-            vocab[k] = n.int32Value
-            maxID = max(maxID, n.intValue)
+            let id = try checkedID(v, "model.vocab[\"\(String(k.prefix(40)))\"]")
+            vocab[k] = id
+            maxID = max(maxID, Int(id))
         }
         var added = [Int32]()
         var addedText = [(String, Int32)]()
-        for item in root["added_tokens"] as? [[String: Any]] ?? [] {
-            guard let id = (item["id"] as? NSNumber)?.int32Value, let content = item["content"] as? String else {
+        for (i, item) in addedAny.enumerated() {
+            guard item["id"] != nil, let content = item["content"] as? String else {
                 throw fail("an added_tokens entry lacks id or content")
             }
+            let id = try checkedID(item["id"], "added_tokens[\(i)].id")
             added.append(id)
             addedText.append((content, id))
             maxID = max(maxID, Int(id))
         }
         var tokens = [String](repeating: "", count: maxID + 1)
-        for (k, v) in vocab where v >= 0 { tokens[Int(v)] = k }
-        for (content, id) in addedText where id >= 0 {
+        for (k, v) in vocab { tokens[Int(v)] = k }
+        for (content, id) in addedText {
             tokens[Int(id)] = content
             vocab[content] = id
         }

@@ -165,6 +165,18 @@ final class DataTokenizerTests: XCTestCase {
         XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: bad)) { e in
             XCTAssertTrue("\(e)".contains("Unigram") && "\(e)".contains(bad.path), "\(e)")
         }
+        // Ids far beyond what the file holds are refused before the token table is allocated (2^40 asked for 17 TB).
+        for (huge, field) in [("1099511627776", "model.vocab[\"b\"]"), ("2147483647", "model.vocab[\"b\"]"), ("-3", "model.vocab[\"b\"]"),
+                              ("2.5", "model.vocab[\"b\"]")] {
+            try Data(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": \#(huge)}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}"#.utf8).write(to: bad)
+            XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: bad)) { e in
+                XCTAssertTrue("\(e)".contains("\(field) is ") && "\(e)".contains("expected a whole number from 0 to 1025"), "\(huge): \(e)")
+            }
+        }
+        try Data(#"{"added_tokens": [{"id": 300000000, "content": "<x>"}], "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}"#.utf8).write(to: bad)
+        XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: bad)) { e in
+            XCTAssertTrue("\(e)".contains("added_tokens[0].id is 300000000"), "\(e)")
+        }
     }
 
     /// A tiny tokenizer.json with merges in pair form, added tokens and the Digits sequence.
