@@ -19,7 +19,7 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
     private let specialByText: [String: Int32]
     private let specialsByFirstByte: [UInt8: [(bytes: [UInt8], id: Int32)]]  // longest first
     private let byteTokens: [Int32]            // id of each single byte, or -1
-    private let merges: [UInt64: (rank: Int32, merged: Int32)]
+    private let merges: MergeTable
     private let preTokenizer: PreTokenizer
 
     // Word cache: UTF-8 bytes of a word → ids. Guarded by `lock`.
@@ -128,21 +128,18 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
 
         byteTokens = (0..<256).map { b in ids[String(Character(ByteLevel.byteToScalar[b]))] ?? -1 }
 
-        var table = [UInt64: (rank: Int32, merged: Int32)](minimumCapacity: mergePairs.count)
+        var rules: [(a: Int32, b: Int32, rank: Int32, merged: Int32)] = []
+        rules.reserveCapacity(mergePairs.count)
         for (rank, (a, b)) in mergePairs.enumerated() {
             guard let ia = ids[a], let ib = ids[b], let im = ids[a + b] else {
                 throw TokenizerError(source: source, message: "merge \(rank) \"\(a) \(b)\" names a token not in the vocabulary",
                                      hint: "the merges and the vocabulary must come from the same tokenizer")
             }
-            let key = Self.pairKey(ia, ib)
-            if table[key] == nil { table[key] = (Int32(rank), im) }
+            rules.append((ia, ib, Int32(rank), im))
         }
-        merges = table
+        merges = MergeTable(rules)
     }
 
-    @inline(__always) private static func pairKey(_ a: Int32, _ b: Int32) -> UInt64 {
-        (UInt64(UInt32(bitPattern: a)) << 32) | UInt64(UInt32(bitPattern: b))
-    }
 
     // MARK: Tokenizing
 
@@ -242,41 +239,13 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
         return ids
     }
 
-    /// Merges lowest rank first; all occurrences of the best pair merge left to right in one pass.
+    /// Merges lowest rank first, equal ranks left to right (`BPEMerge`, O(n log n) in the word's length).
     private func bpe(_ word: [UInt8]) -> [Int32] {
         let unk = specialIDs.unk ?? 0
-        var syms = word.map { b -> Int32 in
+        let syms = word.map { b -> Int32 in
             let id = byteTokens[Int(b)]
             return id >= 0 ? id : unk
         }
-        while syms.count > 1 {
-            var bestRank = Int32.max
-            var bestAt = -1
-            var merged: Int32 = 0
-            for k in 0..<(syms.count - 1) {
-                if let m = merges[Self.pairKey(syms[k], syms[k + 1])], m.rank < bestRank {
-                    bestRank = m.rank
-                    bestAt = k
-                    merged = m.merged
-                }
-            }
-            if bestAt < 0 { break }
-            let a = syms[bestAt], b = syms[bestAt + 1]
-            var next = [Int32]()
-            next.reserveCapacity(syms.count - 1)
-            next.append(contentsOf: syms[0..<bestAt])
-            var k = bestAt
-            while k < syms.count {
-                if k + 1 < syms.count && syms[k] == a && syms[k + 1] == b {
-                    next.append(merged)
-                    k += 2
-                } else {
-                    next.append(syms[k])
-                    k += 1
-                }
-            }
-            syms = next
-        }
-        return syms
+        return BPEMerge.merge(syms, table: merges)
     }
 }
