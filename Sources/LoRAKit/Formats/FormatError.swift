@@ -18,7 +18,10 @@ public struct FormatError: Error, CustomStringConvertible, Sendable, Equatable {
         self.hint = hint
     }
 
+    /// The message as printed: the field (often a name read from the file) escaped and cut to 80 characters, the
+    /// message escaped and cut to 400.
     public var description: String {
-        hint.isEmpty ? "\(file): \(field): \(message)" : "\(file): \(field): \(message) (hint: \(hint))"
+        let text = "\(file): \(Printable.escaped(field)): \(Printable.escaped(message, limit: 400))"
+        return hint.isEmpty ? text : text + " (hint: \(hint))"
     }
 }

@@ -35,6 +35,8 @@ public struct PEFTAdapter: Sendable {
     public var baseModel: String
     /// Modules in model order.
     public var modules: [Module]
+    /// The folder it was read from (what errors about it name); empty for one made in memory.
+    public var folder = ""
 
     /// An adapter from settings and modules.
     public init(config: LoRAConfig, baseModel: String, modules: [Module]) {
@@ -105,6 +107,24 @@ public struct PEFTAdapter: Sendable {
         if let d = obj["use_dora"] as? Bool, d {
             throw FormatError(file: cfgPath, field: "use_dora", message: "DoRA adapters are not supported")
         }
+        // Keys that change what the weights mean: loading as if they were absent would give another model.
+        if let f = obj["fan_in_fan_out"] as? Bool, f {
+            throw FormatError(file: cfgPath, field: "fan_in_fan_out", message: "weights stored transposed (GPT-2 Conv1D style) are not supported",
+                              hint: "loratop adapts LLaMA-family models, whose projections are nn.Linear")
+        }
+        if let b = obj["bias"] as? String, b != "none" {
+            throw FormatError(file: cfgPath, field: "bias", message: "expected \"none\", found \"\(b)\": trained biases are not supported",
+                              hint: "train the adapter with bias=\"none\"")
+        }
+        if let l = obj["layers_to_transform"], !(l is NSNull) {
+            throw FormatError(file: cfgPath, field: "layers_to_transform", message: "adapters on some layers only are not supported",
+                              hint: "train the adapter on every layer")
+        }
+        if let m = obj["modules_to_save"] as? [Any], !m.isEmpty {
+            throw FormatError(file: cfgPath, field: "modules_to_save",
+                              message: "fully trained modules (\(m.compactMap { $0 as? String }.joined(separator: ", "))) are not supported: the adapter alone is not the model",
+                              hint: "train without modules_to_save, or merge the adapter with PEFT")
+        }
         let config: LoRAConfig
         do {
             config = try JSONDecoder().decode(LoRAConfig.self, from: data)
@@ -146,7 +166,9 @@ public struct PEFTAdapter: Sendable {
         guard !modules.isEmpty else {
             throw FormatError(file: stPath, field: "tensors", message: "no lora_A / lora_B tensors found")
         }
-        return PEFTAdapter(config: config, baseModel: obj["base_model_name_or_path"] as? String ?? "", modules: modules)
+        var adapter = PEFTAdapter(config: config, baseModel: obj["base_model_name_or_path"] as? String ?? "", modules: modules)
+        adapter.folder = folder
+        return adapter
     }
 
     /// Layer number first, then q, k, v, o, gate, up, down.
@@ -161,23 +183,25 @@ public struct PEFTAdapter: Sendable {
         return key(x) < key(y)
     }
 
-    /// Attaches this adapter to `model` (replacing any), checking every module exists with the right shape.
+    /// Attaches this adapter to `model` (replacing any), checking every module exists with the right shape; errors
+    /// name the adapter's file (not the base path written inside it).
     public func attach(to model: LlamaModel) throws {
+        let source = folder.isEmpty ? "the adapter" : folder + "/adapter_model.safetensors"
         var rng = SeededRNG(seed: 0)
         model.attachAdapters(config, rng: &rng)
         let byName = Dictionary(model.adapters.map { ($0.name, $0.adapter) }, uniquingKeysWith: { a, _ in a })
         guard byName.count == modules.count else {
-            throw FormatError(file: baseModel, field: "target_modules",
+            throw FormatError(file: source, field: "target_modules",
                               message: "the adapter has \(modules.count) modules, the model expects \(byName.count) for \(config.targets.map(\.rawValue))",
                               hint: "was it trained on another model?")
         }
         for m in modules {
             guard let ad = byName[m.name] else {
-                throw FormatError(file: baseModel, field: m.name, message: "no such module in the model",
+                throw FormatError(file: source, field: m.name, message: "no such module in the model",
                                   hint: "was the adapter trained on another model?")
             }
             guard ad.inFeatures == m.inFeatures, ad.outFeatures == m.outFeatures, ad.rank == m.rank else {
-                throw FormatError(file: baseModel, field: m.name,
+                throw FormatError(file: source, field: m.name,
                                   message: "adapter is \(m.outFeatures)×\(m.inFeatures) r\(m.rank), model module is \(ad.outFeatures)×\(ad.inFeatures) r\(ad.rank)")
             }
             ad.a.value.assign(m.a)

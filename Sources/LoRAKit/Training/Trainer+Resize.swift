@@ -9,6 +9,7 @@ extension Trainer {
         var newLora = s.lora
         newLora.rank = newRank
         try newLora.validate()
+        try Self.checkRank(newRank, fits: model, targets: newLora.targets)
         let oldScale = s.lora.scale, newScale = newLora.scale
         var fresh = SeededRNG(seed: rng.next())
         var worst = 0.0
