@@ -64,8 +64,13 @@ final class TerminalUIThemeTests: XCTestCase {
         XCTAssertEqual(lib.problems.filter { $0.file.hasSuffix("bad2.theme") }.map(\.line), [1, 2])
         // The earlier directory wins for the same name.
         XCTAssertEqual(try lib.theme(named: "nord")[.mainFg], .rgb(RGB(1, 2, 3)))
+        // Asking for the broken one says what is wrong with its file, not that there is no such theme.
         XCTAssertThrowsError(try lib.theme(named: "broken")) { e in
-            XCTAssertTrue("\(e)".contains("available:"), "\(e)")
+            XCTAssertTrue("\(e)".hasPrefix("theme \"broken\" cannot be used: " + dir.appendingPathComponent("broken.theme").path + ":3: error:"), "\(e)")
+            XCTAssertFalse("\(e)".contains("no theme named"), "\(e)")
+        }
+        XCTAssertThrowsError(try lib.theme(named: "absent")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("no theme named \"absent\"; available:"), "\(e)")
         }
     }
 

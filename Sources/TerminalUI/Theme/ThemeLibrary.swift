@@ -46,11 +46,13 @@ public struct ThemeLibrary: Sendable {
     /// Names of the usable themes (always including "default"), sorted.
     public var names: [String] { Array(Set(themes.keys).union(["default"])).sorted() }
 
-    /// The theme with a name, or a `ThemeNotFound` error listing the available names.
+    /// The theme with a name, or a `ThemeNotFound` error listing the available names (or, when a file of that name
+    /// exists but has errors, saying so with them).
     public func theme(named name: String) throws -> Theme {
         if let t = themes[name] { return t }
         if name == "default" { return .builtinDefault }
-        throw ThemeNotFound(name: name, available: names, searched: searchPaths.map(\.path))
+        let broken = problems.filter { $0.severity == .error && URL(fileURLWithPath: $0.file).lastPathComponent == name + ".theme" }
+        throw ThemeNotFound(name: name, available: names, searched: searchPaths.map(\.path), errors: broken.map(\.description))
     }
 
     /// The standard search order: an explicit `--themes-dir`, `$XDG_CONFIG_HOME/<app>/themes` (or
@@ -86,9 +88,15 @@ public struct ThemeNotFound: Error, Hashable, Sendable, CustomStringConvertible 
     public var available: [String]
     /// Directories searched.
     public var searched: [String]
-    /// Message with the available names and where they were looked for.
+    /// The errors of a file of that name that could not be used (empty when there is no such file).
+    public var errors: [String] = []
+    /// Message with the available names and where they were looked for; for a file with errors, the errors.
     public var description: String {
-        "no theme named \"\(name)\"; available: \(available.joined(separator: ", ")) "
+        if !errors.isEmpty {
+            return "theme \"\(name)\" cannot be used: " + errors.joined(separator: "; ")
+                + " (hint: fix the file, or choose one of \(available.joined(separator: ", ")))"
+        }
+        return "no theme named \"\(name)\"; available: \(available.joined(separator: ", ")) "
             + "(searched: \(searched.joined(separator: ", "))) (hint: put \(name).theme in one of those directories or pass --themes-dir)"
     }
 }

@@ -145,7 +145,9 @@ struct Train: ParsableCommand {
         do {
             try options.validate()
         } catch let e as RunOptionsError {
-            throw ValidationError(e.description)
+            throw fromConfigFile(flag: e.flag, e.message) ?? ValidationError(e.description)
+        } catch let e as LoRAConfigError {
+            throw fromConfigFile(flag: RunConfig.flag(ofLoRAField: e.field), e.message) ?? ValidationError(e.description)
         }
         let isTTY = isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
         let unusable = isTTY && !headless && !serveDetached
@@ -167,6 +169,15 @@ struct Train: ParsableCommand {
         }
         let host = try RunHost(train: self, options: options, file: file, mode: mode)
         throw ExitCode(try host.run())
+    }
+
+    /// A bad value that came from the `--config` file (its flag is not on the command line) as the file's error:
+    /// "run.yaml: micro_batch_size: expected 1…4096, found 65536", without the command line's usage text.
+    func fromConfigFile(flag: String, _ message: String) -> Error? {
+        guard let path = config, let key = RunConfig.key(ofFlag: flag) else { return nil }
+        let given = CommandLine.arguments.contains { $0 == flag || $0.hasPrefix(flag + "=") }
+        guard !given else { return nil }
+        return FileError(path: path, message: "\(key): " + message, hint: "fix the value in the file, or give \(flag) to override it")
     }
 
     /// The engine options of this command line.

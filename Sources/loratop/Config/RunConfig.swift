@@ -135,6 +135,22 @@ struct RunConfig: Codable, Equatable {
         "warmup": "warmup_steps", "output": "output_dir", "metrics": "metrics_file",
     ]
 
+    /// The run-file key a command-line flag sets (what a range error about a value from the file names).
+    static let keysOfFlags: [String: String] = [
+        "--data": "datasets", "--val-set-size": "val_set_size", "--rank": "lora_r", "--alpha": "lora_alpha",
+        "--dropout": "lora_dropout", "--targets": "lora_target_modules", "--batch-size": "micro_batch_size",
+        "--grad-accum": "gradient_accumulation_steps", "--seq-len": "sequence_len", "--max-steps": "max_steps",
+        "--epochs": "num_epochs", "--threads": "threads", "--keep": "save_total_limit", "--lr": "learning_rate",
+        "--block-size": "quant_block_size",
+    ]
+
+    static func key(ofFlag flag: String) -> String? { keysOfFlags[flag] }
+
+    /// The flag of a `LoRAConfigError` field (`r`, `lora_alpha`, ...).
+    static func flag(ofLoRAField field: String) -> String {
+        ["r": "--rank", "lora_alpha": "--alpha", "lora_dropout": "--dropout", "target_modules": "--targets"][field] ?? field
+    }
+
     /// Every key the file may use.
     static var knownKeys: [String] { CodingKeys.allCases.map(\.rawValue) + aliases.keys.sorted() }
 

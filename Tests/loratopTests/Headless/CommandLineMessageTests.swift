@@ -33,4 +33,20 @@ final class CommandLineMessageTests: XCTestCase {
         XCTAssertTrue(quant.errors.contains("--quant: expected none, int8, fp4, nf4 or source, found `q9`"), quant.errors)
         XCTAssertTrue(quant.errors.contains("See 'loratop train --help'"), quant.errors)
     }
+
+    /// A bad value from the `--config` file is reported as the file's key, with the file's name and no usage text; the
+    /// same value given as a flag is still the flag's error.
+    func testAYAMLValueIsReportedAsTheFilesKey() throws {
+        let dir = NSTemporaryDirectory() + "loratop-yaml-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let yaml = dir + "/run.yaml"
+        try "base_model: preset:tiny\ndatasets: sample-data/logbook.txt\nmicro_batch_size: 65536\n".write(toFile: yaml, atomically: true, encoding: .utf8)
+        var r = try run(["train", "--config", yaml, "--headless", "--output", dir + "/out"])
+        XCTAssertNotEqual(r.code, 0)
+        XCTAssertTrue(r.errors.contains("\(yaml): micro_batch_size: expected 1…4096, found 65536"), r.errors)
+        XCTAssertFalse(r.errors.contains("--batch-size:") || r.errors.contains("Usage:"), r.errors)
+        r = try run(["train", "--config", yaml, "--batch-size", "65536", "--headless", "--output", dir + "/out"])
+        XCTAssertTrue(r.errors.contains("--batch-size: expected 1…4096, found 65536"), "the flag's own value: \(r.errors)")
+    }
 }
