@@ -64,6 +64,12 @@ let package = Package(
             ],
             swiftSettings: optimize
         ),
+        // libFuzzer targets for every file parser (docs/fuzzing.md); the ordinary build replays corpora through them.
+        .executableTarget(
+            name: "loratop-fuzz",
+            dependencies: ["LoRAKit", "TerminalUI"],
+            path: "Sources/loratop-fuzz"
+        ),
         .testTarget(name: "LoRAKitTests", dependencies: ["LoRAKit", "CKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI"]),
         .testTarget(name: "RunLinkTests", dependencies: ["RunLink", "LoRAKit"]),

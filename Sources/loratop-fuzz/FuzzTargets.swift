@@ -1,0 +1,108 @@
+import Foundation
+import LoRAKit
+import TerminalUI
+
+/// The parsers a person can hand loratop a file for, each a libFuzzer target. `LORATOP_FUZZ` picks one; the input
+/// is the whole file. File-based parsers get the bytes in a file of the name they expect, in a folder of this
+/// process's own. Whatever the bytes, a parser may throw but never trap, hang or allocate without bound.
+enum FuzzTarget: String, CaseIterable {
+    case gguf, safetensors, tokenizer, dataset, theme
+    case peftConfig = "peft-config"
+    case trainerState = "trainer-state"
+
+    /// Runs the parser on `bytes`.
+    func run(_ bytes: [UInt8]) {
+        switch self {
+        case .gguf:
+            if let f = try? GGUFFile(mapped: MappedFile(bytes: bytes, name: "fuzz.gguf")) {
+                _ = f.tensors.count
+            }
+        case .safetensors:
+            if let f = try? SafetensorsFile(mapped: MappedFile(bytes: bytes, name: "fuzz.safetensors")) {
+                for t in f.tensors.prefix(64) { _ = try? f.floats(t.name) }
+            }
+        case .tokenizer:
+            _ = try? BPETokenizer(tokenizerJSON: Self.write(bytes, "tokenizer.json"))
+        case .dataset:
+            _ = try? DatasetFile(url: Self.write(bytes, "data"))  // no extension: the format is sniffed, text or JSONL
+        case .theme:
+            _ = ThemeParser.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.theme")
+        case .peftConfig:
+            let url = Self.write(bytes, "adapter_config.json")
+            _ = try? PEFTAdapter.read(folder: url.deletingLastPathComponent().path)
+        case .trainerState:
+            let url = Self.write(bytes, "trainer_state.json")
+            _ = try? Checkpoint.loadMeta(url.deletingLastPathComponent().path, as: [String: String].self)
+        }
+    }
+
+    /// This process's folder for file inputs (removed at exit by the driver script, not here: libFuzzer exits hard).
+    static let folder: URL = {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("loratop-fuzz-\(getpid())")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }()
+
+    static func write(_ bytes: [UInt8], _ name: String) -> URL {
+        let url = folder.appendingPathComponent(name)
+        try? Data(bytes).write(to: url)
+        return url
+    }
+
+    /// The target named by `LORATOP_FUZZ` (gguf when unset).
+    static var selected: FuzzTarget {
+        let name = ProcessInfo.processInfo.environment["LORATOP_FUZZ"] ?? "gguf"
+        guard let t = FuzzTarget(rawValue: name) else {
+            FileHandle.standardError.write(Data("loratop-fuzz: LORATOP_FUZZ=\(name) is not one of \(allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
+            exit(2)
+        }
+        return t
+    }
+}
+
+let fuzzTarget = FuzzTarget.selected
+
+/// libFuzzer's entry point (a build with `-sanitize=fuzzer` links libFuzzer's main, which calls it).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func loratopFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    fuzzTarget.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+    return 0
+}
+
+#if FUZZING
+/// libFuzzer's driver (in the runtime `-sanitize=fuzzer` links).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+/// SwiftPM links an executable's entry as `<module>_main`; with no `@main` here, it hands over to libFuzzer.
+@_cdecl("loratop_fuzz_main")
+func loratopFuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var count = argc
+    var vector = argv
+    return LLVMFuzzerRunDriver(&count, &vector) { data, size in loratopFuzzOne(data, size) }
+}
+#else
+/// Without libFuzzer (the ordinary build): replays every file under the folders given through the target, the smoke
+/// the test command runs so the targets keep building and the seed corpora keep parsing.
+@main
+struct FuzzReplay {
+    static func main() {
+        var count = 0
+        for root in CommandLine.arguments.dropFirst() {
+            let files = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []).sorted()
+            for rel in files {
+                let path = root + "/" + rel
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+                      let data = FileManager.default.contents(atPath: path) else { continue }
+                fuzzTarget.run([UInt8](data))
+                count += 1
+            }
+        }
+        print("loratop-fuzz: \(fuzzTarget.rawValue): replayed \(count) inputs")
+        try? FileManager.default.removeItem(at: FuzzTarget.folder)
+    }
+}
+#endif
