@@ -101,8 +101,12 @@ struct FuzzReplay {
                 count += 1
             }
         }
-        print("loratop-fuzz: \(fuzzTarget.rawValue): replayed \(count) inputs")
         try? FileManager.default.removeItem(at: FuzzTarget.folder)
+        guard count > 0 else {
+            FileHandle.standardError.write(Data("loratop-fuzz: \(fuzzTarget.rawValue): no inputs under \(CommandLine.arguments.dropFirst().joined(separator: " "))\n".utf8))
+            exit(1)
+        }
+        print("loratop-fuzz: \(fuzzTarget.rawValue): replayed \(count) inputs")
     }
 }
 #endif
