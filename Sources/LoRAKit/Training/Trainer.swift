@@ -140,8 +140,9 @@ public final class Trainer {
             // Diverged (or a non-finite base): skip the update, as a loss scaler does. The weights and AdamW moments
             // stay as they were; the step still counts, so the schedule and the data move on.
             lastGradientClip = nil
+            let lr = nextLearningRate  // the rate this step would have used, as a finite step reports it
             stepCount += 1
-            return StepStats(loss: loss, gradNorm: norm, learningRate: nextLearningRate, tokens: tokens,
+            return StepStats(loss: loss, gradNorm: norm, learningRate: lr, tokens: tokens,
                              seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         if optimizer.maxGradNorm > 0 {

@@ -29,8 +29,10 @@ final class NonFiniteTests: XCTestCase {
         base.storage[0] = .nan
         let before = adapterValues(run)
         let moments = run.trainer.parameters.flatMap { $0.m.array + $0.v.array }
+        let lr = run.trainer.nextLearningRate
         let r = try run.trainStep()
         XCTAssertTrue(r.loss.isNaN)
+        XCTAssertEqual(r.learningRate, lr, "the rate of this step, not the next")
         XCTAssertTrue(r.updateSkipped)
         XCTAssertEqual(r.step, 2, "the step counts (the schedule and the data move on)")
         XCTAssertEqual(adapterValues(run), before, "weights unchanged")
