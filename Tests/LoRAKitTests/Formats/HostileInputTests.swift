@@ -5,18 +5,7 @@ import XCTest
 /// Messages about hostile or damaged files: printable and short, naming the right file; PEFT keys that change what
 /// the weights mean are refused, not ignored; a rank no projection can hold is refused.
 final class HostileInputTests: XCTestCase {
-    func tinyRun() throws -> TrainingRun {
-        var o = RunOptions()
-        o.model = "preset:tiny"
-        o.data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("sample-data/logbook.txt").path
-        o.seqLen = 32
-        o.batchSize = 2
-        o.maxSteps = 2
-        o.output = NSTemporaryDirectory() + "hostile-\(UUID().uuidString)"
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: o.output) }
-        return try TrainingRun(options: o)
-    }
+    func tinyRun() throws -> TrainingRun { try TrainingRun(options: tinyRunOptions(steps: 2)) }
 
     func tempDir() throws -> String {
         let d = NSTemporaryDirectory() + "hostile-\(UUID().uuidString)"

@@ -4,18 +4,7 @@ import XCTest
 
 /// NaN and infinity never reach the weights, a checkpoint or a loaded adapter.
 final class NonFiniteTests: XCTestCase {
-    func tinyRun(steps: Int = 20) throws -> TrainingRun {
-        var o = RunOptions()
-        o.model = "preset:tiny"
-        o.data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("sample-data/logbook.txt").path
-        o.seqLen = 32
-        o.batchSize = 2
-        o.maxSteps = steps
-        o.output = NSTemporaryDirectory() + "nonfinite-\(UUID().uuidString)"
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: o.output) }
-        return try TrainingRun(options: o)
-    }
+    func tinyRun(steps: Int = 20) throws -> TrainingRun { try TrainingRun(options: tinyRunOptions(steps: steps)) }
 
     func adapterValues(_ run: TrainingRun) -> [Float] { run.trainer.parameters.flatMap { $0.value.array } }
 

@@ -5,15 +5,7 @@ import XCTest
 /// Changing the base's storage during a run re-quantizes from the original weights, never from a lossy copy.
 final class RequantizeTests: XCTestCase {
     func testSwitchingStorageRequantizesFromTheSource() throws {
-        var o = RunOptions()
-        o.model = "preset:tiny"
-        o.data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("sample-data/logbook.txt").path
-        o.seqLen = 32
-        o.batchSize = 2
-        o.maxSteps = 10
-        o.output = NSTemporaryDirectory() + "requant-\(UUID().uuidString)"
-        let run = try TrainingRun(options: o)
+        let run = try TrainingRun(options: tinyRunOptions(steps: 10))
         func bases() -> [[Float]] { run.model.blocks.flatMap { b in LoRATarget.allCases.map { b.linear($0).base.dequantizedArray() } } }
         let original = bases()
         _ = try run.trainStep()
@@ -38,16 +30,7 @@ final class RequantizeTests: XCTestCase {
     /// The memory report after each transition a person makes (start, `b` to int8, `R` to rank 16, a resume of the
     /// checkpoint): one base row in the current storage, the embeddings apart, adapter rows sized by the current rank.
     func testTheMemoryReportFollowsEveryTransition() throws {
-        var o = RunOptions()
-        o.model = "preset:tiny"
-        o.data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("sample-data/logbook.txt").path
-        o.seqLen = 32
-        o.batchSize = 2
-        o.maxSteps = 10
-        o.output = NSTemporaryDirectory() + "memory-transitions-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: o.output) }
-        let run = try TrainingRun(options: o)
+        let run = try TrainingRun(options: tinyRunOptions(steps: 10))
         func check(_ run: TrainingRun, storage: String, _ label: String) throws {
             let report = try XCTUnwrap(run.memoryReport(), label)
             let names = report.components.map(\.name)
@@ -81,16 +64,8 @@ final class RequantizeTests: XCTestCase {
     /// Chat data with no --eval-data: the held-out fraction's records are the questions, so `g` samples and the
     /// evaluation has prompts (they were empty, and `g` said the data had no chat records).
     func testAHeldOutSplitOfChatDataHasItsQuestions() throws {
-        var o = RunOptions()
-        o.model = "preset:tiny"
-        o.data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("sample-data/tags-train.jsonl").path
-        o.seqLen = 128
-        o.batchSize = 2
-        o.maxSteps = 1
+        var o = tinyRunOptions(data: "tags-train.jsonl", seqLen: 128, steps: 1)
         o.valSetSize = 0.05
-        o.output = NSTemporaryDirectory() + "heldout-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: o.output) }
         let run = try TrainingRun(options: o)
         XCTAssertEqual(run.evalQuestions.count, 31, "5% of 620 records: as many questions as held-out examples")
         let file = try DatasetFile(url: URL(fileURLWithPath: o.data))
