@@ -84,19 +84,20 @@ func loratopFuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePo
     return LLVMFuzzerRunDriver(&count, &vector) { data, size in loratopFuzzOne(data, size) }
 }
 #else
-/// Without libFuzzer (the ordinary build): replays every file under the folders given through the target, the smoke
-/// the test command runs so the targets keep building and the seed corpora keep parsing.
+/// Without libFuzzer (the ordinary build): replays the files given (and every file under the folders given) through
+/// the target, the smoke the test command runs so the targets keep building and the seeds keep parsing.
 @main
 struct FuzzReplay {
     static func main() {
         var count = 0
+        let fm = FileManager.default
         for root in CommandLine.arguments.dropFirst() {
-            let files = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []).sorted()
-            for rel in files {
-                let path = root + "/" + rel
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
-                      let data = FileManager.default.contents(atPath: path) else { continue }
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: root, isDirectory: &isDir) else { continue }
+            let paths = isDir.boolValue
+                ? ((fm.enumerator(atPath: root)?.allObjects as? [String]) ?? []).sorted().map { root + "/" + $0 } : [root]
+            for path in paths {
+                guard fm.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue, let data = fm.contents(atPath: path) else { continue }
                 fuzzTarget.run([UInt8](data))
                 count += 1
             }

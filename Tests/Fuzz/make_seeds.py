@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets (Sources/loratop-fuzz) that are not copies of test fixtures.
 
-Copied by hand, once: gguf/ from Tests/LoRAKitTests/Fixtures/formats/{align64,written,blocks}.gguf, safetensors/ from
-.../formats/small.safetensors, theme/ from themes/{default,gruvbox}.theme, peft-config/ from the fixtures'
+The gguf and safetensors seeds are the format fixtures themselves (`seeds` in .ci/fuzz). Copied by hand, once:
+theme/ from themes/{default,gruvbox}.theme, peft-config/ from the fixtures'
 adapter_config.json files, trainer-state/ from a checkpoint of the sample run. Usage: python3 Tests/Fuzz/make_seeds.py
 """
 import json
