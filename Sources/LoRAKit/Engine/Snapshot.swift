@@ -158,6 +158,12 @@ public struct ChangeEvent: Codable, Sendable, Equatable {
         let short = ["rank": "r", "alpha": "α", "lr": "lr", "dropout": "p", "quant": "q"][kind] ?? kind
         return "\(short) \(from)→\(to)"
     }
+
+    /// The label and its detail: "r 8→4 (truncated-SVD error 8.64%)".
+    public var text: String { label + (detail.map { " (\($0))" } ?? "") }
+
+    /// The engine's message for it, "step 12: r 8→4 (…)": viewers that show the change itself skip this message.
+    public var note: String { "step \(step): \(text)" }
 }
 
 /// One generated sample: the base model's answer next to the adapted one.

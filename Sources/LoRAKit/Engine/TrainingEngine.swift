@@ -295,7 +295,7 @@ public final class TrainingEngine: @unchecked Sendable {
                 memory = session.memoryReport()  // a new rank or storage changes the figures now, not a step later
                 emit(.change(event))
                 emit(.settings(session.settings, trainableParameters: session.trainableParameters))
-                note("step \(event.step): \(event.label)" + (event.detail.map { " (\($0))" } ?? ""))
+                note(event.note)
             } catch {
                 note("\(command.label): \(error)")
             }

@@ -110,7 +110,7 @@ struct Send: ParsableCommand {
         switch command {
         case .setRank, .setAlpha, .setLearningRate, .setDropout, .setQuantization, .restart:
             guard let c = now.changes.dropFirst(before.changes.count).first else { return nil }
-            return "applied at step \(c.step): \(c.label)" + (c.detail.map { " (\($0))" } ?? "")
+            return "applied at step \(c.step): \(c.text)"
         case .saveCheckpoint:
             guard let p = now.lastCheckpoint, p != before.lastCheckpoint else { return nil }
             return "saved \(p)"

@@ -40,9 +40,8 @@ final class HeadlessPrinter: @unchecked Sendable {
             if let em = e.exactMatch { line += "  exact match \(fixed(Float(em * 100), 1))%" }
             print(line)
         case .change(let c):
-            let text = c.label + (c.detail.map { " (\($0))" } ?? "")
-            changeNotes.append("step \(c.step): " + text)
-            print("change at step \(c.step): " + text)
+            changeNotes.append(c.note)
+            print("change at step \(c.step): " + c.text)
         case .samples(let samples):
             for s in samples {
                 print("sample at step \(s.step): \(s.prompt.oneLine(80))")

@@ -107,7 +107,7 @@ enum StatusView {
         let s = state.snapshot
         var spans: [Span] = []
         // The engine also notes each change as a message; do not say it twice.
-        let said = Set(s.changes.map { "step \($0.step): \($0.label)" + ($0.detail.map { " (\($0))" } ?? "") })
+        let said = Set(s.changes.map(\.note))
         if let m = s.messages.last, !said.contains(m) {
             let failed: Bool
             if case .failed = s.status { failed = true } else { failed = false }
