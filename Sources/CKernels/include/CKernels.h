@@ -43,6 +43,9 @@ void loratop_gram_rows_f32(const float *a, int32_t r, int64_t m, double *out);
 /// n > LORATOP_TRIDIAGONAL_MAX.
 void loratop_tridiagonalize(int32_t n, double *a, double *d, double *e);
 
+/// The index of the first element of x[0..<n] that is NaN or ±infinity, or -1 when all are finite.
+int64_t loratop_first_nonfinite(const float *x, int64_t n);
+
 /// Hands freed heap pages back to the operating system (glibc's malloc_trim(0)); 1 when memory was released, 0 when
 /// none was or the C library cannot.
 int loratop_return_freed_pages(void);

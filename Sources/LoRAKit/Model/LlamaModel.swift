@@ -75,6 +75,9 @@ public final class LlamaModel: @unchecked Sendable {
                                   message: "expected shape [\(rows), \(cols)] (out, in), found [\(m.rows), \(m.cols)]; "
                                   + "hint: the config does not match the weights")
             }
+            if let bad = m.firstNonFinite() {
+                throw Self.nonFinite(source, name, "\(Finite.word(bad.value)) at row \(bad.row), column \(bad.col) of [\(rows), \(cols)]")
+            }
             return try storage(name, m)
         }
         func vec(_ name: String, _ n: Int) throws -> [Float] {
@@ -82,6 +85,7 @@ public final class LlamaModel: @unchecked Sendable {
             guard v.count == n else {
                 throw WeightError(origin: source.origin, tensor: name, message: "expected \(n) values, found \(v.count)")
             }
+            if let bad = Finite.firstNonFinite(v) { throw Self.nonFinite(source, name, Finite.describe(bad, of: n)) }
             return v
         }
         let emb = try mat("model.embed_tokens.weight", c.vocab, c.dim)
@@ -116,6 +120,13 @@ public final class LlamaModel: @unchecked Sendable {
         }
         self.init(config: c, embedding: emb, lmHead: head, blocks: blocks,
                   finalNorm: FloatBuffer(try vec("model.norm.weight", c.dim)))
+    }
+
+    /// A base weight that is NaN or infinite: every loss would be NaN from the first step, so the run never starts.
+    private static func nonFinite(_ source: WeightSource, _ tensor: String, _ detail: String) -> WeightError {
+        WeightError(origin: source.origin, tensor: tensor,
+                    message: "holds a non-finite weight (\(detail)); hint: the file is damaged or was saved from a diverged "
+                    + "model; training or generating on it gives nan from the first token")
     }
 
     /// A randomly initialised model of any shape (tests, benchmarks): matrices U(−a, a) with std 0.02,
