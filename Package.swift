@@ -55,10 +55,15 @@ let package = Package(
             dependencies: ["LoRAKit"],
             swiftSettings: optimize
         ),
+        // The run file (`--config run.yaml`): its keys, their checks and the messages about them.
+        .target(
+            name: "LoraTopConfig",
+            dependencies: ["LoRAKit", .product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "loratop",
             dependencies: [
-                "LoRAKit", "TerminalUI", "RunLink", "CPosix",
+                "LoRAKit", "TerminalUI", "RunLink", "CPosix", "LoraTopConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -67,13 +72,13 @@ let package = Package(
         // libFuzzer targets for every file parser (docs/fuzzing.md); the ordinary build replays corpora through them.
         .executableTarget(
             name: "loratop-fuzz",
-            dependencies: ["LoRAKit", "TerminalUI"],
+            dependencies: ["LoRAKit", "TerminalUI", "RunLink", "LoraTopConfig"],
             path: "Sources/loratop-fuzz"
         ),
         .testTarget(name: "LoRAKitTests", dependencies: ["LoRAKit", "CKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI"]),
         .testTarget(name: "RunLinkTests", dependencies: ["RunLink", "LoRAKit"]),
-        .testTarget(name: "loratopTests", dependencies: ["loratop", "LoRAKit", "TerminalUI", "RunLink"]),
+        .testTarget(name: "loratopTests", dependencies: ["loratop", "LoRAKit", "TerminalUI", "RunLink", "LoraTopConfig"]),
     ],
     swiftLanguageModes: [.v5]
 )

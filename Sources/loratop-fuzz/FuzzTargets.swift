@@ -1,5 +1,7 @@
 import Foundation
 import LoRAKit
+import LoraTopConfig
+import RunLink
 import TerminalUI
 
 /// The parsers a person can hand loratop a file for, each a libFuzzer target. `LORATOP_FUZZ` picks one; the input
@@ -9,6 +11,9 @@ enum FuzzTarget: String, CaseIterable {
     case gguf, safetensors, tokenizer, dataset, theme
     case peftConfig = "peft-config"
     case trainerState = "trainer-state"
+    case yaml
+    /// The run-server protocol both ways: what a viewer sends the server and what the run sends a viewer.
+    case `protocol`
 
     /// Runs the parser on `bytes`.
     func run(_ bytes: [UInt8]) {
@@ -33,7 +38,34 @@ enum FuzzTarget: String, CaseIterable {
         case .trainerState:
             let url = Self.write(bytes, "trainer_state.json")
             _ = try? Checkpoint.loadMeta(url.deletingLastPathComponent().path, as: [String: String].self)
+        case .yaml:
+            if let config = try? RunConfig.parse(String(decoding: bytes, as: UTF8.self), path: "fuzz.yaml") {
+                _ = try? config.yaml()
+            }
+        case .protocol:
+            Self.protocolLines(bytes)
         }
+    }
+
+    /// Frames `bytes` into lines as a connection does (with a small limit, so too-long lines are reached) and reads
+    /// each as the server reads a viewer's line (a command line through the command parser) and as a viewer reads the
+    /// run's (states and events applied to a mirror, as the dashboard of `loratop attach` draws from).
+    static func protocolLines(_ bytes: [UInt8]) {
+        var framer = LineFramer(limit: 4096)
+        var mirror = SnapshotMirror()
+        let decoder = WireCoding.decoder()
+        for out in framer.feed(bytes) {
+            guard case .line(let line) = out else { continue }
+            if case .command(let m)? = try? ViewerRequest.read(line, decoder: decoder) {
+                _ = try? Command.parse(m.line.trimmingCharacters(in: .whitespaces))
+            }
+            switch RunMessage.read(line, decoder: decoder) {
+            case .state(let s)?: mirror.apply(s)
+            case .event(let e)?: _ = mirror.apply(e)
+            default: break
+            }
+        }
+        _ = mirror.snapshot.version
     }
 
     /// This process's folder for file inputs (removed at exit by the driver script, not here: libFuzzer exits hard).

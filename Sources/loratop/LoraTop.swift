@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoraTopConfig
 
 /// The `loratop` command: an interactive terminal trainer for LoRA and QLoRA adapters.
 @main

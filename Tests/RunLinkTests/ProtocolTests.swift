@@ -17,6 +17,33 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(g.feed(Array("abcde\n".utf8)), [.tooLong])
     }
 
+    /// What the server makes of a viewer's line, and what a viewer makes of the run's.
+    func testLinesAreReadIntoRequestsAndMessagesOrRefusedWithAReason() throws {
+        func read(_ text: String) throws -> ViewerRequest { try ViewerRequest.read(Array(text.utf8)) }
+        XCTAssertEqual(try read(" \t"), .blank)
+        XCTAssertEqual(try read(#"{"type":"hello","protocol":3}"#), .hello(protocol: 3))
+        XCTAssertEqual(try read(#"{"type":"attach","read_only":true}"#),
+                       .attach(AttachMessage(readOnly: true, points: nil, client: nil)))
+        XCTAssertEqual(try read(#"{"type":"command","id":"7","line":"rank 8"}"#), .command(CommandMessage(id: "7", line: "rank 8")))
+        XCTAssertEqual(try read(#"{"type":"ping","id":"p"}"#), .ping(id: "p"))
+        XCTAssertEqual(try read(#"{"type":"detach"}"#), .detach)
+        XCTAssertEqual(try read(#"{"type":"resize","cols":80}"#), .unknown, "a newer client's types are ignored")
+        for bad in ["not json", "[1,2]", #"{"kind":"attach"}"#] {
+            XCTAssertThrowsError(try read(bad)) { XCTAssertEqual(($0 as? ProtocolRefusal)?.code, "malformed", bad) }
+        }
+        // Fields that do not fit: refused, the type named with its control bytes escaped.
+        XCTAssertThrowsError(try read("{\"type\":\"ping\",\"id\":5}")) { e in
+            XCTAssertTrue((e as? ProtocolRefusal)?.message.hasPrefix("a \"ping\" message could not be read") == true, "\(e)")
+        }
+        XCTAssertEqual(try read("{\"type\":\"x\\u001b[2J\"}"), .unknown)
+
+        XCTAssertEqual(RunMessage.read(Array(#"{"type":"ack","id":"1","ok":false,"error":"no"}"#.utf8)),
+                       .ack(AckMessage(id: "1", ok: false, command: nil, error: "no")))
+        XCTAssertEqual(RunMessage.read(Array(#"{"type":"pong","id":"p"}"#.utf8)), .greeting)
+        XCTAssertNil(RunMessage.read(Array(#"{"type":"state"}"#.utf8)), "a state without its fields is skipped")
+        XCTAssertNil(RunMessage.read(Array("\u{1b}[2J".utf8)))
+    }
+
     func testDecimationKeepsEnvelopeEndsAndLimit() {
         let points = (1...100_000).map { LossPoint(step: $0, value: Float(($0 * 7919) % 1000) / 100 + ($0 == 50_000 ? 99 : 0)) }
         let d = SnapshotCodec.decimate(points, limit: 2000)

@@ -2,6 +2,7 @@ import Foundation
 import LoRAKit
 import XCTest
 @testable import loratop
+@testable import LoraTopConfig
 
 /// `--resume DIR`: the stored settings, with the flags given and the keys of a `--config` file on top, each reported.
 final class ResumeOptionsTests: XCTestCase {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import loratop
+@testable import LoraTopConfig
 
 final class RunConfigTests: XCTestCase {
     /// Every supported key, written out and read back, gives the same configuration.

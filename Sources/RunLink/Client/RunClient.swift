@@ -168,24 +168,17 @@ public final class RunClient: @unchecked Sendable {
     }
 
     private func take(_ line: [UInt8]) {
-        guard let type = WireCoding.type(of: line, decoder: decoder) else { return }
-        let data = Data(line)
+        guard let message = RunMessage.read(line, decoder: decoder) else { return }
         lock.lock()
         defer { lock.unlock() }
-        switch type {
-        case "state":
-            if let s = try? decoder.decode(StateMessage.self, from: data) { mirror.apply(s) }
-        case "ack":
-            if let a = try? decoder.decode(AckMessage.self, from: data) {
-                if !a.ok { mirror.note("refused: " + (a.error ?? "command refused")) }
-                acks[a.id] = a
-            }
-        case "error":
-            if let e = try? decoder.decode(ErrorMessage.self, from: data) { mirror.note("the run closed this connection: \(e.message)") }
-        case "hello", "pong":
-            break
-        default:
-            if let e = try? decoder.decode(EventMessage.self, from: data) { mirror.apply(e) }
+        switch message {
+        case .state(let s): mirror.apply(s)
+        case .ack(let a):
+            if !a.ok { mirror.note("refused: " + (a.error ?? "command refused")) }
+            acks[a.id] = a
+        case .error(let e): mirror.note("the run closed this connection: \(e.message)")
+        case .greeting: break
+        case .event(let e): mirror.apply(e)
         }
     }
 

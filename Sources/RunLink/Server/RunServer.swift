@@ -225,52 +225,49 @@ public final class RunServer: @unchecked Sendable {
     }
 
     private func handle(_ line: [UInt8], from c: ViewerConnection) {
-        if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return }
-        guard let type = WireCoding.type(of: line, decoder: decoder) else {
-            refuse(c, code: "malformed", "expected one JSON object with a \"type\" per line")
+        let request: ViewerRequest
+        do {
+            request = try ViewerRequest.read(line, decoder: decoder)
+        } catch let r as ProtocolRefusal {
+            refuse(c, code: r.code, r.message)
+            return
+        } catch {
+            refuse(c, code: "malformed", "\(error)")
             return
         }
-        do {
-            switch type {
-            case "hello":
-                let h = try decoder.decode(ClientHello.self, from: Data(line))
-                if let v = h.protocol, v != runProtocolVersion {
-                    refuse(c, code: "version", "this run speaks protocol \(runProtocolVersion), the client \(v)")
-                }
-            case "attach":
-                let a = try decoder.decode(AttachMessage.self, from: Data(line))
-                c.attached = true
-                c.readOnly = a.readOnly
-                c.points = min(100_000, max(10, a.points ?? SnapshotCodec.defaultPoints))
-                sendState(to: c)
-                viewersChanged()
-            case "command":
-                let m = try decoder.decode(CommandMessage.self, from: Data(line))
-                var ack = AckMessage(id: m.id, ok: false)
-                if c.readOnly {
-                    ack.error = "this viewer attached read-only and cannot send commands"
-                } else {
-                    do {
-                        let command = try Command.parse(m.line.trimmingCharacters(in: .whitespaces))
-                        engine.send(command)
-                        ack.ok = true
-                        ack.command = command.line
-                    } catch {
-                        ack.error = "\(error)"
-                    }
-                }
-                send(ack, to: c)
-            case "ping":
-                let p = try decoder.decode(PingMessage.self, from: Data(line))
-                send(PingMessage(type: "pong", id: p.id), to: c)
-            case "detach":
-                c.closeAfterFlush = true
-                if c.outgoing.isEmpty { drop(c) }
-            default:
-                break  // unknown types are ignored (a newer client may send more)
+        switch request {
+        case .blank, .unknown:
+            break  // unknown types are ignored (a newer client may send more)
+        case .hello(let version):
+            if let v = version, v != runProtocolVersion {
+                refuse(c, code: "version", "this run speaks protocol \(runProtocolVersion), the client \(v)")
             }
-        } catch {
-            refuse(c, code: "malformed", "a \"\(type.prefix(40))\" message could not be read: \(error)".prefix(300).description)
+        case .attach(let a):
+            c.attached = true
+            c.readOnly = a.readOnly
+            c.points = min(100_000, max(10, a.points ?? SnapshotCodec.defaultPoints))
+            sendState(to: c)
+            viewersChanged()
+        case .command(let m):
+            var ack = AckMessage(id: m.id, ok: false)
+            if c.readOnly {
+                ack.error = "this viewer attached read-only and cannot send commands"
+            } else {
+                do {
+                    let command = try Command.parse(m.line.trimmingCharacters(in: .whitespaces))
+                    engine.send(command)
+                    ack.ok = true
+                    ack.command = command.line
+                } catch {
+                    ack.error = "\(error)"
+                }
+            }
+            send(ack, to: c)
+        case .ping(let id):
+            send(PingMessage(type: "pong", id: id), to: c)
+        case .detach:
+            c.closeAfterFlush = true
+            if c.outgoing.isEmpty { drop(c) }
         }
     }
 
@@ -379,9 +376,3 @@ public final class RunServer: @unchecked Sendable {
     }
 }
 
-/// A client's optional hello (its protocol version and name).
-struct ClientHello: Decodable {
-    var type: String
-    var `protocol`: Int?
-    var client: String?
-}

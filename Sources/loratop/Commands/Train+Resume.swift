@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoRAKit
+import LoraTopConfig
 
 extension Train {
     /// The options of a resumed run: every setting stored in the checkpoint (`dir`: a checkpoint folder or an output

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoRAKit
 import TerminalUI
+import LoraTopConfig
 
 /// `loratop train`: fine-tune a LoRA / QLoRA adapter, watched in the terminal UI (or headless).
 struct Train: ParsableCommand {

@@ -3,6 +3,7 @@ import LoRAKit
 import RunLink
 #if canImport(Glibc)
 import Glibc
+import LoraTopConfig
 #endif
 
 /// The process that trains: it loads the run, serves it on its socket (every run does, whatever its mode), writes the

@@ -5,85 +5,88 @@ import Yams
 /// A run configuration file (`--config run.yaml`). Keys use the names people know from PEFT and axolotl where they
 /// exist; every key is optional, flags given on the command line override the file, and an unknown key is an error
 /// that names the nearest known key.
-struct RunConfig: Codable, Equatable {
+public struct RunConfig: Codable, Equatable, Sendable {
+    /// An empty file: every setting from flags or defaults.
+    public init() {}
+
     /// Base model: `smollm2`, a GGUF file or a Hugging Face folder.
-    var baseModel: String?
+    public var baseModel: String?
     /// Training data file (.txt or .jsonl).
-    var datasets: String?
+    public var datasets: String?
     /// Separate evaluation data file.
-    var evalDataset: String?
+    public var evalDataset: String?
     /// Fraction of the training data held out for evaluation when there is no eval file.
-    var valSetSize: Double?
+    public var valSetSize: Double?
     /// LoRA rank.
-    var loraR: Int?
+    public var loraR: Int?
     /// LoRA alpha.
-    var loraAlpha: Double?
+    public var loraAlpha: Double?
     /// Dropout on the LoRA input.
-    var loraDropout: Double?
+    public var loraDropout: Double?
     /// Adapted modules: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (or q, k, v, ...).
-    var loraTargetModules: [String]?
+    public var loraTargetModules: [String]?
     /// Scale by alpha/√r (rsLoRA).
-    var useRslora: Bool?
+    public var useRslora: Bool?
     /// Base storage: none, int8, fp4, nf4, source.
-    var quant: String?
+    public var quant: String?
     /// axolotl/bitsandbytes style: a 4-bit base (nf4 unless bnb_4bit_quant_type says fp4).
-    var loadIn4bit: Bool?
+    public var loadIn4bit: Bool?
     /// axolotl/bitsandbytes style: an 8-bit base.
-    var loadIn8bit: Bool?
+    public var loadIn8bit: Bool?
     /// nf4 or fp4, with load_in_4bit.
-    var bnb4bitQuantType: String?
+    public var bnb4bitQuantType: String?
     /// Double quantization of the block scales.
-    var bnb4bitUseDoubleQuant: Bool?
+    public var bnb4bitUseDoubleQuant: Bool?
     /// Quantization block size.
-    var quantBlockSize: Int?
+    public var quantBlockSize: Int?
     /// Recompute block activations in backward.
-    var gradientCheckpointing: Bool?
+    public var gradientCheckpointing: Bool?
     /// Precision of the base's products: auto, fp32, bf16.
-    var compute: String?
+    public var compute: String?
     /// Peak learning rate.
-    var learningRate: Double?
+    public var learningRate: Double?
     /// constant, linear or cosine.
-    var lrScheduler: String?
+    public var lrScheduler: String?
     /// Linear warm-up steps.
-    var warmupSteps: Int?
+    public var warmupSteps: Int?
     /// AdamW decoupled weight decay.
-    var weightDecay: Double?
+    public var weightDecay: Double?
     /// Global gradient-norm clip (0 = off).
-    var maxGradNorm: Double?
+    public var maxGradNorm: Double?
     /// Sequences per micro-batch.
-    var microBatchSize: Int?
+    public var microBatchSize: Int?
     /// Micro-batches per optimizer step.
-    var gradientAccumulationSteps: Int?
+    public var gradientAccumulationSteps: Int?
     /// Tokens per sequence.
-    var sequenceLen: Int?
+    public var sequenceLen: Int?
     /// Optimizer steps to run (overrides num_epochs).
-    var maxSteps: Int?
+    public var maxSteps: Int?
     /// Passes over the training data.
-    var numEpochs: Double?
+    public var numEpochs: Double?
     /// Evaluate every N steps.
-    var evalSteps: Int?
+    public var evalSteps: Int?
     /// Save a checkpoint every N steps.
-    var saveSteps: Int?
+    public var saveSteps: Int?
     /// Generate samples every N steps.
-    var sampleSteps: Int?
+    public var sampleSteps: Int?
     /// Compute the update inspection (the Inside panel's figures) every N steps.
-    var inspectSteps: Int?
+    public var inspectSteps: Int?
     /// Checkpoints to keep.
-    var saveTotalLimit: Int?
+    public var saveTotalLimit: Int?
     /// Random seed.
-    var seed: Int?
+    public var seed: Int?
     /// Compute threads.
-    var threads: Int?
+    public var threads: Int?
     /// Folder for checkpoints and the final adapter.
-    var outputDir: String?
+    public var outputDir: String?
     /// JSONL metrics file.
-    var metricsFile: String?
+    public var metricsFile: String?
     /// Checkpoint folder to resume from.
-    var resumeFromCheckpoint: String?
+    public var resumeFromCheckpoint: String?
     /// Theme name.
-    var theme: String?
+    public var theme: String?
     /// Frame cap of the terminal UI.
-    var fps: Int?
+    public var fps: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case baseModel = "base_model"
@@ -128,7 +131,7 @@ struct RunConfig: Codable, Equatable {
     }
 
     /// Other spellings accepted for a key (PEFT/axolotl variants) → the canonical key.
-    static let aliases: [String: String] = [
+    public static let aliases: [String: String] = [
         "model": "base_model", "dataset": "datasets", "data": "datasets", "r": "lora_r",
         "peft_use_rslora": "use_rslora", "target_modules": "lora_target_modules", "lr": "learning_rate",
         "batch_size": "micro_batch_size", "seq_len": "sequence_len", "epochs": "num_epochs",
@@ -136,7 +139,7 @@ struct RunConfig: Codable, Equatable {
     ]
 
     /// The run-file key a command-line flag sets (what a range error about a value from the file names).
-    static let keysOfFlags: [String: String] = [
+    public static let keysOfFlags: [String: String] = [
         "--data": "datasets", "--val-set-size": "val_set_size", "--rank": "lora_r", "--alpha": "lora_alpha",
         "--dropout": "lora_dropout", "--targets": "lora_target_modules", "--batch-size": "micro_batch_size",
         "--grad-accum": "gradient_accumulation_steps", "--seq-len": "sequence_len", "--max-steps": "max_steps",
@@ -144,18 +147,18 @@ struct RunConfig: Codable, Equatable {
         "--block-size": "quant_block_size",
     ]
 
-    static func key(ofFlag flag: String) -> String? { keysOfFlags[flag] }
+    public static func key(ofFlag flag: String) -> String? { keysOfFlags[flag] }
 
     /// The flag of a `LoRAConfigError` field (`r`, `lora_alpha`, ...).
-    static func flag(ofLoRAField field: String) -> String {
+    public static func flag(ofLoRAField field: String) -> String {
         ["r": "--rank", "lora_alpha": "--alpha", "lora_dropout": "--dropout", "target_modules": "--targets"][field] ?? field
     }
 
     /// Every key the file may use.
-    static var knownKeys: [String] { CodingKeys.allCases.map(\.rawValue) + aliases.keys.sorted() }
+    public static var knownKeys: [String] { CodingKeys.allCases.map(\.rawValue) + aliases.keys.sorted() }
 
     /// Reads and validates a YAML run file.
-    static func load(path: String) throws -> RunConfig {
+    public static func load(path: String) throws -> RunConfig {
         guard let data = try RegularFile.contents(path) else {
             throw ConfigError(path: path, line: nil, message: "cannot read the file", hint: "check the path given to --config")
         }
@@ -166,7 +169,7 @@ struct RunConfig: Codable, Equatable {
     }
 
     /// Parses YAML text; `path` is used in messages.
-    static func parse(_ text: String, path: String) throws -> RunConfig {
+    public static func parse(_ text: String, path: String) throws -> RunConfig {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
@@ -213,7 +216,7 @@ struct RunConfig: Codable, Equatable {
     }
 
     /// q_proj → q, mlp.up_proj → up; short names pass through.
-    static func shortModuleName(_ name: String) -> String {
+    public static func shortModuleName(_ name: String) -> String {
         var n = name
         if let dot = n.lastIndex(of: ".") { n = String(n[n.index(after: dot)...]) }
         if n.hasSuffix("_proj") { n.removeLast(5) }
@@ -221,7 +224,7 @@ struct RunConfig: Codable, Equatable {
     }
 
     /// Range checks with the key named.
-    func validate(path: String) throws {
+    public func validate(path: String) throws {
         func fail(_ key: String, _ message: String) -> ConfigError {
             ConfigError(path: path, line: nil, message: "`\(key)`: \(message)", hint: nil)
         }
@@ -257,12 +260,12 @@ struct RunConfig: Codable, Equatable {
     }
 
     /// The file as YAML text (keys in declaration order).
-    func yaml() throws -> String {
+    public func yaml() throws -> String {
         try YAMLEncoder().encode(self)
     }
 
     /// The quantization the file asks for, from `quant` or the bitsandbytes-style keys.
-    var effectiveQuant: String? {
+    public var effectiveQuant: String? {
         if let q = quant { return q }
         if loadIn4bit == true { return bnb4bitQuantType ?? "nf4" }
         if loadIn8bit == true { return "int8" }
@@ -271,12 +274,25 @@ struct RunConfig: Codable, Equatable {
 }
 
 /// A problem in a run configuration file.
-struct ConfigError: Error, CustomStringConvertible {
-    let path: String
-    let line: Int?
-    let message: String
-    let hint: String?
-    var description: String {
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    /// The run file.
+    public let path: String
+    /// The line of the key, when known.
+    public let line: Int?
+    /// What is wrong.
+    public let message: String
+    /// What to do about it.
+    public let hint: String?
+
+    /// An error about `path` (at `line`), with an optional hint.
+    public init(path: String, line: Int?, message: String, hint: String?) {
+        self.path = path
+        self.line = line
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String {
         "\(path)\(line.map { ":\($0)" } ?? ""): \(message)" + (hint.map { " (\($0))" } ?? "")
     }
 }

@@ -1,7 +1,7 @@
 /// Suggestions for typos: a misspelt YAML key, a misspelt subcommand.
-enum Nearest {
+public enum Nearest {
     /// The candidate closest to `key` by edit distance, when close enough to be a plausible typo.
-    static func match(to key: String, in candidates: [String]) -> String? {
+    public static func match(to key: String, in candidates: [String]) -> String? {
         let scored = candidates.map { ($0, editDistance(key.lowercased(), $0)) }.min { $0.1 < $1.1 }
         guard let (best, d) = scored, d <= max(2, key.count / 3) else {
             // A typo of a word inside a key (lora_rank vs lora_r) may be far by edits; try prefixes.
@@ -11,7 +11,7 @@ enum Nearest {
     }
 
     /// Levenshtein distance.
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    public static func editDistance(_ a: String, _ b: String) -> Int {
         let x = Array(a), y = Array(b)
         if x.isEmpty { return y.count }
         if y.isEmpty { return x.count }
