@@ -57,12 +57,21 @@ public enum ExportRunner {
     public static func run(model: String, adapterFolder: String, format: ExportFormat, out: String,
                            dtype: ExportDType = defaultDType) throws -> Summary {
         try checkDType(dtype, for: format)
+        try prepareOut(out, for: format)  // a read-only or mistyped --out is told before the model loads
         let source = try loadWeights(model: model)
         let adapter = try readAdapter(adapterFolder)
         let llama = try LlamaModel(source: source)  // the file's own storage: nothing expanded up front
         try attach(adapter, adapterPath: adapterFolder, to: llama, modelPath: source.origin)
         let base = ExportBase(source: source)
         return try export(model: llama, adapter: adapter, base: base, format: format, out: out, dtype: dtype)
+    }
+
+    /// Creates the folder `out` is (peft, merged-hf) or is in (the GGUF formats), checking it can be written.
+    static func prepareOut(_ out: String, for format: ExportFormat) throws {
+        switch format {
+        case .peft, .mergedHF: try MergeExport.prepareFolder(out)
+        case .ggufAdapter, .mergedGGUF: try MergeExport.prepareFile(out)
+        }
     }
 
     /// Writes an already attached adapter in `format` (the model carries the same adapter for merged formats).
@@ -79,7 +88,7 @@ public enum ExportRunner {
             try a.write(to: out)
             files = ["adapter_config.json", "adapter_model.safetensors"]
         case .ggufAdapter:
-            try MergeExport.prepareFolder(AtomicFile.folder(of: out))
+            try MergeExport.prepareFile(out)
             try GGUFAdapter.write(adapter, base: base, to: out, type: dtype.ggmlType ?? .f32)
             files = [out]
         case .mergedHF:

@@ -131,7 +131,7 @@ public enum MergeExport {
         guard type == .f32 || type == .f16 || type == .q8_0 else {
             throw ExportError(path: path, message: "a merged GGUF can be f32, f16 or q8_0, not \(type.name)")
         }
-        try prepareFolder(AtomicFile.folder(of: path))
+        try prepareFile(path)
         var tensors: [PlannedTensor] = []
         for t in plan(model) {
             guard let name = GGUFWeightSource.ggufName(hf: t.name) else {
@@ -153,13 +153,19 @@ public enum MergeExport {
     /// Creates `folder` (and parents) or throws a clear error when it cannot be written.
     static func prepareFolder(_ folder: String) throws {
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw ExportError(path: folder, message: "cannot create the output folder: \(error.localizedDescription)",
-                              hint: "choose a writable --out path")
+            try WritablePath.prepareFolder(folder, hint: "choose a writable --out path")
+        } catch let e as FileError {
+            throw ExportError(path: folder, message: e.message, hint: e.hint ?? "")
         }
-        guard FileManager.default.isWritableFile(atPath: folder) else {
-            throw ExportError(path: folder, message: "the output folder is not writable", hint: "choose a writable --out path")
+    }
+
+    /// Checks that the file `path` can be written (its folder created when missing) before anything slow.
+    static func prepareFile(_ path: String) throws {
+        try prepareFolder(AtomicFile.folder(of: path))
+        do {
+            try WritablePath.checkFile(path, hint: "choose a writable --out path")
+        } catch let e as FileError {
+            throw ExportError(path: path, message: e.message, hint: e.hint ?? "")
         }
     }
 }

@@ -40,6 +40,8 @@ final class RunHost {
         do {
             let output = URL(fileURLWithPath: options.output).standardizedFileURL.path
             try RunHost.checkWritable(output)
+            let metricsPath = train.metrics ?? file.metricsFile ?? options.output + "/metrics.jsonl"
+            try WritablePath.checkFile(metricsPath, hint: "choose another --metrics")
             let leftovers = Checkpoint.removeLeftovers(outputDir: output)
             if !leftovers.isEmpty {
                 announce("removed \(leftovers.count) unfinished checkpoint folder\(leftovers.count == 1 ? "" : "s") of an interrupted save in \(output)")
@@ -50,7 +52,6 @@ final class RunHost {
             announce(session.describe())
             engine = TrainingEngine(session: session, options: train.engineOptions(options, mode: mode))
             if let h = session.resumedHistory { engine.restore(history: h) }
-            let metricsPath = train.metrics ?? file.metricsFile ?? options.output + "/metrics.jsonl"
             log = try MetricsLog(path: metricsPath, append: resumeDir != nil)
             log.recordRun(model: session.modelPath, settings: session.settings, totalSteps: session.totalSteps)
             engine.observe { [log] in log.record($0) }
@@ -78,16 +79,7 @@ final class RunHost {
 
     /// Fails early, in a sentence, when the output folder cannot be created or written.
     static func checkWritable(_ folder: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw FileError(path: folder, message: "cannot create the output folder: \((error as NSError).localizedFailureReason ?? "permission denied or read-only")",
-                            hint: "choose another --output")
-        }
-        guard access(folder, W_OK) == 0 else {
-            throw FileError(path: folder, message: "the output folder is not writable: \(String(cString: strerror(errno)))",
-                            hint: "choose another --output")
-        }
+        try WritablePath.prepareFolder(folder, hint: "choose another --output")
     }
 
     /// The run's memory figures for viewers: the engine's accounting and resident set, and the method comparison.
