@@ -50,115 +50,143 @@ struct MergeTable: Sendable {
 /// the symbols form a linked list and the candidate pairs a min-heap on (rank, position), so the lowest-ranked pair
 /// merges first and equal ranks merge left to right. Rescanning the whole word after each merge (the textbook loop)
 /// is quadratic: one megabyte of letters without a space took minutes.
+///
+/// A long word is merged in pieces that fit the cache (a megabyte-long word's million candidates miss it on every
+/// heap level and every symbol), cut where no merge can cross, which is checked rather than assumed: merging the
+/// pieces alone gives the whole word's tokens exactly when no symbol that ever ends one piece has a rule with any that
+/// ever starts the next (then no candidate ever spans the cut, and the whole word's merges are the pieces' merges
+/// interleaved by rank). A cut that fails the check is dropped and the pieces around it merged as one.
 enum BPEMerge {
-    /// Merges `symbols` by the rules of `table`.
-    static func merge(_ symbols: [Int32], table: MergeTable) -> [Int32] {
+    /// Words of at least twice this many symbols are merged in pieces of about this size.
+    static let pieceSymbols = 4096
+
+    /// Merges `symbols` by the rules of `table`; `pieces: false` merges a long word whole (tests compare the two).
+    static func merge(_ symbols: [Int32], table: MergeTable, pieces: Bool = true) -> [Int32] {
+        guard symbols.count > 1 else { return symbols }
+        if pieces && symbols.count >= 2 * pieceSymbols { return mergeInPieces(symbols, table: table).tokens }
+        return symbols.withUnsafeBufferPointer { run($0, table: table, history: nil) }
+    }
+
+    /// The symbols that held a piece's first and last places over its merging (first and last in time order).
+    struct Ends {
+        var first: [Int32] = []
+        var last: [Int32] = []
+    }
+
+    /// A long word in pieces: cuts near every `pieceSymbols` where the two symbols have no rule, each piece merged
+    /// alone, then every cut checked against both pieces' ends; failed cuts are dropped and their pieces merged again
+    /// as one, until every cut holds (at worst one piece: the whole word). Returns the tokens and the pieces that held.
+    static func mergeInPieces(_ symbols: [Int32], table: MergeTable) -> (tokens: [Int32], pieces: Int) {
+        let n = symbols.count
+        var cuts = [0]
+        var c = pieceSymbols
+        while c < n - pieceSymbols / 2 {
+            var at = c
+            let end = min(n - 1, c + pieceSymbols / 2)
+            while at < end && table.rule(symbols[at - 1], symbols[at]) != nil { at += 1 }
+            if at < end { cuts.append(at) }
+            c = max(at, c) + pieceSymbols
+        }
+        cuts.append(n)
+        // piece k is symbols[cuts[k]..<cuts[k + 1]]; nil results are merged (again) in the next round
+        var results = [(tokens: [Int32], ends: Ends)?](repeating: nil, count: cuts.count - 1)
+        var merged = 0
+        return symbols.withUnsafeBufferPointer { all in
+            while true {
+                for k in results.indices where results[k] == nil {
+                    let piece = UnsafeBufferPointer(rebasing: all[cuts[k]..<cuts[k + 1]])
+                    var ends = Ends()
+                    let tokens = run(piece, table: table, history: &ends)
+                    results[k] = (tokens, ends)
+                    merged += piece.count
+                }
+                var holds = [Bool](repeating: true, count: results.count - 1)
+                var failed = false
+                for k in holds.indices {
+                    guard let left = results[k]?.ends.last, let right = results[k + 1]?.ends.first else { continue }
+                    if left.contains(where: { x in right.contains { table.rule(x, $0) != nil } }) {
+                        holds[k] = false
+                        failed = true
+                    }
+                }
+                if !failed { return (results.flatMap { $0?.tokens ?? [] }, results.count) }
+                // past four times the word in re-merged pieces, merge it whole (pieces could otherwise grow one cut at
+                // a time)
+                if merged > 4 * n { return (run(all, table: table, history: nil), 1) }
+                var newCuts = [cuts[0]]
+                var newResults: [(tokens: [Int32], ends: Ends)?] = [results[0]]
+                for k in holds.indices {
+                    if holds[k] {
+                        newCuts.append(cuts[k + 1])
+                        newResults.append(results[k + 1])
+                    } else {
+                        newResults[newResults.count - 1] = nil
+                    }
+                }
+                newCuts.append(n)
+                cuts = newCuts
+                results = newResults
+            }
+        }
+    }
+
+    /// The loop. A candidate is rank << 32 | left position: comparing keys orders by rank, then left to right. A
+    /// popped candidate is stale when the pair now at its position has another rank (ranks are unique per pair). At
+    /// most n − 1 start and each of the ≤ n − 1 merges adds two: a heap of 3n never fills. With `history`, records the
+    /// symbols that hold the first and the last place.
+    private static func run(_ symbols: UnsafeBufferPointer<Int32>, table: MergeTable,
+                            history: UnsafeMutablePointer<Ends>?) -> [Int32] {
         let rule = table.rule
         let n = symbols.count
-        guard n > 1 else { return symbols }
-        var sym = symbols
-        var next = (0..<n).map { Int32($0 + 1 < n ? $0 + 1 : -1) }
-        var prev = (0..<n).map { Int32($0 - 1) }
-        // A candidate is rank << 32 | left position: comparing keys orders by rank, then left to right. A popped
-        // candidate is stale when the pair now at its position has another rank (ranks are unique per pair). At most
-        // n − 1 start and each of the ≤ n − 1 merges adds two.
+        guard n > 1 else {
+            history?.pointee = Ends(first: Array(symbols), last: Array(symbols))
+            return Array(symbols)
+        }
+        // symbol, next and previous side by side: a merge touches all three of a position, one cache line
+        var links = [Link](unsafeUninitializedCapacity: n) { buf, count in
+            for i in 0..<n { buf[i] = Link(sym: symbols[i], next: Int32(i + 1 < n ? i + 1 : -1), prev: Int32(i - 1)) }
+            count = n
+        }
+        history?.pointee = Ends(first: [symbols[0]], last: [symbols[n - 1]])
         var heap = Heap(capacity: 3 * n)
         defer { heap.deallocate() }
         for i in 0..<(n - 1) {
-            if let r = rule(sym[i], sym[i + 1]) { heap.append(UInt64(UInt32(bitPattern: r.rank)) << 32 | UInt64(i)) }
+            if let r = rule(symbols[i], symbols[i + 1]) { heap.append(UInt64(UInt32(bitPattern: r.rank)) << 32 | UInt64(i)) }
         }
         heap.heapify()
         while let top = heap.pop() {
             let i = Int(top & 0xFFFF_FFFF), rank = Int32(truncatingIfNeeded: top >> 32)
-            let j = Int(next[i])
+            let j = Int(links[i].next)
             // a merged-away symbol has no successor recorded as its own (its `next` was cut to -2)
-            guard j >= 0, let r = rule(sym[i], sym[j]), r.rank == rank else { continue }
-            sym[i] = r.merged
-            let k = Int(next[j])
-            next[j] = -2
-            next[i] = Int32(k)
-            if k >= 0 { prev[k] = Int32(i) }
-            let p = Int(prev[i])
-            if p >= 0, let m = rule(sym[p], sym[i]) { heap.push(UInt64(UInt32(bitPattern: m.rank)) << 32 | UInt64(p)) }
-            if k >= 0, let m = rule(sym[i], sym[k]) { heap.push(UInt64(UInt32(bitPattern: m.rank)) << 32 | UInt64(i)) }
+            guard j >= 0, let r = rule(links[i].sym, links[j].sym), r.rank == rank else { continue }
+            let merged = r.merged
+            links[i].sym = merged
+            let k = Int(links[j].next)
+            links[j].next = -2
+            links[i].next = Int32(k)
+            if k >= 0 { links[k].prev = Int32(i) }
+            let p = Int(links[i].prev)
+            if let h = history {
+                if i == 0 { h.pointee.first.append(merged) }
+                if k < 0 { h.pointee.last.append(merged) }
+            }
+            if p >= 0, let m = rule(links[p].sym, merged) { heap.push(UInt64(UInt32(bitPattern: m.rank)) << 32 | UInt64(p)) }
+            if k >= 0, let m = rule(merged, links[k].sym) { heap.push(UInt64(UInt32(bitPattern: m.rank)) << 32 | UInt64(i)) }
         }
         var out = [Int32]()
         out.reserveCapacity(n)
         var i = 0
         while i >= 0 {
-            out.append(sym[i])
-            i = Int(next[i])
+            out.append(links[i].sym)
+            i = Int(links[i].next)
         }
         return out
     }
 
-    /// A 4-ary min-heap of UInt64 in a buffer of fixed capacity (shallower than a binary one, and its four children
-    /// share a cache line).
-    struct Heap {
-        private let items: UnsafeMutablePointer<UInt64>
-        private let capacity: Int
-        private(set) var count = 0
-
-        init(capacity: Int) {
-            self.capacity = max(capacity, 1)
-            items = .allocate(capacity: self.capacity)
-        }
-
-        func deallocate() { items.deallocate() }
-
-        /// Adds without ordering (call `heapify` before the first `pop`).
-        mutating func append(_ v: UInt64) {
-            precondition(count < capacity, "BPEMerge.Heap: over capacity")
-            items[count] = v
-            count += 1
-        }
-
-        mutating func heapify() {
-            guard count > 1 else { return }
-            for i in stride(from: (count - 2) / 4, through: 0, by: -1) { siftDown(i) }
-        }
-
-        mutating func push(_ v: UInt64) {
-            precondition(count < capacity, "BPEMerge.Heap: over capacity")
-            var i = count
-            count += 1
-            while i > 0 {
-                let parent = (i - 1) / 4
-                guard v < items[parent] else { break }
-                items[i] = items[parent]
-                i = parent
-            }
-            items[i] = v
-        }
-
-        mutating func pop() -> UInt64? {
-            guard count > 0 else { return nil }
-            let top = items[0]
-            count -= 1
-            if count > 0 {
-                items[0] = items[count]
-                siftDown(0)
-            }
-            return top
-        }
-
-        private func siftDown(_ start: Int) {
-            var i = start
-            let v = items[i]
-            while true {
-                let first = 4 * i + 1
-                guard first < count else { break }
-                var m = first
-                var mv = items[first]
-                for c in (first + 1)..<min(first + 4, count) where items[c] < mv {
-                    m = c
-                    mv = items[c]
-                }
-                guard mv < v else { break }
-                items[i] = mv
-                i = m
-            }
-            items[i] = v
-        }
+    /// One symbol of the word being merged, in the doubly linked list of those still standing.
+    private struct Link {
+        var sym: Int32
+        var next: Int32
+        var prev: Int32
     }
 }

@@ -18,14 +18,17 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
     private let specialFlags: [Bool]           // id is split out of text / a control token
     private let specialByText: [String: Int32]
     private let specialsByFirstByte: [UInt8: [(bytes: [UInt8], id: Int32)]]  // longest first
-    private let byteTokens: [Int32]            // id of each single byte, or -1
-    private let merges: MergeTable
+    let byteTokens: [Int32]                    // id of each single byte, or -1
+    let merges: MergeTable
     private let preTokenizer: PreTokenizer
 
     // Word cache: UTF-8 bytes of a word → ids. Guarded by `lock`.
     private var cache: [[UInt8]: [Int32]] = [:]
     private let lock = NSLock()
     private static let cacheLimit = 200_000
+    /// Longer words are merged every time, not cached (as Hugging Face tokenizers does): a long word rarely comes
+    /// twice, and hashing and keeping a megabyte-long one costs more than it could save.
+    private static let cachedWordBytes = 256
 
     /// GGUF `tokenizer.ggml.token_type` values.
     public enum TokenType: Int32, Sendable {
@@ -225,6 +228,7 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
 
     /// BPE of one word, through the cache.
     func encodeWord(_ word: [UInt8]) -> [Int32] {
+        guard word.count <= Self.cachedWordBytes else { return bpe(word) }
         lock.lock()
         if let hit = cache[word] {
             lock.unlock()
@@ -239,7 +243,8 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
         return ids
     }
 
-    /// Merges lowest rank first, equal ranks left to right (`BPEMerge`, O(n log n) in the word's length).
+    /// Merges lowest rank first, equal ranks left to right (`BPEMerge`: O(n log n) in the word's length, a long word in
+    /// pieces cut where no merge can cross).
     private func bpe(_ word: [UInt8]) -> [Int32] {
         let unk = specialIDs.unk ?? 0
         let syms = word.map { b -> Int32 in
