@@ -7,25 +7,35 @@ import LoRAKit
 final class HeadlessPrinterTests: XCTestCase {
     /// Runs `events` through a printer writing to a pipe and returns what it wrote, line by line.
     func lines(_ events: [EngineEvent], totalSteps: Int = 10) throws -> [String] {
-        var fds: [Int32] = [0, 0]
+        try output(events, totalSteps: totalSteps).lines
+    }
+
+    /// What the printer wrote to its progress output and to its error output, line by line.
+    func output(_ events: [EngineEvent], totalSteps: Int = 10) throws -> (lines: [String], errors: [String]) {
+        var fds: [Int32] = [0, 0], errs: [Int32] = [0, 0]
         XCTAssertEqual(pipe(&fds), 0)
-        defer { close(fds[0]) }
+        XCTAssertEqual(pipe(&errs), 0)
+        defer { close(fds[0]); close(errs[0]) }
         // 2026-12-04 01:02:03 in the local zone, whatever it is.
         var parts = tm()
         parts.tm_year = 126; parts.tm_mon = 11; parts.tm_mday = 4; parts.tm_hour = 1; parts.tm_min = 2; parts.tm_sec = 3
         parts.tm_isdst = -1
         let when = Double(mktime(&parts))
-        let printer = HeadlessPrinter(totalSteps: totalSteps, fds: [fds[1]], now: { when })
+        let printer = HeadlessPrinter(totalSteps: totalSteps, fds: [fds[1]], errors: errs[1], now: { when })
         for e in events { printer.handle(e) }
         close(fds[1])
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(fds[0], &buffer, buffer.count)
-            if n <= 0 { break }
-            data.append(contentsOf: buffer[0..<n])
+        close(errs[1])
+        func drain(_ fd: Int32) -> [String] {
+            var data = Data()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(fd, &buffer, buffer.count)
+                if n <= 0 { break }
+                data.append(contentsOf: buffer[0..<n])
+            }
+            return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
         }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        return (drain(fds[0]), drain(errs[0]))
     }
 
     func step(_ n: Int, seconds: Double) -> EngineEvent {
@@ -45,11 +55,24 @@ final class HeadlessPrinterTests: XCTestCase {
     func testEachChangeIsPrintedOnce() throws {
         let alpha = ChangeEvent(step: 4, kind: "alpha", from: "16", to: "32", detail: "scale 4")
         let rank = ChangeEvent(step: 4, kind: "rank", from: "8", to: "4", detail: "truncated-SVD error 8.64%")
-        let out = try lines([.change(alpha), .change(rank), .message("step 4: α 16→32 (scale 4)"),
-                             .message("step 4: r 8→4 (truncated-SVD error 8.64%)"), .message("eval: failed: no data")])
+        let out = try lines([.change(alpha), .change(rank), .message(EngineNote("step 4: α 16→32 (scale 4)")),
+                             .message(EngineNote("step 4: r 8→4 (truncated-SVD error 8.64%)")),
+                             .message(EngineNote("eval: failed: no data", .warning))])
         XCTAssertEqual(out.map { String($0.dropFirst(10)) },
                        ["change at step 4: α 16→32 (scale 4)", "change at step 4: r 8→4 (truncated-SVD error 8.64%)",
                         "note: eval: failed: no data"])
+    }
+
+    /// Warnings and errors go to stderr too (where they are seen with stdout piped to a file), by their level, not
+    /// their wording; a save is said once, by the checkpoint line.
+    func testTroubleReachesStderrByLevel() throws {
+        let out = try output([.checkpoint("/r/checkpoint-000004"), .message(EngineNote("saved /r/checkpoint-000004")),
+                              .message(EngineNote("saved elsewhere")), .message(EngineNote("lr: refused", .warning)),
+                              .message(EngineNote("save: failed: disk full", .error)), .status(.failed("diverged"))])
+        XCTAssertEqual(out.lines.map { String($0.dropFirst(10)) },
+                       ["checkpoint: /r/checkpoint-000004", "note: saved elsewhere", "note: lr: refused",
+                        "note: save: failed: disk full"])
+        XCTAssertEqual(out.errors, ["loratop: lr: refused", "loratop: save: failed: disk full", "error: diverged"])
     }
 
     func testTheFinishedLineCountsTheSteppingTime() throws {

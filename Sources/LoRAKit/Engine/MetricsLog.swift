@@ -95,9 +95,10 @@ public final class MetricsLog: @unchecked Sendable {
         case .checkpoint(let path):
             o.add("type", "checkpoint")
             o.add("path", path)
-        case .message(let m):
+        case .message(let note):
             o.add("type", "message")
-            o.add("text", m)
+            o.add("text", note.text)
+            o.add("level", note.level.rawValue)
         case .inspection(let x):
             o.add("type", "inspect")
             o.add("step", x.step)

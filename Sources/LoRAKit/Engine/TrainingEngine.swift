@@ -47,8 +47,8 @@ public enum EngineEvent: Sendable {
     case samples([SampleRecord])
     /// A checkpoint was written to this folder.
     case checkpoint(String)
-    /// A note for people (a command that failed, a warning).
-    case message(String)
+    /// A note for people (a command that failed, a warning), with how much it matters.
+    case message(EngineNote)
     /// The status changed.
     case status(EngineStatus)
     /// The queue of commands sent but not yet applied changed (sent from any thread, or emptied at a step boundary).
@@ -297,7 +297,7 @@ public final class TrainingEngine: @unchecked Sendable {
                 emit(.settings(session.settings, trainableParameters: session.trainableParameters))
                 note(event.note)
             } catch {
-                note("\(command.label): \(error)")
+                note("\(command.label): \(error)", .warning)
             }
         }
     }
@@ -312,7 +312,8 @@ public final class TrainingEngine: @unchecked Sendable {
         nonFiniteInARow += 1
         let what = r.loss.isFinite ? "gradient norm \(r.gradNorm)" : "loss \(r.loss)"
         let limit = options.divergenceLimit
-        note("step \(r.step): \(what): update skipped, weights unchanged" + (limit > 0 ? " (\(nonFiniteInARow) of \(limit) in a row)" : ""))
+        note("step \(r.step): \(what): update skipped, weights unchanged" + (limit > 0 ? " (\(nonFiniteInARow) of \(limit) in a row)" : ""),
+             .warning)
         guard limit > 0, nonFiniteInARow >= limit else { return false }
         let why = "diverged: \(nonFiniteInARow) steps in a row with a non-finite loss or gradient norm (last: step \(r.step), "
             + "\(what)); the weights are those of step \(r.step - nonFiniteInARow)"
@@ -320,7 +321,7 @@ public final class TrainingEngine: @unchecked Sendable {
             setStatus(.failed(why + "; lower the learning rate or alpha and resume from the last checkpoint"))
             return true
         }
-        note(why + "; paused: lower lr or alpha (l, a), then resume (space)")
+        note(why + "; paused: lower lr or alpha (l, a), then resume (space)", .warning)
         paused = true
         setStatus(.paused)
         nonFiniteInARow = 0
@@ -354,10 +355,10 @@ public final class TrainingEngine: @unchecked Sendable {
                 history.evalLoss.append(LossPoint(step: e.step, value: e.loss))
                 emit(.eval(e))
             } else {
-                note("eval: this run has no held-out data (give --eval-data, or a --val-set-size above 0)")
+                note("eval: this run has no held-out data (give --eval-data, or a --val-set-size above 0)", .warning)
             }
         } catch {
-            note("eval: failed: \(error)")  // "eval:" is the command's label: `loratop send --wait` reads it so
+            note("eval: failed: \(error)", .warning)  // "eval:" is the command's label: `loratop send --wait` reads it so
         }
         setStatus(after ?? (before == .evaluating ? .running : before))
     }
@@ -374,10 +375,10 @@ public final class TrainingEngine: @unchecked Sendable {
                 emit(.samples(s))
             } else {
                 note("sample: there are no prompts to sample (the held-out data has no prompt/completion, chat or "
-                     + "alpaca records)")
+                     + "alpaca records)", .warning)
             }
         } catch {
-            note("sample: failed: \(error)")
+            note("sample: failed: \(error)", .warning)
         }
         setStatus(before == .sampling ? .running : before)
     }
@@ -393,7 +394,7 @@ public final class TrainingEngine: @unchecked Sendable {
             emit(.inspection(x))
             publish()
         } catch {
-            note("inspect failed: \(error)")
+            note("inspect failed: \(error)", .warning)
         }
     }
 
@@ -416,10 +417,10 @@ public final class TrainingEngine: @unchecked Sendable {
             let path = try session.saveCheckpoint(history: history)
             lastCheckpoint = path
             unsaved = false
-            note("saved \(path)")
             emit(.checkpoint(path))
+            note("saved \(path)")
         } catch {
-            note("save: failed: \(error)")
+            note("save: failed: \(error)", .error)
             if after == nil { setStatus(before == .saving ? .running : before) }  // else the caller says how it ends
             return "\(error)"
         }
@@ -433,7 +434,7 @@ public final class TrainingEngine: @unchecked Sendable {
         do {
             try session.restart()
         } catch {
-            note("restart failed: \(error)")
+            note("restart failed: \(error)", .warning)
             return
         }
         ghosts.append(GhostRun(label: label, train: history.trainLoss, eval: history.evalLoss))
@@ -493,10 +494,12 @@ public final class TrainingEngine: @unchecked Sendable {
         setStatus(.failed("\(error)"))
     }
 
-    private func note(_ message: String) {
+    /// A note for the status row, the log and every observer. A failed run's own reason goes in its status, not here
+    /// at error level (it would be said twice).
+    private func note(_ message: String, _ level: EngineNote.Level = .info) {
         messages.append(message)
         if messages.count > 50 { messages.removeFirst(messages.count - 50) }
-        emit(.message(message))
+        emit(.message(EngineNote(message, level)))
         publish()
     }
 

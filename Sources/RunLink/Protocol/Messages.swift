@@ -354,6 +354,8 @@ public struct EventMessage: Codable, Sendable, Equatable {
     public var path: String?
     /// message: a note for people.
     public var text: String?
+    /// message: info, warning or error (absent from older runs: info).
+    public var level: String?
     /// status: the new status word.
     public var status: String?
     /// status: why it failed.

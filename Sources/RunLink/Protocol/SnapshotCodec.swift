@@ -86,9 +86,10 @@ public enum SnapshotCodec {
             var m = EventMessage(type: "checkpoint", seq: seq)
             m.path = path
             return m
-        case .message(let text):
+        case .message(let note):
             var m = EventMessage(type: "message", seq: seq)
-            m.text = text
+            m.text = note.text
+            m.level = note.level.rawValue
             return m
         case .status(let status):
             var m = EventMessage(type: "status", seq: seq)

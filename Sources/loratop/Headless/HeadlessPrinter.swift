@@ -8,18 +8,23 @@ final class HeadlessPrinter: @unchecked Sendable {
     private let totalSteps: Int
     private let fds: [Int32]
     private let now: () -> Double
+    private let errors: Int32
     private var elapsed = 0.0
     /// Seconds of the last (up to 20) steps: the ETA is the steps left at their mean, as the dashboard counts it.
     private var recentSeconds: [Double] = []
     /// The engine also notes each change as a message for the status line; the change line says it already.
     private var changeNotes: [String] = []
+    /// The engine notes each save for the status line too; the checkpoint line says it already.
+    private var lastCheckpoint: String?
 
     /// A printer of progress lines to `fds` (stdout, and the run's log). A write that fails (the terminal hung up, the
     /// pipe closed, the disk is full) turns that output off for good; training is not affected. `now` gives the wall
-    /// time (seconds since 1970) the lines are stamped with.
-    init(totalSteps: Int, fds: [Int32] = [STDOUT_FILENO], now: @escaping () -> Double = { Date().timeIntervalSince1970 }) {
+    /// time (seconds since 1970) the lines are stamped with. Warnings, errors and a failure also go to `errors`.
+    init(totalSteps: Int, fds: [Int32] = [STDOUT_FILENO], errors: Int32 = STDERR_FILENO,
+         now: @escaping () -> Double = { Date().timeIntervalSince1970 }) {
         self.totalSteps = totalSteps
         self.fds = fds
+        self.errors = errors
         self.now = now
     }
 
@@ -49,16 +54,18 @@ final class HeadlessPrinter: @unchecked Sendable {
                 print("  adapted: \(s.adapted.oneLine(100))")
             }
         case .checkpoint(let path):
+            lastCheckpoint = path
             print("checkpoint: \(path)")
-        case .message(let m):
-            if m.hasPrefix("saved ") { return }  // the checkpoint line says it
+        case .message(let note):
+            let m = note.text
+            if m == "saved \(lastCheckpoint ?? "")" { return }  // the checkpoint line says it
             if let i = changeNotes.firstIndex(of: m) {
                 changeNotes.remove(at: i)
                 return
             }
             print("note: \(m)")
-            // what loses work is an error, also where only stderr is watched (stdout piped to a file)
-            if m.hasPrefix("save: failed") || m.contains(": update skipped") { Output.err("loratop: \(m)\n") }
+            // trouble also goes where only stderr is watched (stdout piped to a file)
+            if note.level != .info { Output.write("loratop: \(m)\n", to: errors) }
         case .inspection(let x):
             print("inspect at step \(x.step): \(x.advice.summary)")
         case .pending, .settings, .progress:
@@ -68,7 +75,7 @@ final class HeadlessPrinter: @unchecked Sendable {
             case .paused: print("paused (send `resume` to continue)")
             case .finished: print("finished: \(totalSteps) steps in \(clock(elapsed))")
             case .stopped: print("stopped")
-            case .failed(let why): Output.err("error: \(why)\n")
+            case .failed(let why): Output.write("error: \(why)\n", to: errors)
             default: break
             }
         }

@@ -21,7 +21,9 @@ final class DivergenceTests: XCTestCase {
         let s = waitFor(engine) { $0.status == .paused }
         XCTAssertEqual(s.status, .paused)
         XCTAssertEqual(s.step, 6, "paused at the boundary after the third")
-        let notes = rec.events.compactMap { if case .message(let m) = $0 { return m } else { return nil } }
+        let levels = rec.events.compactMap { if case .message(let m) = $0 { return m } else { return nil } }
+        XCTAssertTrue(levels.allSatisfy { $0.level == .warning }, "skips and the pause are warnings: \(levels)")
+        let notes = levels.map(\.text)
         XCTAssertTrue(notes.contains("step 2: loss nan: update skipped, weights unchanged (1 of 3 in a row)"), "\(notes)")
         XCTAssertTrue(notes.contains("step 5: loss nan: update skipped, weights unchanged (2 of 3 in a row)"), "\(notes)")
         XCTAssertTrue(notes.contains { $0.hasPrefix("diverged: 3 steps in a row") && $0.contains("weights are those of step 3")
