@@ -27,7 +27,11 @@ enum FuzzTarget: String, CaseIterable {
                 for t in f.tensors.prefix(64) { _ = try? f.floats(t.name) }
             }
         case .tokenizer:
-            _ = try? BPETokenizer(tokenizerJSON: Self.write(bytes, "tokenizer.json"))
+            // and what it makes of text: a few words, then one long enough to be merged in pieces
+            if let tok = try? BPETokenizer(tokenizerJSON: Self.write(bytes, "tokenizer.json")) {
+                _ = tok.encode("The lighthouse keeper wrote 42 lines.")
+                _ = tok.encode(Self.longWord)
+            }
         case .dataset:
             _ = try? DatasetFile(url: Self.write(bytes, "data"))  // no extension: the format is sniffed, text or JSONL
         case .theme:
@@ -67,6 +71,12 @@ enum FuzzTarget: String, CaseIterable {
         }
         _ = mirror.snapshot.version
     }
+
+    /// 20,000 letters without a space (a word merged in pieces), in a pattern with repeats and rule-less neighbours.
+    static let longWord: String = {
+        let letters: [UInt8] = (0..<20_000).map { (i: Int) -> UInt8 in UInt8(97 + (i * 7 + i / 13) % 26) }
+        return String(decoding: letters, as: UTF8.self)
+    }()
 
     /// This process's folder for file inputs (removed at exit by the driver script, not here: libFuzzer exits hard).
     static let folder: URL = {
