@@ -10,6 +10,7 @@ public enum WritablePath {
     /// Creates `folder` and any missing parents, then checks that files can be made in it. `hint` says what to do
     /// instead (e.g. "choose another --output").
     public static func prepareFolder(_ folder: String, hint: String) throws {
+        func fail(_ why: String) -> FileError { FileError(path: folder, message: "cannot create the output folder: " + why, hint: hint) }
         var prefix = folder.hasPrefix("/") ? "" : "."
         for part in folder.split(separator: "/", omittingEmptySubsequences: true) {
             prefix += "/" + part
@@ -17,15 +18,15 @@ public enum WritablePath {
             if stat(prefix, &st) == 0 {
                 guard st.st_mode & S_IFMT == S_IFDIR else {
                     let what = st.st_mode & S_IFMT == S_IFREG ? "a file" : RegularFile.kind(st.st_mode)
-                    throw FileError(path: folder, message: "cannot create the output folder: \(prefix) is \(what), not a folder", hint: hint)
+                    throw fail("\(prefix) is \(what), not a folder")
                 }
                 continue
             }
             guard errno == ENOENT else {
-                throw FileError(path: folder, message: "cannot create the output folder: \(prefix): \(String(cString: strerror(errno)))", hint: hint)
+                throw fail("\(prefix): \(String(cString: strerror(errno)))")
             }
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw FileError(path: folder, message: "cannot create the output folder: \(String(cString: strerror(errno))) (in \(AtomicFile.folder(of: prefix)))", hint: hint)
+                throw fail("\(String(cString: strerror(errno))) (in \(AtomicFile.folder(of: prefix)))")
             }
         }
         guard access(folder, W_OK | X_OK) == 0 else {

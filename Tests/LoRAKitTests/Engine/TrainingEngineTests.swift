@@ -53,17 +53,18 @@ final class TrainingEngineTests: XCTestCase {
     /// A stop that saves goes saving → stopped; a save in the middle of the run goes back to running.
     func testAStopThatSavesGoesFromSavingToStopped() {
         let session = FakeSession(totalSteps: 1000)
-        session.blockingSteps = [3]
+        session.blockingSteps = [3, 4]     // held at step 4 too, so the run cannot reach its end before the stop
         let engine = TrainingEngine(session: session, options: EngineOptions())
         let rec = Recorder()
         engine.observe { rec.add($0) }
         engine.start()
-        session.entered.wait()
+        session.entered.wait()             // inside step 3
         engine.send(.saveCheckpoint)
         session.gate.signal()
-        var spins = 0
-        while session.saved.isEmpty && spins < 100_000 { usleep(100); spins += 1 }
+        session.entered.wait()             // inside step 4: the save was made at the boundary before it
+        XCTAssertEqual(session.saved.count, 1)
         engine.send(.stop(save: true))
+        session.gate.signal()
         XCTAssertTrue(engine.wait(seconds: 10))
         XCTAssertEqual(rec.statuses, [.running, .saving, .running, .saving, .stopped])
         XCTAssertEqual(session.saved.count, 2)
