@@ -418,7 +418,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
 
     public func inspect() throws -> UpdateInspection? {
         try inspector.inspect(model: model, lora: trainer.lora, step: trainer.stepCount, sources: sourceMatrices,
-                              storage: quantLabel, gradients: trainer.lastGradientClip)
+                              storage: quantLabel, gradientNorms: trainer.lastGradientNorms)
     }
 
     public func memoryReport() -> MemoryReport? {

@@ -31,7 +31,7 @@ extension Trainer {
         s.lora = newLora
         s.rngState = rng.state
         try restore(s)
-        lastGradientClip = nil  // the new factors' gradient buffers are empty until the next step
+        lastGradientNorms = nil  // the new factors have had no gradient yet
         releaseActivations()
         return worst
     }

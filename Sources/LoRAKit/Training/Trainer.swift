@@ -37,9 +37,10 @@ public final class Trainer {
     var evalGraph: TrainingGraph?
     var pendingAlpha: Float?
     var pendingDropout: Float?
-    /// The clip coefficient of the last step when the adapters' gradient buffers still hold that step's (clipped)
-    /// gradients; nil before the first step and after a rank change (the inspector divides by it).
-    public internal(set) var lastGradientClip: Float?
+    /// The L2 norm of each adapter tensor's gradient in the last step, before clipping, by tensor
+    /// (`ObjectIdentifier` of its `ParameterTensor`): the squares the global norm is summed from, kept for the update
+    /// inspection. Nil before the first step, after a skipped (non-finite) step and after a rank change.
+    public internal(set) var lastGradientNorms: [ObjectIdentifier: Double]?
 
     /// Attaches fresh adapters (PEFT init drawn from `seed`) to `model` and prepares the optimizer.
     public init(model: LlamaModel, lora: LoRAConfig, optimizer: OptimizerConfig, seed: UInt64,
@@ -133,13 +134,19 @@ public final class Trainer {
         }
         // global gradient norm (Double, fixed order) and clipping as torch.nn.utils.clip_grad_norm_
         var sq = 0.0
-        for p in params { sq += Vec.sumSquares(p.grad.pointer, p.count) }
+        var squares: [ObjectIdentifier: Double] = [:]
+        squares.reserveCapacity(params.count)
+        for p in params {
+            let s = Vec.sumSquares(p.grad.pointer, p.count)
+            sq += s
+            squares[ObjectIdentifier(p)] = s
+        }
         let norm = Float(sq.squareRoot())
         let loss = tokens > 0 ? Float(lossSum / Double(tokens)) : 0
         if !loss.isFinite || !norm.isFinite {
             // Diverged (or a non-finite base): skip the update, as a loss scaler does. The weights and AdamW moments
             // stay as they were; the step still counts, so the schedule and the data move on.
-            lastGradientClip = nil
+            lastGradientNorms = nil
             let lr = nextLearningRate  // the rate this step would have used, as a finite step reports it
             stepCount += 1
             return StepStats(loss: loss, gradNorm: norm, learningRate: lr, tokens: tokens,
@@ -148,10 +155,8 @@ public final class Trainer {
         if optimizer.maxGradNorm > 0 {
             let coef = min(1, optimizer.maxGradNorm / (norm + 1e-6))
             if coef < 1 { for p in params { for i in 0..<p.count { p.grad[i] *= coef } } }
-            lastGradientClip = coef
-        } else {
-            lastGradientClip = 1
         }
+        lastGradientNorms = squares.mapValues { $0.squareRoot() }
         let lr = nextLearningRate
         stepCount += 1
         if tokens > 0 {

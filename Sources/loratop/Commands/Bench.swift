@@ -51,6 +51,8 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("mask-fraction"),
             help: "Fraction of each sequence's targets masked (the leading positions, as a prompt is): they skip the LM head.")
     var maskFraction: Double = 0
+    @Option(help: ArgumentHelp("After the timed steps, time this many whole-model update inspections (what the Inside panel and --inspect-every compute) and report their median as a share of the median step.", valueName: "runs"))
+    var inspect: Int = 0
 
     func validate() throws {
         guard BenchPreset(name: preset) != nil else {
@@ -65,6 +67,7 @@ struct Bench: ParsableCommand {
         guard maskFraction >= 0, maskFraction < 1 else {
             throw ValidationError("--mask-fraction: expected a fraction in [0, 1), found \(maskFraction)")
         }
+        guard inspect >= 0 else { throw ValidationError("--inspect: expected a count of inspections ≥ 0, found \(inspect)") }
         guard batchSize >= 1, seqLen >= 2, rank >= 1, steps >= 1, warmup >= 0, threads >= 1 else {
             throw ValidationError("--batch-size, --rank, --steps and --threads must be ≥ 1, --seq-len ≥ 2, --warmup ≥ 0")
         }
@@ -133,8 +136,33 @@ struct Bench: ParsableCommand {
                 Output.out(String(format: "  %-16@ %8.3f  %5.1f%%", name as NSString, sec / Double(steps), 100 * sec / max(total, 1e-12)))
             }
         }
+        if inspect > 0 { try timeInspection(model: model, trainer: trainer, step: med) }
         Output.out("FLOPs/step = fwd 2·N·P_lin + 2·N·P_lora + 4·L·B·H·T²·hd + 2·N·V·C; bwd 2·N·P_lin + 6·N·P_lora + 8·L·B·H·T²·hd + 2·N·V·C"
               + (checkpointing ? "; + recomputed block forward" : ""))
+    }
+}
+
+extension Bench {
+    /// Times `inspect` whole-model update inspections of the trained adapters (with the last step's gradients), the
+    /// same call the engine makes for the Inside panel. The first also computes the cached base norms and is reported
+    /// apart; the median of the rest is the steady cost of one panel refresh.
+    func timeInspection(model: LlamaModel, trainer: Trainer, step: Double) throws {
+        var sources: [String: FrozenMatrix] = [:]
+        for block in model.blocks { for t in LoRATarget.allCases { let lin = block.linear(t); sources[lin.name + ".weight"] = lin.base } }
+        let inspector = UpdateInspector()
+        var times: [Double] = []
+        var modules = 0
+        for _ in 0...inspect {
+            let report = try inspector.inspect(model: model, lora: trainer.lora, step: trainer.stepCount, sources: sources,
+                                               storage: nil, gradientNorms: trainer.lastGradientNorms)
+            times.append(report.seconds)
+            modules = report.modules.count
+        }
+        let first = times.removeFirst()
+        let med = times.sorted()[times.count / 2]
+        Output.out(String(format: "inspection of %d modules: median %.1f ms over %d runs (%@ ms; first with base norms %.1f ms) = %.2f%% of the median step",
+                          modules, med * 1e3, times.count, times.map { String(format: "%.1f", $0 * 1e3) }.joined(separator: ", "),
+                          first * 1e3, 100 * med / step))
     }
 }
 

@@ -10,7 +10,7 @@ final class GramKernelTests: XCTestCase {
 
     func testGramMatchesADoubleLoopOnBothLayoutsAndEveryPath() throws {
         var rng = SeededRNG(seed: 7)
-        for (samples, n) in [(70, 13), (33, 17), (5, 40), (1, 1)] {
+        for (samples, n) in [(70, 13), (33, 17), (5, 40), (1, 1), (100, 64)] {
             let x = (0..<(samples * n)).map { _ in rng.uniform(-1, 1) }
             // reference: element i of sample t at t * n + i (rows) and, transposed, at t + i * samples (columns)
             var want = [Double](repeating: 0, count: n * n)
@@ -80,6 +80,14 @@ final class GramKernelTests: XCTestCase {
             XCTAssertEqual(got.count, n)
             for (g, v) in zip(got, want) { XCTAssertEqual(g, v, accuracy: 1e-12 * (want.first ?? 1), "n \(n)") }
         }
+        // already tridiagonal (every Householder vector is zero) and block diagonal with an empty coupling
+        var diag = [Double](repeating: 0, count: 36)
+        for i in 0..<6 { diag[i * 6 + i] = Double(i) - 2.5 }
+        diag[0 * 6 + 1] = 0.5; diag[1 * 6 + 0] = 0.5
+        let d = try UpdateSpectrum.symmetricEigenvalues(&diag, n: 6)
+        let pair = [(-2.0 + 0.5.squareRoot() * 1.0), (-2.0 - 0.5.squareRoot() * 1.0)]  // eig of [[-2.5, .5], [.5, -1.5]]
+        let wantDiag = ([0.5, 1.5, 2.5, -0.5] + pair).sorted(by: >)
+        for (g, v) in zip(d, wantDiag) { XCTAssertEqual(g, v, accuracy: 1e-12) }
         var zero = [Double](repeating: 0, count: 9)
         XCTAssertEqual(try UpdateSpectrum.symmetricEigenvalues(&zero, n: 3), [0, 0, 0])
     }

@@ -22,7 +22,7 @@ final class InspectCostBench: XCTestCase {
         for _ in 0..<runs {
             let f = bufs.enumerated().map { k, b in
                 UpdateInspector.Factors(name: "model.layers.\(k / 7).self_attn.q_proj", rank: r, inFeatures: b.2, outFeatures: b.3,
-                                        a: UnsafePointer(b.0.pointer), b: UnsafePointer(b.1.pointer), grads: nil, source: nil, stored: nil)
+                                        a: UnsafePointer(b.0.pointer), b: UnsafePointer(b.1.pointer), gradNorms: nil, source: nil, stored: nil)
             }
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = try UpdateInspector().inspect(f, step: 0, lora: lora, storage: nil)

@@ -49,7 +49,7 @@ extension UpdateInspector {
         return try withFactors(adapter.modules) { ptrs in
             let factors = adapter.modules.indices.map { i in
                 Factors(name: adapter.modules[i].name, rank: adapter.modules[i].rank, inFeatures: adapter.modules[i].inFeatures,
-                        outFeatures: adapter.modules[i].outFeatures, a: ptrs[i].a, b: ptrs[i].b, grads: nil,
+                        outFeatures: adapter.modules[i].outFeatures, a: ptrs[i].a, b: ptrs[i].b, gradNorms: nil,
                         source: sources[i], stored: stored[i])
             }
             return try inspect(factors, step: 0, lora: adapter.config, storage: label)

@@ -25,18 +25,18 @@ public final class UpdateInspector: @unchecked Sendable {
         public var a: UnsafePointer<Float>
         /// B (out, r) row-major.
         public var b: UnsafePointer<Float>
-        /// Gradients of A and B (same shapes) and the factor to divide them by (the clip coefficient), when valid.
-        public var grads: (a: UnsafePointer<Float>, b: UnsafePointer<Float>, clip: Float)?
+        /// L2 norms of the last step's gradients of A and B before clipping, when known.
+        public var gradNorms: (a: Double, b: Double)?
         /// The base's source weights (for ‖W‖_F), when known.
         public var source: FrozenMatrix?
         /// The base's storage when it differs from the source (for the quantization error).
         public var stored: FrozenMatrix?
     }
 
-    /// Inspects the adapters of `model`: factors from the adapters, gradients from their buffers (when `gradients`
-    /// holds the clip coefficient of the step that filled them), bases from `sources` (module name + ".weight").
+    /// Inspects the adapters of `model`: factors from the adapters, gradient norms from `gradientNorms` (the trainer's
+    /// `lastGradientNorms`, by tensor), bases from `sources` (module name + ".weight").
     public func inspect(model: LlamaModel, lora: LoRAConfig, step: Int, sources: [String: FrozenMatrix],
-                        storage: String?, gradients clip: Float?) throws -> UpdateInspection {
+                        storage: String?, gradientNorms: [ObjectIdentifier: Double]?) throws -> UpdateInspection {
         var factors: [Factors] = []
         for block in model.blocks {
             for t in LoRATarget.allCases {
@@ -47,7 +47,9 @@ public final class UpdateInspector: @unchecked Sendable {
                 factors.append(Factors(
                     name: lin.name, rank: ad.rank, inFeatures: ad.inFeatures, outFeatures: ad.outFeatures,
                     a: UnsafePointer(ad.a.value.pointer), b: UnsafePointer(ad.b.value.pointer),
-                    grads: clip.map { (UnsafePointer(ad.a.grad.pointer), UnsafePointer(ad.b.grad.pointer), $0) },
+                    gradNorms: gradientNorms.flatMap { g in
+                        g[ObjectIdentifier(ad.a)].flatMap { a in g[ObjectIdentifier(ad.b)].map { (a, $0) } }
+                    },
                     source: src, stored: quantized ? lin.base : nil))
             }
         }
@@ -67,15 +69,9 @@ public final class UpdateInspector: @unchecked Sendable {
                 res[i] = Result(catching: {
                     let sigma = try UpdateSpectrum.singularValues(a: f.a, b: f.b, rank: f.rank, inFeatures: f.inFeatures,
                                                                   outFeatures: f.outFeatures, scale: scale)
-                    var gA: Double?, gB: Double?
-                    if let g = f.grads {
-                        let c = Double(g.clip > 0 ? g.clip : 1)
-                        gA = Vec.sumSquares(g.a, f.rank * f.inFeatures).squareRoot() / c
-                        gB = Vec.sumSquares(g.b, f.outFeatures * f.rank).squareRoot() / c
-                    }
                     return ModuleInspection(name: f.name, rank: f.rank, inFeatures: f.inFeatures, outFeatures: f.outFeatures,
                                             singularValues: sigma, baseNorm: f.source.flatMap { _ in self.baseNorms[f.name] },
-                                            gradNormA: gA, gradNormB: gB,
+                                            gradNormA: f.gradNorms?.a, gradNormB: f.gradNorms?.b,
                                             quantError: f.stored.flatMap { _ in self.quantErrors[f.name]?.error })
                 })
             }
