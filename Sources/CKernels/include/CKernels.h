@@ -43,6 +43,16 @@ void loratop_gram_rows_f32(const float *a, int32_t r, int64_t m, double *out);
 /// n > LORATOP_TRIDIAGONAL_MAX.
 void loratop_tridiagonalize(int32_t n, double *a, double *d, double *e);
 
+/// Most matrices `loratop_tridiagonal_eigenvalues` takes at once.
+#define LORATOP_QL_BATCH 4
+
+/// Eigenvalues of `count` (≤ LORATOP_QL_BATCH) symmetric tridiagonal matrices, matrix k of order n[k] with diagonal
+/// d[k][0..<n[k]] and off-diagonal e[k][0..<n[k]-1], by dsterf's root-free QL iteration with the matrices' sweeps
+/// interleaved (so their division chains overlap). The values replace d[k] in no particular order; e[k] is destroyed.
+/// Entries should be scaled to order 1. Returns 0, or -1 when a matrix did not converge (30·n sweeps) or the
+/// arguments are out of range (then d and e hold partial results).
+int loratop_tridiagonal_eigenvalues(int32_t count, const int32_t *n, double *const *d, double *const *e);
+
 /// The index of the first element of x[0..<n] that is NaN or ±infinity, or -1 when all are finite.
 int64_t loratop_first_nonfinite(const float *x, int64_t n);
 

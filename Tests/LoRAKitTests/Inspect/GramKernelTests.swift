@@ -91,4 +91,54 @@ final class GramKernelTests: XCTestCase {
         var zero = [Double](repeating: 0, count: 9)
         XCTAssertEqual(try UpdateSpectrum.symmetricEigenvalues(&zero, n: 3), [0, 0, 0])
     }
+
+    /// The interleaved QL solver against LAPACK's dsterf, one matrix at a time, on batches that mix sizes (0 to 64),
+    /// graded diagonals in both directions (the reversal), zero couplings (splitting) and a diagonal matrix.
+    func testBatchedTridiagonalEigenvaluesMatchDsterf() throws {
+        var rng = SeededRNG(seed: 9)
+        func matrix(_ n: Int, _ kind: Int) -> (d: [Double], e: [Double]) {
+            var d = (0..<n).map { _ in Double(rng.uniform(-1, 1)) }, e = (0..<n).map { _ in Double(rng.uniform(-1, 1)) }
+            switch kind {
+            case 1: for i in 0..<n { d[i] = pow(10, -8 * Double(i) / Double(max(1, n))); e[i] *= d[i] * 0.5 }   // graded down
+            case 2: for i in 0..<n { d[i] = pow(10, -8 * Double(n - i) / Double(max(1, n))); e[i] *= d[i] * 0.5 } // graded up
+            case 3: for i in stride(from: 2, to: n, by: 5) { e[i] = 0 }                                          // splits
+            case 4: e = e.map { _ in 0 }                                                                         // diagonal
+            default: break
+            }
+            if n > 0 { e[n - 1] = 0 }
+            return (d, e)
+        }
+        let sizes = [0, 1, 2, 3, 5, 17, 64, 64, 33, 64, 4, 64]
+        for start in stride(from: 0, to: sizes.count, by: Int(LORATOP_QL_BATCH)) {
+            var batch: [(d: [Double], e: [Double])] = []
+            for (k, n) in sizes[start..<min(sizes.count, start + Int(LORATOP_QL_BATCH))].enumerated() { batch.append(matrix(n, (start + k) % 5)) }
+            var want: [[Double]] = []
+            for m in batch {
+                var d = m.d, e = m.e, n = Int32(m.d.count), info: Int32 = 0
+                if n > 0 { dsterf_(&n, &d, &e, &info) }
+                XCTAssertEqual(info, 0)
+                want.append(d.sorted())
+            }
+            let total = max(1, batch.reduce(0) { $0 + $1.d.count })
+            let dBuf = UnsafeMutablePointer<Double>.allocate(capacity: total), eBuf = UnsafeMutablePointer<Double>.allocate(capacity: total)
+            defer { dBuf.deallocate(); eBuf.deallocate() }
+            var dp: [UnsafeMutablePointer<Double>?] = [], ep: [UnsafeMutablePointer<Double>?] = [], offset = 0
+            for m in batch {
+                for (i, v) in m.d.enumerated() { dBuf[offset + i] = v }
+                for (i, v) in m.e.enumerated() { eBuf[offset + i] = v }
+                dp.append(dBuf + offset); ep.append(eBuf + offset); offset += m.d.count
+            }
+            XCTAssertEqual(loratop_tridiagonal_eigenvalues(Int32(batch.count), batch.map { Int32($0.d.count) }, dp, ep), 0)
+            offset = 0
+            for (k, m) in batch.enumerated() {
+                let got = (0..<m.d.count).map { dBuf[offset + $0] }.sorted()
+                offset += m.d.count
+                let top = want[k].map(abs).max() ?? 1
+                for (g, w) in zip(got, want[k]) {
+                    XCTAssertEqual(g, w, accuracy: 1e-13 * top + 1e-12 * abs(w), "matrix \(start + k) (n \(m.d.count))")
+                }
+            }
+        }
+        XCTAssertEqual(loratop_tridiagonal_eigenvalues(Int32(LORATOP_QL_BATCH) + 1, [], [], []), -1, "too many at once")
+    }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// Computes `UpdateInspection`s of a live model (at step boundaries) or of a saved adapter, keeping what changes
@@ -62,18 +63,31 @@ public final class UpdateInspector: @unchecked Sendable {
         fillCaches(factors)
         let scale = lora.scale
         var results = [Result<ModuleInspection, Error>?](repeating: nil, count: factors.count)
+        // modules in groups whose eigenproblems are solved together (their QL sweeps interleave)
+        let group = Int(LORATOP_QL_BATCH)
         results.withUnsafeMutableBufferPointer { out in
             guard let res = out.baseAddress else { return }
-            Parallel.forEachItem(factors.count) { i in
-                let f = factors[i]
-                res[i] = Result(catching: {
-                    let sigma = try UpdateSpectrum.singularValues(a: f.a, b: f.b, rank: f.rank, inFeatures: f.inFeatures,
-                                                                  outFeatures: f.outFeatures, scale: scale)
-                    return ModuleInspection(name: f.name, rank: f.rank, inFeatures: f.inFeatures, outFeatures: f.outFeatures,
-                                            singularValues: sigma, baseNorm: f.source.flatMap { _ in self.baseNorms[f.name] },
-                                            gradNormA: f.gradNorms?.a, gradNormB: f.gradNorms?.b,
-                                            quantError: f.stored.flatMap { _ in self.quantErrors[f.name]?.error })
-                })
+            Parallel.forEachItem((factors.count + group - 1) / group) { g in
+                let range = (g * group)..<min(factors.count, (g + 1) * group)
+                do {
+                    var cores = try range.map { i in
+                        let f = factors[i]
+                        return try UpdateSpectrum.core(a: f.a, b: f.b, rank: f.rank, inFeatures: f.inFeatures,
+                                                       outFeatures: f.outFeatures)
+                    }
+                    try UpdateSpectrum.solve(&cores)
+                    for (i, core) in zip(range, cores) {
+                        let f = factors[i]
+                        res[i] = .success(ModuleInspection(
+                            name: f.name, rank: f.rank, inFeatures: f.inFeatures, outFeatures: f.outFeatures,
+                            singularValues: UpdateSpectrum.singularValues(of: core, scale: scale),
+                            baseNorm: f.source.flatMap { _ in self.baseNorms[f.name] },
+                            gradNormA: f.gradNorms?.a, gradNormB: f.gradNorms?.b,
+                            quantError: f.stored.flatMap { _ in self.quantErrors[f.name]?.error }))
+                    }
+                } catch {
+                    for i in range { res[i] = .failure(error) }
+                }
             }
         }
         let modules = try results.map { r -> ModuleInspection in

@@ -14,13 +14,42 @@ import CKernels
 /// Work per module: G_B by a double-accumulating Gram kernel (out·r²/2 multiply-adds), R_A from A's Gram (see
 /// `rFactor`), two triangular products and an r × r symmetric eigenproblem (tridiagonal reduction + dsterf).
 public enum UpdateSpectrum {
+    /// One module's r × r eigenproblem, reduced: the tridiagonal form of M scaled to a largest entry of 1, and the
+    /// number of singular values it gives. The eigenvalues are found for several modules at once (`solve`).
+    struct Core {
+        var matrix: Tridiagonal
+        /// min(r, in, out).
+        var count: Int
+    }
+
     /// Singular values of scale·B·A, descending (min(r, in, out) of them; zeros included).
     /// - Parameters: a (r, in) row-major, b (out, r) row-major.
     public static func singularValues(
         a: UnsafePointer<Float>, b: UnsafePointer<Float>, rank r: Int, inFeatures nIn: Int, outFeatures nOut: Int,
         scale: Float
     ) throws -> [Double] {
-        guard r > 0, nIn > 0, nOut > 0 else { return [] }
+        var cores = [try core(a: a, b: b, rank: r, inFeatures: nIn, outFeatures: nOut)]
+        try solve(&cores)
+        return singularValues(of: cores[0], scale: scale)
+    }
+
+    /// The singular values of a solved core: √λ·|scale|, descending.
+    static func singularValues(of core: Core, scale: Float) -> [Double] {
+        let sc = Double(abs(scale))
+        return core.matrix.eigenvalues.prefix(core.count).map { max(0, $0).squareRoot() * sc }
+    }
+
+    /// Solves the cores' eigenproblems, `LORATOP_QL_BATCH` at a time (see `Tridiagonal.solve`).
+    static func solve(_ cores: inout [Core]) throws {
+        var matrices = cores.map(\.matrix)
+        try Tridiagonal.solve(&matrices)
+        for i in cores.indices { cores[i].matrix = matrices[i] }
+    }
+
+    /// Everything but the eigenvalues: R_A, G_B, M = R_A G_B R_Aᵀ and its tridiagonal form.
+    static func core(a: UnsafePointer<Float>, b: UnsafePointer<Float>, rank r: Int, inFeatures nIn: Int,
+                     outFeatures nOut: Int) throws -> Core {
+        guard r > 0, nIn > 0, nOut > 0 else { return Core(matrix: Tridiagonal(solved: []), count: 0) }
         let rA = try rFactor(a, m: nIn, r: r)                                       // (kA, r)
         var m = try gram(b, samples: nOut, n: r, sampleStride: r, elementStride: 1)  // G_B (r, r), then T, then M
         let kA = rA.count / r
@@ -52,9 +81,7 @@ public enum UpdateSpectrum {
                 m = out
             }
         }
-        let lambda = try symmetricEigenvalues(&m, n: kA)  // descending
-        let sc = Double(abs(scale))
-        return lambda.prefix(min(r, nIn, nOut)).map { max(0, $0).squareRoot() * sc }
+        return Core(matrix: try Tridiagonal.reduce(symmetric: &m, n: kA), count: min(r, nIn, nOut))
     }
 
     /// The (n, n) Gram matrix Σ_t x_t x_tᵀ of float vectors, accumulated in double (see `loratop_gram_f64`).
@@ -69,44 +96,11 @@ public enum UpdateSpectrum {
         return g
     }
 
-    /// Eigenvalues (descending) of the symmetric (n, n) matrix `m` (full storage; destroyed): its two triangles are
-    /// averaged, reduced to tridiagonal form (`loratop_tridiagonalize`) and solved by dsterf; LAPACK dsyev above
-    /// LORATOP_TRIDIAGONAL_MAX. Scaled to a largest entry of 1 first, so no square under- or overflows.
+    /// Eigenvalues (descending) of the symmetric (n, n) matrix `m` (full storage; destroyed); see `Tridiagonal`.
     static func symmetricEigenvalues(_ m: inout [Double], n: Int) throws -> [Double] {
-        guard n > 0 else { return [] }
-        var top = 0.0
-        for i in 0..<n { for j in i..<n {
-            let v = 0.5 * (m[i * n + j] + m[j * n + i])
-            m[i * n + j] = v; m[j * n + i] = v
-            top = max(top, abs(v))
-        } }
-        guard top > 0, top.isFinite else {
-            if top == 0 { return [Double](repeating: 0, count: n) }
-            throw RankResizeError(message: "inspection: the update's core is not finite")
-        }
-        for i in m.indices { m[i] /= top }
-        var w = [Double](repeating: 0, count: n), info: Int32 = 0, nn = Int32(n)
-        if n <= Int(LORATOP_TRIDIAGONAL_MAX) {
-            var e = [Double](repeating: 0, count: n)
-            m.withUnsafeMutableBufferPointer { mp in
-                w.withUnsafeMutableBufferPointer { wp in
-                    e.withUnsafeMutableBufferPointer { ep in
-                        guard let mb = mp.baseAddress, let wb = wp.baseAddress, let eb = ep.baseAddress else { return }
-                        loratop_tridiagonalize(Int32(n), mb, wb, eb)
-                        dsterf_(&nn, wb, eb, &info)
-                    }
-                }
-            }
-        } else {
-            var lwork: Int32 = -1, query = 0.0, lda = nn
-            var jobz = Int8(UInt8(ascii: "N")), uplo = Int8(UInt8(ascii: "U"))
-            dsyev_(&jobz, &uplo, &nn, &m, &lda, &w, &query, &lwork, &info)
-            lwork = Int32(max(1, Int(query)))
-            var work = [Double](repeating: 0, count: Int(lwork))
-            dsyev_(&jobz, &uplo, &nn, &m, &lda, &w, &work, &lwork, &info)
-        }
-        if info != 0 { throw RankResizeError(message: "eigenvalues of the update's core failed (LAPACK info \(info))") }
-        return w.sorted(by: >).map { $0 * top }
+        var t = [try Tridiagonal.reduce(symmetric: &m, n: n)]
+        try Tridiagonal.solve(&t)
+        return t[0].eigenvalues
     }
 
     /// The R factor (k, r) row-major, k = min(m, r), of the thin QR of the m × r matrix M = Aᵀ, given as A (r, m)
