@@ -39,7 +39,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         var vocab = file.int("\(arch).vocab_size") ?? file.strings("tokenizer.ggml.tokens")?.count
         if vocab == nil, let emb = file.tensor("token_embd.weight"), emb.dims.count == 2 { vocab = emb.dims[1] }
         let hasOutput = file.tensor("output.weight") != nil
-        let cfg = ModelConfig(
+        var cfg = ModelConfig(
             layers: try file.requireInt("\(arch).block_count"),
             dim: dim, heads: heads, kvHeads: kvHeads, headDim: headDim,
             ffnDim: try file.requireInt("\(arch).feed_forward_length"),
@@ -49,6 +49,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
             tiedEmbeddings: !hasOutput,
             maxPositions: file.int("\(arch).context_length") ?? 2048,
             attentionBias: file.tensor("blk.0.attn_q.bias") != nil)
+        cfg.ropeScaling = try Self.ropeScaling(file, arch: arch, path: path, pairs: headDim / 2)
         do {
             try cfg.validate()
         } catch let e as ModelConfigError {
@@ -166,6 +167,37 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
     }
 
     /// Every tensor a model of this config must have, with its HF shape (out, in) or (n).
+    /// RoPE scaling as llama.cpp stores it: `rope.scaling.type` linear with `rope.scaling.factor`, or a
+    /// `rope_freqs.weight` of one divisor per rotated pair (what its converter writes for Llama 3.x).
+    static func ropeScaling(_ file: GGUFFile, arch: String, path: String, pairs: Int) throws -> RoPEScaling? {
+        if let info = file.tensor("rope_freqs.weight") {
+            guard info.dims.reduce(1, *) == pairs else {
+                throw FormatError(file: path, field: "tensor rope_freqs.weight",
+                                  message: "expected \(pairs) frequency factors (head width / 2), found dims \(info.dims)")
+            }
+            let factors = try GGUFMatrix(file: file, info: info).dequantizedArray()
+            if let i = factors.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
+                throw FormatError(file: path, field: "tensor rope_freqs.weight",
+                                  message: "expected positive frequency factors, found \(factors[i]) at \(i)")
+            }
+            return .divisors(factors)
+        }
+        let type = file.string("\(arch).rope.scaling.type") ?? "none"
+        switch type {
+        case "none":
+            return nil
+        case "linear":
+            guard let factor = file.float("\(arch).rope.scaling.factor"), factor.isFinite, factor > 0 else {
+                throw FormatError(file: path, field: "metadata \(arch).rope.scaling.factor",
+                                  message: "expected a positive factor for linear RoPE scaling")
+            }
+            return factor == 1 ? nil : .linear(factor: factor)
+        default:
+            throw FormatError(file: path, field: "metadata \(arch).rope.scaling.type",
+                              message: "RoPE scaling `\(Printable.escaped(type, limit: 40))` is not supported (supported: none, linear, and Llama 3's rope_freqs)")
+        }
+    }
+
     public static func expectedShapes(_ c: ModelConfig) -> [(String, [Int])] {
         var out: [(String, [Int])] = [("model.embed_tokens.weight", [c.vocab, c.dim]), ("model.norm.weight", [c.dim])]
         if !c.tiedEmbeddings { out.append(("lm_head.weight", [c.vocab, c.dim])) }

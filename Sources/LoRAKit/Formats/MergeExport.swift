@@ -45,10 +45,17 @@ public enum MergeExport {
             "num_attention_heads": c.heads, "num_key_value_heads": c.kvHeads, "head_dim": c.headDim,
             "vocab_size": c.vocab, "max_position_embeddings": c.maxPositions,
             "rms_norm_eps": Double(c.normEps), "rope_theta": Double(c.ropeTheta),
-            "rope_parameters": ["rope_theta": Double(c.ropeTheta), "rope_type": "default"],
+            "rope_parameters": (c.ropeScaling?.configObject ?? ["rope_type": "default"]).merging(["rope_theta": Double(c.ropeTheta)]) { $1 },
             "tie_word_embeddings": c.tiedEmbeddings, "hidden_act": "silu", "initializer_range": 0.02,
             "attention_dropout": 0.0, "use_cache": true, "dtype": torchDType,
         ]
+        if let scaling = c.ropeScaling {
+            guard let object = scaling.configObject else {
+                throw ExportError(path: base.origin, message: "the base's RoPE scaling (one divisor per frequency, GGUF rope_freqs.weight) has no config.json form",
+                                  hint: "export the merged model as GGUF instead")
+            }
+            obj["rope_scaling"] = object
+        }
         if !qwen {
             obj["attention_bias"] = c.attentionBias
             obj["mlp_bias"] = false
@@ -73,10 +80,11 @@ public enum MergeExport {
     /// tokenizer files when the source is a folder that has them. Returns the names of the files written.
     @discardableResult
     public static func writeHF(model: LlamaModel, base: ExportBase, to folder: String, dtype: SafetensorsDType = .f32) throws -> [String] {
+        let config = try hfConfigJSON(base: base, dtype: dtype)  // first: a base it cannot describe writes nothing
         try prepareFolder(folder)
         try ExportStream.writeSafetensors(to: folder + "/model.safetensors", metadata: ["format": "pt"],
                                           tensors: plan(model), dtype: dtype)
-        try AtomicFile.write(Array(hfConfigJSON(base: base, dtype: dtype).utf8), to: folder + "/config.json")
+        try AtomicFile.write(Array(config.utf8), to: folder + "/config.json")
         var written = ["config.json", "model.safetensors"]
         if let src = base.hfFolder {
             for f in tokenizerFiles {
@@ -118,6 +126,9 @@ public enum MergeExport {
             ("\(a).rope.freq_base", .float32(c.ropeTheta)),
             ("\(a).vocab_size", .uint32(UInt32(c.vocab))),
         ]
+        if case .linear(let factor) = c.ropeScaling {
+            out += [("\(a).rope.scaling.type", .string("linear")), ("\(a).rope.scaling.factor", .float32(factor))]
+        }
         if c.headDim * c.heads != c.dim {
             out += [("\(a).attention.key_length", .uint32(UInt32(c.headDim))), ("\(a).attention.value_length", .uint32(UInt32(c.headDim)))]
         }
@@ -144,6 +155,9 @@ public enum MergeExport {
             } else {
                 tensors.append(PlannedTensor(name: name, shape: t.shape, produce: t.produce))
             }
+        }
+        if let divisors = model.config.ropeScaling?.divisors(headDim: model.config.headDim, theta: model.config.ropeTheta) {
+            tensors.append(PlannedTensor(name: "rope_freqs.weight", shape: [divisors.count]) { divisors })  // as llama.cpp's converter writes Llama 3's
         }
         try ExportStream.writeGGUF(to: path, metadata: ggufMetadata(base: base, type: type), tensors: tensors) { t in
             t.shape.count == 2 ? type : .f32

@@ -7,15 +7,18 @@ public final class RoPETable: @unchecked Sendable {
     public let headDim: Int
     /// Base θ.
     public let theta: Float
+    /// Frequency scaling (Llama 3.x), nil for none.
+    public let scaling: RoPEScaling?
     /// Positions covered.
     public private(set) var length: Int
     var cosTable: [Float]  // (length, hd/2)
     var sinTable: [Float]  // (length, hd/2)
 
     /// Tables for positions 0..<length.
-    public init(headDim: Int, theta: Float, length: Int) {
+    public init(headDim: Int, theta: Float, length: Int, scaling: RoPEScaling? = nil) {
         self.headDim = headDim
         self.theta = theta
+        self.scaling = scaling
         self.length = 0
         cosTable = []
         sinTable = []
@@ -27,7 +30,7 @@ public final class RoPETable: @unchecked Sendable {
         guard n > length else { return }
         let half = headDim / 2
         // Same float32 arithmetic as transformers: inv_freq = 1/θ^(2i/hd), angle = float(pos)·inv_freq.
-        let inv = (0..<half).map { i in Float(1) / Float(pow(Double(theta), Double(Float(2 * i) / Float(headDim)))) }
+        let inv = RoPEScaling.inverseFrequencies(headDim: headDim, theta: theta, scaling: scaling)
         var c = [Float](repeating: 0, count: n * half), s = c
         for p in 0..<n {
             for i in 0..<half {

@@ -56,7 +56,7 @@ public final class LlamaModel: @unchecked Sendable {
         self.lmHead = lmHead ?? embedding
         self.blocks = blocks
         self.finalNorm = finalNorm
-        rope = RoPETable(headDim: config.headDim, theta: config.ropeTheta, length: 256)
+        rope = RoPETable(headDim: config.headDim, theta: config.ropeTheta, length: 256, scaling: config.ropeScaling)
     }
 
     /// Loads the base from a weight source (HF names). `storage` turns each source matrix into what is

@@ -25,6 +25,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var maxPositions: Int = 8192
     /// Whether q, k, v projections carry a bias (Qwen2).
     public var attentionBias: Bool = false
+    /// RoPE frequency scaling (Llama 3.x and others), nil for none. Read from `rope_scaling` or transformers 5's
+    /// `rope_parameters` by `init(from:)`; not one of the plain keys.
+    public var ropeScaling: RoPEScaling?
 
     enum CodingKeys: String, CodingKey {
         case layers = "num_hidden_layers"
@@ -44,6 +47,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// transformers ≥ 5 nests θ: `"rope_parameters": {"rope_theta": …, "rope_type": "default"}`.
     private enum RopeKeys: String, CodingKey {
         case ropeParameters = "rope_parameters"
+        case ropeScaling = "rope_scaling"
         case ropeTheta = "rope_theta"
         case ropeType = "rope_type"
         case architectures
@@ -53,7 +57,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public init(
         layers: Int = 30, dim: Int = 576, heads: Int = 9, kvHeads: Int = 3, headDim: Int? = nil,
         ffnDim: Int = 1536, vocab: Int = 49152, ropeTheta: Float = 100_000, normEps: Float = 1e-5,
-        tiedEmbeddings: Bool = true, maxPositions: Int = 8192, attentionBias: Bool = false
+        tiedEmbeddings: Bool = true, maxPositions: Int = 8192, attentionBias: Bool = false, ropeScaling: RoPEScaling? = nil
     ) {
         self.layers = layers
         self.dim = dim
@@ -67,6 +71,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.tiedEmbeddings = tiedEmbeddings
         self.maxPositions = maxPositions
         self.attentionBias = attentionBias
+        self.ropeScaling = ropeScaling
     }
 
     public init(from decoder: Decoder) throws {
@@ -80,13 +85,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         ffnDim = try c.decodeIfPresent(Int.self, forKey: .ffnDim) ?? d.ffnDim
         vocab = try c.decodeIfPresent(Int.self, forKey: .vocab) ?? d.vocab
         let extra = try decoder.container(keyedBy: RopeKeys.self)
-        let nested = try? extra.nestedContainer(keyedBy: RopeKeys.self, forKey: .ropeParameters)
-        if let type = try nested?.decodeIfPresent(String.self, forKey: .ropeType), type != "default" {
-            throw ModelConfigError(field: "rope_parameters.rope_type",
-                                   message: "RoPE scaling `\(type)` is not supported (expected default)")
-        }
-        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta)
-            ?? nested?.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10_000
+        // transformers 5 writes rope_parameters (θ with the scaling); earlier versions rope_theta and rope_scaling
+        let parameters = try extra.decodeIfPresent(RoPEScaling.Raw.self, forKey: .ropeParameters)
+        let scaling = try extra.decodeIfPresent(RoPEScaling.Raw.self, forKey: .ropeScaling)
+        ropeScaling = try parameters.flatMap { try RoPEScaling.parse($0, field: "rope_parameters") }
+            ?? scaling.flatMap { try RoPEScaling.parse($0, field: "rope_scaling") }
+        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? parameters?.ropeTheta.map(Float.init) ?? 10_000
         normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
         tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? false
         maxPositions = try c.decodeIfPresent(Int.self, forKey: .maxPositions) ?? 2048

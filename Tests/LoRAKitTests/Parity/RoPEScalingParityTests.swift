@@ -1,0 +1,145 @@
+import Foundation
+import XCTest
+@testable import LoRAKit
+
+/// RoPE scaling (Llama 3.x's `llama3`, and `linear`): tiny folders written by transformers give its logits at every
+/// position of three prompts and its greedy continuations (Fixtures/parity/make_rope_scaling_fixture.py); the
+/// merged GGUF export carries the scaling to a GGUF that loads to the same logits; config errors name the key.
+final class RoPEScalingParityTests: XCTestCase {
+    private func folder(_ name: String) -> String { TestModels.fixtures.appendingPathComponent("parity/" + name).path }
+
+    /// Worst |Δlogit| / largest |logit| over every position of every prompt, with argmax checks.
+    private func worst(_ model: LlamaModel, _ name: String, argmax: Bool = true, file: StaticString = #filePath,
+                       line: UInt = #line) throws -> Float {
+        let fx = try TestModels.json("parity/\(name)/expected.json")
+        let prompts = try XCTUnwrap(fx["prompts"] as? [[String: Any]])
+        XCTAssertEqual(prompts.count, 3)
+        let V = model.config.vocab
+        var worst: Float = 0
+        for (pi, p) in prompts.enumerated() {
+            let ids = try XCTUnwrap(p["ids"] as? [Int]).map(Int32.init)
+            let expected = try XCTUnwrap(p["logits"] as? [Double]).map(Float.init)
+            let got = try KVCache(model: model, capacity: ids.count).append(ids)
+            XCTAssertEqual(got.count, expected.count, file: file, line: line)
+            let top = expected.map(abs).max() ?? 1
+            for i in got.indices { worst = max(worst, abs(got[i] - expected[i]) / top) }
+            for t in 0..<ids.count where argmax {
+                XCTAssertEqual(Sampler.argmax(Array(got[(t * V)..<((t + 1) * V)])), Sampler.argmax(Array(expected[(t * V)..<((t + 1) * V)])),
+                               "\(name) prompt \(pi) position \(t)", file: file, line: line)
+            }
+        }
+        return worst
+    }
+
+    private func greedy(_ model: LlamaModel, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let fx = try TestModels.json("parity/\(name)/expected.json")
+        for (pi, p) in try XCTUnwrap(fx["prompts"] as? [[String: Any]]).enumerated() {
+            let ids = try XCTUnwrap(p["ids"] as? [Int]).map(Int32.init)
+            let want = try XCTUnwrap(p["greedy"] as? [Int]).map(Int32.init)
+            XCTAssertEqual(want.count, 24)
+            let got = try Generator.generate(model: model, prompt: ids, maxTokens: 24, sampling: SamplingOptions(), stop: [])
+            XCTAssertEqual(got, want, "\(name) prompt \(pi): greedy continuation", file: file, line: line)
+        }
+    }
+
+    func testLlama3ScalingMatchesTransformers() throws {
+        let model = try LlamaModel(source: try loadWeights(path: folder("tiny-llama3-hf")), storage: { DenseMatrix($1) })
+        XCTAssertEqual(model.config.ropeScaling, .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 32))
+        XCTAssertTrue(model.config.tiedEmbeddings)
+        let w = try worst(model, "tiny-llama3-hf")
+        print("rope scaling llama3: worst |Δlogit| / max |logit| vs transformers \(w)")
+        XCTAssertLessThanOrEqual(w, 1e-4)
+        try greedy(model, "tiny-llama3-hf")
+    }
+
+    func testLinearScalingMatchesTransformers() throws {
+        let model = try LlamaModel(source: try loadWeights(path: folder("tiny-llama-linear-hf")), storage: { DenseMatrix($1) })
+        XCTAssertEqual(model.config.ropeScaling, .linear(factor: 4))
+        XCTAssertFalse(model.config.tiedEmbeddings)
+        let w = try worst(model, "tiny-llama-linear-hf")
+        print("rope scaling linear: worst |Δlogit| / max |logit| vs transformers \(w)")
+        XCTAssertLessThanOrEqual(w, 1e-4)
+        try greedy(model, "tiny-llama-linear-hf")
+    }
+
+    /// The fixtures test the scaling: without it the same weights are far from transformers' logits.
+    func testTheFixturesDependOnTheScaling() throws {
+        for name in ["tiny-llama3-hf", "tiny-llama-linear-hf"] {
+            let src = try loadWeights(path: folder(name))
+            let scaled = try LlamaModel(source: src, storage: { DenseMatrix($1) })
+            var plain = scaled.config
+            plain.ropeScaling = nil
+            let model = LlamaModel(config: plain, embedding: scaled.embedding, lmHead: scaled.config.tiedEmbeddings ? nil : scaled.lmHead,
+                                   blocks: scaled.blocks, finalNorm: scaled.finalNorm)
+            XCTAssertGreaterThan(try worst(model, name, argmax: false), 1e-2, name)
+        }
+    }
+
+    /// The llama3 band rule on its own: kept above the high-frequency wavelength, divided below the low one, blended
+    /// between (transformers' _compute_llama3_parameters).
+    func testLlama3BandsAndDivisors() throws {
+        let s = RoPEScaling.llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 32)
+        let base = RoPEScaling.inverseFrequencies(headDim: 16, theta: 10_000, scaling: nil)
+        let scaled = s.apply(base)
+        XCTAssertEqual(scaled[0], base[0], "wavelength 6.3 < 8: kept")
+        XCTAssertEqual(scaled[2], base[2] / 8, "wavelength 62.8 > 32: stretched")
+        let smooth = (32 / (2 * Float.pi / base[1]) - 1) / 3
+        XCTAssertEqual(scaled[1], (1 - smooth) * base[1] / 8 + smooth * base[1], accuracy: 1e-7)
+        let d = try XCTUnwrap(s.divisors(headDim: 16, theta: 10_000))
+        for i in 0..<8 { XCTAssertEqual(base[i] / d[i], scaled[i], accuracy: scaled[i] * 1e-6) }
+        XCTAssertNil(RoPEScaling.linear(factor: 2).divisors(headDim: 16, theta: 10_000), "linear goes in metadata")
+    }
+
+    /// The merged GGUF export writes the scaling as llama.cpp does (rope_freqs.weight for llama3, rope.scaling.* for
+    /// linear), and the GGUF loads back to the same logits; an HF export of a rope_freqs base is refused before writing.
+    func testMergedGGUFCarriesTheScaling() throws {
+        for name in ["tiny-llama3-hf", "tiny-llama-linear-hf"] {
+            let src = try loadWeights(path: folder(name))
+            let model = try LlamaModel(source: src, storage: { DenseMatrix($1) })
+            let dir = NSTemporaryDirectory() + "rope-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try MergeExport.writeGGUF(model: model, base: ExportBase(source: src), to: dir + "/m.gguf")
+            let gguf = try loadWeights(path: dir + "/m.gguf")
+            let back = try LlamaModel(source: gguf, storage: { DenseMatrix($1) })
+            if name == "tiny-llama3-hf" {
+                guard case .divisors(let d)? = back.config.ropeScaling else { return XCTFail("expected rope_freqs divisors, found \(String(describing: back.config.ropeScaling))") }
+                XCTAssertEqual(d.count, 8)
+                XCTAssertThrowsError(try MergeExport.writeHF(model: back, base: ExportBase(source: gguf), to: dir + "/hf")) { e in
+                    XCTAssertTrue("\(e)".contains("rope_freqs"), "\(e)")
+                }
+                XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/hf/model.safetensors"), "nothing written")
+            } else {
+                XCTAssertEqual(back.config.ropeScaling, .linear(factor: 4))
+            }
+            XCTAssertLessThanOrEqual(try worst(back, name), 1e-4, name)
+        }
+    }
+
+    /// transformers 4's spelling (rope_scaling beside rope_theta) reads the same; unsupported types and bad values are
+    /// refused naming the key.
+    func testConfigSpellingsAndErrors() throws {
+        func decode(_ extra: String) throws -> ModelConfig {
+            let json = #"{"hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2, "intermediate_size": 96, "vocab_size": 96, "rope_theta": 500000.0, "# + extra + "}"
+            return try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+        }
+        let old = try decode(#""rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#)
+        XCTAssertEqual(old.ropeScaling, .llama3(factor: 32, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 8192))
+        XCTAssertEqual(old.ropeTheta, 500_000)
+        XCTAssertEqual(try decode(#""rope_scaling": {"type": "linear", "factor": 2}"#).ropeScaling, .linear(factor: 2))
+        XCTAssertNil(try decode(#""rope_scaling": null"#).ropeScaling)
+        XCTAssertNil(try decode(#""rope_parameters": {"rope_type": "default", "rope_theta": 10000.0}"#).ropeScaling)
+        let refusals: [(String, String)] = [
+            (#""rope_scaling": {"rope_type": "dynamic", "factor": 2.0}"#, "rope_scaling.rope_type"),
+            (#""rope_parameters": {"rope_type": "yarn", "factor": 4.0, "rope_theta": 10000.0}"#, "rope_parameters.rope_type"),
+            (#""rope_scaling": {"rope_type": "linear"}"#, "rope_scaling.factor"),
+            (#""rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 4, "high_freq_factor": 1, "original_max_position_embeddings": 8192}"#, "rope_scaling.high_freq_factor"),
+            (#""rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 81.5}"#, "rope_scaling.original_max_position_embeddings"),
+            (#""rope_scaling": {"rope_type": "linear", "factor": -1}"#, "rope_scaling.factor"),
+        ]
+        for (extra, field) in refusals {
+            XCTAssertThrowsError(try decode(extra), extra) { e in
+                XCTAssertEqual((e as? ModelConfigError)?.field, field, "\(extra): \(e)")
+            }
+        }
+    }
+}
