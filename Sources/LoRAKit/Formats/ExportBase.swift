@@ -1,10 +1,10 @@
 import Foundation
 
 /// What an export needs to know about the base model besides its weights: the llama.cpp architecture name
-/// (`llama` or `qwen2`), the shape, the source GGUF (for its metadata: tokenizer, chat template) when the base
+/// (`llama`, `qwen2` or `qwen3`), the shape, the source GGUF (for its metadata: tokenizer, chat template) when the base
 /// is a GGUF file, and the source folder (for tokenizer files) when it is a Hugging Face folder.
 public struct ExportBase {
-    /// llama.cpp's `general.architecture`: `llama` or `qwen2`.
+    /// llama.cpp's `general.architecture`: `llama`, `qwen2` or `qwen3`.
     public var architecture: String
     /// The model shape.
     public var config: ModelConfig
@@ -32,10 +32,10 @@ public struct ExportBase {
             architecture = g.architecture
             gguf = g.file
         } else if let h = source as? HFFolderWeightSource {
-            architecture = h.architecture == "Qwen2ForCausalLM" ? "qwen2" : "llama"
+            architecture = h.architecture == "Qwen2ForCausalLM" ? "qwen2" : h.architecture == "Qwen3ForCausalLM" ? "qwen3" : "llama"
             hfFolder = h.folder
         } else {
-            architecture = source.config.attentionBias ? "qwen2" : "llama"
+            architecture = source.config.qkNorm ? "qwen3" : source.config.attentionBias ? "qwen2" : "llama"
         }
     }
 

@@ -13,7 +13,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
     public var origin: String { file.path }
 
     /// Architectures whose tensor naming this reader knows.
-    public static let supportedArchitectures = ["llama", "qwen2"]
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3"]
 
     /// Opens and validates a GGUF model file.
     public convenience init(path: String) throws {
@@ -28,7 +28,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         guard Self.supportedArchitectures.contains(arch) else {
             throw FormatError(file: path, field: "metadata \"general.architecture\"",
                               message: "expected one of \(Self.supportedArchitectures), found \"\(arch)\"",
-                              hint: "loratop trains LLaMA-family decoders (LLaMA, SmolLM, Qwen2)")
+                              hint: "loratop trains LLaMA-family decoders (LLaMA, SmolLM, Qwen2, Qwen3)")
         }
         architecture = arch
         permuted = arch == "llama"
@@ -48,7 +48,8 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
             normEps: file.float("\(arch).attention.layer_norm_rms_epsilon") ?? 1e-5,
             tiedEmbeddings: !hasOutput,
             maxPositions: file.int("\(arch).context_length") ?? 2048,
-            attentionBias: file.tensor("blk.0.attn_q.bias") != nil)
+            attentionBias: file.tensor("blk.0.attn_q.bias") != nil,
+            qkNorm: arch == "qwen3")
         cfg.ropeScaling = try Self.ropeScaling(file, arch: arch, path: path, pairs: headDim / 2)
         do {
             try cfg.validate()
@@ -127,7 +128,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
     static let blockNames: [(gguf: String, hf: String)] = [
         ("attn_norm", "input_layernorm"), ("ffn_norm", "post_attention_layernorm"),
         ("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"), ("attn_v", "self_attn.v_proj"),
-        ("attn_output", "self_attn.o_proj"),
+        ("attn_output", "self_attn.o_proj"), ("attn_q_norm", "self_attn.q_norm"), ("attn_k_norm", "self_attn.k_norm"),
         ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj"),
     ]
 
@@ -166,7 +167,6 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         return nil
     }
 
-    /// Every tensor a model of this config must have, with its HF shape (out, in) or (n).
     /// RoPE scaling as llama.cpp stores it: `rope.scaling.type` linear with `rope.scaling.factor`, or a
     /// `rope_freqs.weight` of one divisor per rotated pair (what its converter writes for Llama 3.x).
     static func ropeScaling(_ file: GGUFFile, arch: String, path: String, pairs: Int) throws -> RoPEScaling? {
@@ -198,6 +198,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         }
     }
 
+    /// Every tensor a model of this config must have, with its HF shape (out, in) or (n).
     public static func expectedShapes(_ c: ModelConfig) -> [(String, [Int])] {
         var out: [(String, [Int])] = [("model.embed_tokens.weight", [c.vocab, c.dim]), ("model.norm.weight", [c.dim])]
         if !c.tiedEmbeddings { out.append(("lm_head.weight", [c.vocab, c.dim])) }
@@ -214,6 +215,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
             if c.attentionBias {
                 out += [(p + "self_attn.q_proj.bias", [q]), (p + "self_attn.k_proj.bias", [kv]), (p + "self_attn.v_proj.bias", [kv])]
             }
+            if c.qkNorm { out += [(p + "self_attn.q_norm.weight", [c.headDim]), (p + "self_attn.k_norm.weight", [c.headDim])] }
         }
         return out
     }

@@ -15,7 +15,7 @@ public final class HFFolderWeightSource: WeightSource, @unchecked Sendable {
     public var origin: String { folder }
 
     /// Architectures this reader accepts.
-    public static let supportedArchitectures = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"]
+    public static let supportedArchitectures = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"]
 
     /// Opens and validates a folder.
     public init(folder path: String) throws {
@@ -101,6 +101,13 @@ public final class HFFolderWeightSource: WeightSource, @unchecked Sendable {
             cfg.ropeTheta = Float(theta)
         }
         if arch == "Qwen2ForCausalLM" { cfg.attentionBias = true }
+        if arch == "Qwen3ForCausalLM" {
+            cfg.qkNorm = true
+            if obj["use_sliding_window"] as? Bool == true {
+                throw FormatError(file: path, field: "use_sliding_window", message: "sliding-window attention is not supported for Qwen3",
+                                  hint: "the released Qwen3 models have it off (false)")
+            }
+        }
         do { try cfg.validate() } catch let e as ModelConfigError {
             throw FormatError(file: path, field: e.field, message: e.message)
         }

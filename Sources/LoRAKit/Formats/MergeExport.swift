@@ -25,6 +25,9 @@ public enum MergeExport {
             let p = "model.layers.\(i)."
             out.append(vector(p + "input_layernorm.weight", blk.inputNorm))
             for t in [LoRATarget.q, .k, .v, .o] { out += linear(blk.linear(t)) }
+            if let qn = blk.qNorm, let kn = blk.kNorm {
+                out += [vector(p + "self_attn.q_norm.weight", qn), vector(p + "self_attn.k_norm.weight", kn)]
+            }
             out.append(vector(p + "post_attention_layernorm.weight", blk.postNorm))
             for t in [LoRATarget.gate, .up, .down] { out += linear(blk.linear(t)) }
         }
@@ -36,11 +39,12 @@ public enum MergeExport {
     /// transformers' `config.json` for the merged model (LlamaForCausalLM or Qwen2ForCausalLM).
     public static func hfConfigJSON(base: ExportBase, dtype: SafetensorsDType) throws -> String {
         let c = base.config
-        let qwen = base.architecture == "qwen2"
+        let qwen = base.architecture == "qwen2" || base.architecture == "qwen3"
+        let hfArchitecture = base.architecture == "qwen3" ? "Qwen3ForCausalLM" : qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"
         let torchDType = dtype == .f16 ? "float16" : dtype == .bf16 ? "bfloat16" : "float32"
         var obj: [String: Any] = [
-            "architectures": [qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],
-            "model_type": qwen ? "qwen2" : "llama",
+            "architectures": [hfArchitecture],
+            "model_type": qwen ? base.architecture : "llama",
             "hidden_size": c.dim, "intermediate_size": c.ffnDim, "num_hidden_layers": c.layers,
             "num_attention_heads": c.heads, "num_key_value_heads": c.kvHeads, "head_dim": c.headDim,
             "vocab_size": c.vocab, "max_position_embeddings": c.maxPositions,

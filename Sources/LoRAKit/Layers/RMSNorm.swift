@@ -49,3 +49,12 @@ public enum RMSNorm {
         }
     }
 }
+
+extension RMSNorm {
+    /// x (rows, weight.count) normalised in place, keeping no rstd (inference; e.g. Qwen3's per-head q/k norms, a
+    /// row per head).
+    public static func forwardInPlace(_ x: UnsafeMutablePointer<Float>, rows: Int, weight: FloatBuffer, eps: Float) {
+        let rstd = FloatBuffer(count: max(1, rows))
+        forward(out: x, rstd: rstd.pointer, x: x, weight: weight.pointer, N: rows, C: weight.count, eps: eps)
+    }
+}

@@ -63,6 +63,10 @@ public final class KVCache {
             blk.q.forward(out: q.pointer, x: ln.pointer, N: n, scratch: scratch)
             blk.k.forward(out: kNew, x: ln.pointer, N: n, scratch: scratch)
             blk.v.forward(out: vNew, x: ln.pointer, N: n, scratch: scratch)
+            if let qn = blk.qNorm, let kn = blk.kNorm {  // per-head RMSNorm (Qwen3), in place
+                RMSNorm.forwardInPlace(q.pointer, rows: n * c.heads, weight: qn, eps: c.normEps)
+                RMSNorm.forwardInPlace(kNew, rows: n * c.kvHeads, weight: kn, eps: c.normEps)
+            }
             RoPE.forward(x: q.pointer, table: model.rope, N: n, T: n, heads: c.heads, offset: p0)
             RoPE.forward(x: kNew, table: model.rope, N: n, T: n, heads: c.kvHeads, offset: p0)
             Attention.forwardCached(out: o.pointer, scratch: att.pointer, q: q.pointer, kCache: keys[l].pointer,

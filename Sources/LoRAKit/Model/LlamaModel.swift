@@ -8,12 +8,17 @@ public final class LlamaBlock: @unchecked Sendable {
     public let q: LoRALinear, k: LoRALinear, v: LoRALinear, o: LoRALinear
     /// MLP projections: gate, up (F, C), down (C, F).
     public let gate: LoRALinear, up: LoRALinear, down: LoRALinear
+    /// Per-head RMSNorm weights of q and k before RoPE (hd each; Qwen3), nil for none.
+    public let qNorm: FloatBuffer?, kNorm: FloatBuffer?
 
     /// A block from its weights.
     public init(inputNorm: FloatBuffer, postNorm: FloatBuffer, q: LoRALinear, k: LoRALinear, v: LoRALinear,
-                o: LoRALinear, gate: LoRALinear, up: LoRALinear, down: LoRALinear) {
+                o: LoRALinear, gate: LoRALinear, up: LoRALinear, down: LoRALinear,
+                qNorm: FloatBuffer? = nil, kNorm: FloatBuffer? = nil) {
         self.inputNorm = inputNorm
         self.postNorm = postNorm
+        self.qNorm = qNorm
+        self.kNorm = kNorm
         self.q = q; self.k = k; self.v = v; self.o = o
         self.gate = gate; self.up = up; self.down = down
     }
@@ -116,7 +121,9 @@ public final class LlamaModel: @unchecked Sendable {
                 o: try lin("self_attn.o_proj", c.dim, Cq, bias: false),
                 gate: try lin("mlp.gate_proj", c.ffnDim, c.dim, bias: false),
                 up: try lin("mlp.up_proj", c.ffnDim, c.dim, bias: false),
-                down: try lin("mlp.down_proj", c.dim, c.ffnDim, bias: false)))
+                down: try lin("mlp.down_proj", c.dim, c.ffnDim, bias: false),
+                qNorm: c.qkNorm ? FloatBuffer(try vec(p + "self_attn.q_norm.weight", c.headDim)) : nil,
+                kNorm: c.qkNorm ? FloatBuffer(try vec(p + "self_attn.k_norm.weight", c.headDim)) : nil))
         }
         self.init(config: c, embedding: emb, lmHead: head, blocks: blocks,
                   finalNorm: FloatBuffer(try vec("model.norm.weight", c.dim)))
@@ -162,7 +169,8 @@ public final class LlamaModel: @unchecked Sendable {
                 o: try lin("self_attn.o_proj", c.dim, Cq, bias: false),
                 gate: try lin("mlp.gate_proj", c.ffnDim, c.dim, bias: false),
                 up: try lin("mlp.up_proj", c.ffnDim, c.dim, bias: false),
-                down: try lin("mlp.down_proj", c.dim, c.ffnDim, bias: false)))
+                down: try lin("mlp.down_proj", c.dim, c.ffnDim, bias: false),
+                qNorm: c.qkNorm ? ones(c.headDim) : nil, kNorm: c.qkNorm ? ones(c.headDim) : nil))
         }
         self.init(config: c, embedding: emb, lmHead: head, blocks: blocks, finalNorm: ones(c.dim))
     }

@@ -25,6 +25,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var maxPositions: Int = 8192
     /// Whether q, k, v projections carry a bias (Qwen2).
     public var attentionBias: Bool = false
+    /// Whether each head's q and k pass through an RMSNorm of width head_dim before RoPE (Qwen3). Not a config.json
+    /// key: Qwen3's architecture implies it.
+    public var qkNorm: Bool = false
     /// RoPE frequency scaling (Llama 3.x and others), nil for none. Read from `rope_scaling` or transformers 5's
     /// `rope_parameters` by `init(from:)`; not one of the plain keys.
     public var ropeScaling: RoPEScaling?
@@ -57,7 +60,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public init(
         layers: Int = 30, dim: Int = 576, heads: Int = 9, kvHeads: Int = 3, headDim: Int? = nil,
         ffnDim: Int = 1536, vocab: Int = 49152, ropeTheta: Float = 100_000, normEps: Float = 1e-5,
-        tiedEmbeddings: Bool = true, maxPositions: Int = 8192, attentionBias: Bool = false, ropeScaling: RoPEScaling? = nil
+        tiedEmbeddings: Bool = true, maxPositions: Int = 8192, attentionBias: Bool = false, ropeScaling: RoPEScaling? = nil,
+        qkNorm: Bool = false
     ) {
         self.layers = layers
         self.dim = dim
@@ -72,6 +76,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.maxPositions = maxPositions
         self.attentionBias = attentionBias
         self.ropeScaling = ropeScaling
+        self.qkNorm = qkNorm
     }
 
     public init(from decoder: Decoder) throws {
@@ -98,6 +103,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         // Qwen2 always has q/k/v biases and says so only through its architecture.
         attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias)
             ?? (architectures?.contains { $0.hasPrefix("Qwen2") } ?? false)
+        qkNorm = architectures?.contains { $0.hasPrefix("Qwen3") } ?? false
         try validate()
     }
 
@@ -117,13 +123,16 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try need(vocab > 0 && vocab <= 1 << 24, "vocab_size", "expected 1…16777216, found \(vocab)")
         try need(ropeTheta.isFinite && ropeTheta > 0, "rope_theta", "expected a positive number, found \(ropeTheta)")
         try need(normEps.isFinite && normEps > 0, "rms_norm_eps", "expected a positive number, found \(normEps)")
+        // the backward of Qwen3's k norm borrows an (N, F) gradient buffer
+        try need(!qkNorm || ffnDim >= kvHeads * headDim, "intermediate_size",
+                 "expected at least num_key_value_heads × head_dim (\(kvHeads * headDim)) with per-head q/k norms, found \(ffnDim)")
     }
 
     /// Parameters of the frozen base (embedding, blocks, norms, and the LM head when untied).
     public var parameterCount: Int {
         let attn = dim * heads * headDim * 2 + dim * kvHeads * headDim * 2
         let mlp = 3 * dim * ffnDim
-        let block = attn + mlp + 2 * dim + (attentionBias ? (heads + 2 * kvHeads) * headDim : 0)
+        let block = attn + mlp + 2 * dim + (attentionBias ? (heads + 2 * kvHeads) * headDim : 0) + (qkNorm ? 2 * headDim : 0)
         return vocab * dim * (tiedEmbeddings ? 1 : 2) + layers * block + dim
     }
 }

@@ -1,6 +1,8 @@
 /// Activations one block keeps for its backward (all rows of the batch).
 final class BlockActivations {
     let ln1, rstd1, q, k, v, att, o, x2, ln2, rstd2, gate, up, h: FloatBuffer
+    /// With per-head q/k norms (Qwen3): q and k before their norm, and each head row's rstd.
+    let qRaw, kRaw, rstdQ, rstdK: FloatBuffer?
 
     init(_ c: ModelConfig, B: Int, T: Int) {
         let N = B * T, C = c.dim, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim, F = c.ffnDim
@@ -17,6 +19,10 @@ final class BlockActivations {
         gate = FloatBuffer(count: N * F)         // (N, F)
         up = FloatBuffer(count: N * F)           // (N, F)
         h = FloatBuffer(count: N * F)            // (N, F) silu(gate)·up
+        qRaw = c.qkNorm ? FloatBuffer(count: N * Cq) : nil             // (N, Cq) q_proj output
+        kRaw = c.qkNorm ? FloatBuffer(count: N * Ckv) : nil            // (N, Ckv) k_proj output
+        rstdQ = c.qkNorm ? FloatBuffer(count: N * c.heads) : nil       // (N, heads)
+        rstdK = c.qkNorm ? FloatBuffer(count: N * c.kvHeads) : nil     // (N, kvHeads)
     }
 }
 
@@ -204,8 +210,20 @@ public final class TrainingGraph {
         Profiler.measure("fwd.rmsnorm") {
             RMSNorm.forward(out: ln1, rstd: a.rstd1.pointer + n0, x: xIn, weight: blk.inputNorm.pointer, N: n, C: C, eps: c.normEps)
         }
-        linear(.q, out: q, x: ln1)
-        linear(.k, out: k, x: ln1)
+        if let qn = blk.qNorm, let kn = blk.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw, let rq = a.rstdQ, let rk = a.rstdK {
+            // Qwen3: q = norm(q_proj(x)) per head, k likewise, then RoPE
+            linear(.q, out: qRaw.pointer + n0 * Cq, x: ln1)
+            linear(.k, out: kRaw.pointer + n0 * Ckv, x: ln1)
+            Profiler.measure("fwd.rmsnorm") {
+                RMSNorm.forward(out: q, rstd: rq.pointer + n0 * c.heads, x: qRaw.pointer + n0 * Cq, weight: qn.pointer,
+                                N: n * c.heads, C: c.headDim, eps: c.normEps)
+                RMSNorm.forward(out: k, rstd: rk.pointer + n0 * c.kvHeads, x: kRaw.pointer + n0 * Ckv, weight: kn.pointer,
+                                N: n * c.kvHeads, C: c.headDim, eps: c.normEps)
+            }
+        } else {
+            linear(.q, out: q, x: ln1)
+            linear(.k, out: k, x: ln1)
+        }
         linear(.v, out: v, x: ln1)
         Profiler.measure("fwd.rope") {
             RoPE.forward(x: q, table: model.rope, N: n, T: T, heads: c.heads)
@@ -333,9 +351,21 @@ public final class TrainingGraph {
             RoPE.backward(dx: dq, table: model.rope, N: n, T: T, heads: c.heads)
             RoPE.backward(dx: dk, table: model.rope, N: n, T: T, heads: c.kvHeads)
         }
+        var dqIn = dq, dkIn = dk  // the gradients the q and k projections receive
+        if let qn = blk.qNorm, let kn = blk.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw, let rq = a.rstdQ, let rk = a.rstdK {
+            // through the per-head norms (Qwen3), into buffers free by now: dattn (n, Cq) and dff1 (n, F ≥ Ckv)
+            dqIn = dattn; dkIn = dff1
+            Profiler.measure("bwd.rmsnorm") {
+                dqIn.update(repeating: 0, count: n * Cq); dkIn.update(repeating: 0, count: n * Ckv)
+                RMSNorm.backward(dx: dqIn, dout: dq, x: qRaw.pointer + n0 * Cq, weight: qn.pointer, rstd: rq.pointer + n0 * c.heads,
+                                 N: n * c.heads, C: c.headDim)
+                RMSNorm.backward(dx: dkIn, dout: dk, x: kRaw.pointer + n0 * Ckv, weight: kn.pointer, rstd: rk.pointer + n0 * c.kvHeads,
+                                 N: n * c.kvHeads, C: c.headDim)
+            }
+        }
         let dx: UnsafeMutablePointer<Float>? = needInputGrad ? dln : nil
-        linear(.q, dx: dx, dout: dq, x: ln1, accumulate: false)
-        linear(.k, dx: dx, dout: dk, x: ln1, accumulate: true)
+        linear(.q, dx: dx, dout: dqIn, x: ln1, accumulate: false)
+        linear(.k, dx: dx, dout: dkIn, x: ln1, accumulate: true)
         linear(.v, dx: dx, dout: dv, x: ln1, accumulate: true)
         if needInputGrad {
             Profiler.measure("bwd.rmsnorm") {
@@ -377,6 +407,7 @@ extension TrainingGraph {
     public static func plannedActivationValues(_ c: ModelConfig, B: Int, T: Int, checkpointing: Bool, threads: Int = 1) -> Int {
         let N = B * T, C = c.dim, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim, F = c.ffnDim
         let block = 2 * N + 3 * N * C + 2 * N * Cq + 2 * N * Ckv + B * c.heads * T * T + 3 * N * F
+            + (c.qkNorm ? N * (Cq + Ckv + c.heads + c.kvHeads) : 0)
         let blocks = (checkpointing ? 1 : c.layers) * block
         let resid = (c.layers + 1) * N * C + N * C + N
         let grads = 2 * N * C + 3 * N * F + 2 * N * Cq + 2 * N * Ckv + B * c.kvHeads * T * T + (checkpointing ? N * C : 0)
