@@ -106,7 +106,7 @@ extension BPETokenizer {
     }
 
     private static func preTokenizer(_ any: Any?, fail: (String, String) -> TokenizerError) throws -> PreTokenizerKind {
-        let hint = "supported: ByteLevel(use_regex) alone, or Sequence[Digits(individual_digits), ByteLevel]"
+        let hint = "supported: ByteLevel(use_regex) alone, Sequence[Digits(individual_digits), ByteLevel], or Sequence[Split(Llama 3's or Qwen2's regex, Isolated), ByteLevel(use_regex false)]"
         guard let obj = any as? [String: Any], let type = obj["type"] as? String else {
             throw fail("no pre_tokenizer (expected ByteLevel)", hint)
         }
@@ -128,6 +128,19 @@ extension BPETokenizer {
             if types == ["ByteLevel"] {
                 try checkByteLevel(items[0])
                 return .gpt2
+            }
+            if types == ["Split", "ByteLevel"] {
+                let split = items[0], byteLevel = items[1]
+                let pattern = (split["pattern"] as? [String: Any])?["Regex"] as? String
+                guard let kind = PreTokenizerKind.splitPatterns.first(where: { $0.value == pattern })?.key else {
+                    throw fail("unsupported Split pattern \(Printable.escaped(pattern ?? "(not a Regex)", limit: 60))", hint)
+                }
+                guard (split["behavior"] as? String) == "Isolated", (split["invert"] as? Bool) != true else {
+                    throw fail("Split behavior \(split["behavior"] ?? "?") / invert is not supported (expected Isolated, not inverted)", hint)
+                }
+                if (byteLevel["add_prefix_space"] as? Bool) == true { throw fail("ByteLevel add_prefix_space = true is not supported", hint) }
+                if (byteLevel["use_regex"] as? Bool) == true { throw fail("ByteLevel use_regex = true after a Split is not supported", hint) }
+                return kind
             }
             throw fail("unsupported pre_tokenizer Sequence \(types)", hint)
         default:

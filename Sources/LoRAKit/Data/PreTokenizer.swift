@@ -6,15 +6,28 @@ public enum PreTokenizerKind: String, Sendable, Codable, CaseIterable {
     /// Every number character on its own first, then the GPT-2 split on what lies between
     /// (tokenizers' `Sequence[Digits(individual_digits), ByteLevel]`; llama.cpp `smollm`, `starcoder`).
     case smollm
+    /// Llama 3's split, `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+    /// (tokenizers' `Sequence[Split(that regex, Isolated), ByteLevel(use_regex: false)]`; llama.cpp `llama-bpe`).
+    case llama3
+    /// Qwen2's (Qwen2.5, Qwen3): Llama 3's with `\p{N}` one number at a time instead of up to three (llama.cpp `qwen2`).
+    case qwen2
+
+    /// The Split regex tokenizer.json gives for a kind, as written there.
+    static let splitPatterns: [PreTokenizerKind: String] = [
+        .llama3: #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#,
+        .qwen2: #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#,
+    ]
 
     /// The kind named by GGUF `tokenizer.ggml.pre`.
     public init(ggufName: String) throws {
         switch ggufName {
         case "gpt2", "default", "": self = .gpt2
         case "smollm", "starcoder", "refact", "codeshell": self = .smollm
+        case "llama-bpe", "llama3", "llama-v3": self = .llama3
+        case "qwen2": self = .qwen2
         default:
-            throw TokenizerError(source: "tokenizer.ggml.pre", message: "unsupported pre-tokenizer (expected gpt2 or smollm, found \"\(ggufName)\")",
-                                 hint: "loratop implements the GPT-2 byte-level split and its individual-digits variant")
+            throw TokenizerError(source: "tokenizer.ggml.pre", message: "unsupported pre-tokenizer (expected gpt2, smollm, llama-bpe or qwen2, found \"\(ggufName)\")",
+                                 hint: "loratop implements the GPT-2 byte-level split, its individual-digits variant, and Llama 3's and Qwen2's")
         }
     }
 }
@@ -66,8 +79,70 @@ struct PreTokenizer: Sendable {
                 start = i + 1
             }
             if start < scalars.count { Self.gpt2Split(scalars, classes, start..<scalars.count, into: &out) }
+        case .llama3, .qwen2:
+            let digits = kind == .llama3 ? 3 : 1
+            var i = 0
+            while i < scalars.count {
+                let m = Self.llama3MatchAt(scalars, classes, i, scalars.count, maxDigits: digits)
+                out.append(i..<m)
+                i = m
+            }
         }
         return out
+    }
+
+    @inline(__always) static func isNewline(_ s: Unicode.Scalar) -> Bool { s == "\r" || s == "\n" }
+
+    /// End of the Llama 3 / Qwen2 pattern's match at `i` (always > i): its alternatives in order, the first that
+    /// matches winning, as the regex engine takes them.
+    static func llama3MatchAt(_ s: [Unicode.Scalar], _ c: [CharClass], _ i: Int, _ end: Int, maxDigits: Int) -> Int {
+        // (?i:'s|'t|'re|'ve|'m|'ll|'d)
+        if s[i] == "'" && i + 1 < end {
+            func lower(_ k: Int) -> Unicode.Scalar? {
+                guard k < end, s[k].isASCII else { return nil }
+                let v = s[k].value
+                return Unicode.Scalar(v >= 0x41 && v <= 0x5A ? v + 32 : v)
+            }
+            switch lower(i + 1) {
+            case "s", "t", "m", "d": return i + 2
+            case "r", "v": if lower(i + 2) == "e" { return i + 3 }
+            case "l": if lower(i + 2) == "l" { return i + 3 }
+            default: break
+            }
+        }
+        // [^\r\n\p{L}\p{N}]?\p{L}+
+        var j = i
+        if c[i] != .letter && c[i] != .number && !isNewline(s[i]) && i + 1 < end && c[i + 1] == .letter { j = i + 1 }
+        if c[j] == .letter {
+            var k = j + 1
+            while k < end && c[k] == .letter { k += 1 }
+            return k
+        }
+        // \p{N}{1,maxDigits}
+        if c[i] == .number {
+            var k = i + 1
+            while k < end && k - i < maxDigits && c[k] == .number { k += 1 }
+            return k
+        }
+        // ?[^\s\p{L}\p{N}]+[\r\n]*
+        j = i
+        if s[i] == " " && i + 1 < end && c[i + 1] == .other { j = i + 1 }
+        if c[j] == .other {
+            var k = j + 1
+            while k < end && c[k] == .other { k += 1 }
+            while k < end && isNewline(s[k]) { k += 1 }
+            return k
+        }
+        // whitespace from here on (c[i] == .space)
+        var k = i + 1
+        while k < end && c[k] == .space { k += 1 }
+        // \s*[\r\n]+: up to and including the run's last newline
+        var last = k - 1
+        while last >= i && !isNewline(s[last]) { last -= 1 }
+        if last >= i { return last + 1 }
+        // \s+(?!\S), then \s+
+        if k == end || k - i == 1 { return k }
+        return k - 1
     }
 
     /// The GPT-2 pattern over `range`, which behaves as a whole string (the lookahead sees its end).

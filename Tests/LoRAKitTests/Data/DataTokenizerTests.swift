@@ -148,8 +148,8 @@ final class DataTokenizerTests: XCTestCase {
     }
 
     func testErrorsNameTheProblem() throws {
-        XCTAssertThrowsError(try PreTokenizerKind(ggufName: "llama3")) { e in
-            XCTAssertTrue("\(e)".contains("llama3"), "\(e)")
+        XCTAssertThrowsError(try PreTokenizerKind(ggufName: "deepseek-llm")) { e in
+            XCTAssertTrue("\(e)".contains("deepseek-llm"), "\(e)")
         }
         XCTAssertThrowsError(try BPETokenizer(tokens: ["a", "b", "ab"], merges: ["a b", "ab"], specialIDs: SpecialTokenIDs(), preTokenizer: .gpt2)) { e in
             XCTAssertTrue("\(e)".contains("merge 1"), "\(e)")
@@ -220,5 +220,20 @@ final class DataTokenizerTests: XCTestCase {
         print(String(format: "DataTokenizerTests: warm cache %.0f tokens/s", Double(ids.count) / sec))
         XCTAssertEqual(tok.decode(ids), text)
         XCTAssertEqual(ids, try TokenizerFixtures.smolLM2().encode(text))
+    }
+
+    /// Llama 3's and Qwen2's pre-tokenizer (Split on their regex, then ByteLevel without its own regex): small BPEs
+    /// trained by `tokenizers` with exactly that pipeline (make_split_fixtures.py) give `tokenizers`' ids on every
+    /// corpus item; GGUF's names for the two select the same splits.
+    func testLlama3AndQwen2SplitsMatchTokenizers() throws {
+        let corpus = try TokenizerFixtures.corpus()
+        let expected = try TokenizerFixtures.json("split_expected.json")
+        for (name, kind, gguf) in [("llama3", PreTokenizerKind.llama3, "llama-bpe"), ("qwen2", .qwen2, "qwen2")] {
+            let tok = try BPETokenizer(tokenizerJSON: try TokenizerFixtures.url("\(name)_tokenizer.json"))
+            XCTAssertEqual(tok.preTokenizerKind, kind)
+            XCTAssertEqual(try PreTokenizerKind(ggufName: gguf), kind)
+            let ids = try TokenizerFixtures.ids((expected[name] as? [String: Any])?["ids"])
+            assertMatches(tok, corpus, ids, name)
+        }
     }
 }
