@@ -1,4 +1,4 @@
-/// Named model shapes for the what-if estimator, with their published dimensions.
+/// Named model shapes for the what-if estimator and `bench`, with their published dimensions (config.json of each).
 public struct ModelPreset: Sendable {
     /// Name used on the command line ("llama-65b").
     public let name: String
@@ -10,9 +10,24 @@ public struct ModelPreset: Sendable {
     /// Every preset, smallest first.
     public static let all: [ModelPreset] = [
         ModelPreset(name: "smollm2-135m", title: "SmolLM2-135M", config: ModelConfig()),
+        ModelPreset(name: "qwen2.5-0.5b", title: "Qwen2.5-0.5B shape",
+                    config: ModelConfig(layers: 24, dim: 896, heads: 14, kvHeads: 2, headDim: 64, ffnDim: 4864,
+                                        vocab: 151_936, ropeTheta: 1_000_000, normEps: 1e-6, tiedEmbeddings: true,
+                                        maxPositions: 32_768, attentionBias: true)),
+        ModelPreset(name: "qwen3-0.6b", title: "Qwen3-0.6B shape",
+                    config: ModelConfig(layers: 28, dim: 1024, heads: 16, kvHeads: 8, headDim: 128, ffnDim: 3072,
+                                        vocab: 151_936, ropeTheta: 1_000_000, normEps: 1e-6, tiedEmbeddings: true,
+                                        maxPositions: 40_960, qkNorm: true)),
         ModelPreset(name: "llama-1b", title: "Llama-3.2-1B shape",
                     config: ModelConfig(layers: 16, dim: 2048, heads: 32, kvHeads: 8, headDim: 64, ffnDim: 8192,
-                                        vocab: 128_256, ropeTheta: 500_000, tiedEmbeddings: true, maxPositions: 131_072)),
+                                        vocab: 128_256, ropeTheta: 500_000, tiedEmbeddings: true, maxPositions: 131_072,
+                                        ropeScaling: .llama3(factor: 32, lowFrequencyFactor: 1, highFrequencyFactor: 4,
+                                                             originalContext: 8192))),
+        ModelPreset(name: "llama-3b", title: "Llama-3.2-3B shape",
+                    config: ModelConfig(layers: 28, dim: 3072, heads: 24, kvHeads: 8, headDim: 128, ffnDim: 8192,
+                                        vocab: 128_256, ropeTheta: 500_000, tiedEmbeddings: true, maxPositions: 131_072,
+                                        ropeScaling: .llama3(factor: 32, lowFrequencyFactor: 1, highFrequencyFactor: 4,
+                                                             originalContext: 8192))),
         ModelPreset(name: "llama-7b", title: "LLaMA-7B",
                     config: ModelConfig(layers: 32, dim: 4096, heads: 32, kvHeads: 32, ffnDim: 11008, vocab: 32000,
                                         ropeTheta: 10_000, tiedEmbeddings: false, maxPositions: 2048)),
@@ -32,7 +47,8 @@ public struct ModelPreset: Sendable {
         let t = text.lowercased()
         if let p = all.first(where: { $0.name == t }) { return p }
         let aliases = ["smollm2": "smollm2-135m", "135m": "smollm2-135m", "1b": "llama-1b", "7b": "llama-7b",
-                       "13b": "llama-13b", "65b": "llama-65b", "70b": "llama-70b"]
+                       "13b": "llama-13b", "65b": "llama-65b", "70b": "llama-70b", "llama-3.2-1b": "llama-1b",
+                       "llama-3.2-3b": "llama-3b", "3b": "llama-3b", "qwen2.5": "qwen2.5-0.5b", "qwen3": "qwen3-0.6b"]
         return aliases[t].flatMap { a in all.first { $0.name == a } }
     }
 }

@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure LoRA training speed (tokens/s) on a random-initialised model of a preset shape."
     )
 
-    @Option(help: "Model shape: smollm2-135m.")
+    @Option(help: ArgumentHelp("Model shape: \(BenchPreset.names.joined(separator: ", ")).", valueName: "name"))
     var preset: String = "smollm2-135m"
     @Option(name: .customLong("batch-size"), help: "Sequences per step.")
     var batchSize: Int = 4
@@ -55,7 +55,7 @@ struct Bench: ParsableCommand {
     var inspect: Int = 0
 
     func validate() throws {
-        guard BenchPreset(name: preset) != nil else {
+        guard BenchPreset.config(named: preset) != nil else {
             throw ValidationError("unknown preset '\(preset)'; expected one of: \(BenchPreset.names.joined(separator: ", "))")
         }
         guard let q = QuantKind(parsing: quant), q != .source else {
@@ -74,14 +74,14 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        guard let config = BenchPreset(name: preset)?.config else { throw ValidationError("unknown preset '\(preset)'") }
+        guard let config = BenchPreset.config(named: preset) else { throw ValidationError("unknown preset '\(preset)'") }
         Parallel.setThreads(threads)
         let choice = Compute.select(ComputePrecision(parsing: compute) ?? .auto)
         if let note = choice.note { Output.out("note: \(note)") }
         let lora = try LoRAConfig(rank: rank, alpha: alpha, targets: try LoRATarget.parseList(targets))
         let peak = BenchMath.measurePeak()
-        Output.out("loratop bench: \(preset) (\(config.layers) layers, C \(config.dim), \(config.heads) heads / \(config.kvHeads) KV, "
-              + "F \(config.ffnDim), V \(config.vocab)\(config.tiedEmbeddings ? ", tied head" : "")), random init, base \(quant)\(doubleQuant ? "+dq" : ""), "
+        Output.out("loratop bench: \(preset) (\(config.layers) layers, C \(config.dim), \(config.heads) heads / \(config.kvHeads) KV × \(config.headDim), "
+              + "F \(config.ffnDim), V \(config.vocab)\(config.tiedEmbeddings ? ", tied head" : "")\(config.qkNorm ? ", q/k norms" : "")\(config.attentionBias ? ", q/k/v bias" : "")), random init, base \(quant)\(doubleQuant ? "+dq" : ""), "
               + "compute \(choice.precision)\(choice.precision == .bf16 ? " (oneDNN " + OneDNN.isaName + ")" : "")")
         Output.out("LoRA r \(rank) alpha \(alpha) on \(lora.targets.map(\.shortName).joined(separator: ",")); "
               + "batch \(batchSize) × \(seqLen); \(threads) threads\(checkpointing ? "; checkpointing" : "")")
@@ -166,20 +166,17 @@ extension Bench {
     }
 }
 
-/// Model shapes `bench` and `estimate` know by name.
-enum BenchPreset: String, CaseIterable {
-    case smollm2_135m = "smollm2-135m"
+/// The model shapes `bench` builds at random: `estimate`'s presets up to a few billion parameters (the larger ones
+/// would not fit this kind of machine's memory in fp32 even for one step).
+enum BenchPreset {
+    static let maxParameters = 4_000_000_000
 
-    static var names: [String] { allCases.map(\.rawValue) }
+    static var names: [String] { ModelPreset.all.filter { $0.config.parameterCount <= maxParameters }.map(\.name) }
 
-    init?(name: String) { self.init(rawValue: name.lowercased()) }
-
-    var config: ModelConfig {
-        switch self {
-        case .smollm2_135m:
-            return ModelConfig(layers: 30, dim: 576, heads: 9, kvHeads: 3, ffnDim: 1536, vocab: 49152,
-                               ropeTheta: 100_000, normEps: 1e-5, tiedEmbeddings: true, maxPositions: 8192)
-        }
+    /// The shape of a preset by any of its names, nil when unknown or too large to bench.
+    static func config(named name: String) -> ModelConfig? {
+        guard let p = ModelPreset.named(name), p.config.parameterCount <= maxParameters else { return nil }
+        return p.config
     }
 }
 
