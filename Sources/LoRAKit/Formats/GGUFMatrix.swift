@@ -25,7 +25,7 @@ public final class GGUFMatrix: FrozenMatrix, @unchecked Sendable {
     public init(file: GGUFFile, info: GGUFTensorInfo, rowOrder: [Int32]? = nil) throws {
         guard info.type.canDequantize else {
             throw FormatError(file: file.path, field: "tensor \(info.name)",
-                              message: "storage type \(info.type.name) is not supported (supported: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q5_k, q6_k)",
+                              message: "storage type \(info.type.name) is not supported (supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k)",
                               hint: "re-quantize the model with llama-quantize to Q8_0, Q4_K_M or F16")
         }
         self.file = file

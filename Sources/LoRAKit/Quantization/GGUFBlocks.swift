@@ -6,6 +6,9 @@
 ///   Q4_0  (18 B / 32):  f16 d, u8 qs[16]                     x = d·(n − 8)
 ///   Q4_1  (20 B / 32):  f16 d, f16 m, u8 qs[16]              x = d·n + m
 ///         (byte j holds element j in its low nibble, element j+16 in its high nibble)
+///   Q5_0  (22 B / 32):  f16 d, u32 qh, u8 qs[16]             x = d·(n + 16·h − 16)
+///   Q5_1  (24 B / 32):  f16 d, f16 m, u32 qh, u8 qs[16]      x = d·(n + 16·h) + m
+///         (nibbles as Q4; bit j of qh is element j's fifth bit, bit j+16 element j+16's)
 ///   Q4_K (144 B / 256): f16 d, f16 dmin, u8 scales[12], u8 qs[128]        x = (d·sc)·n − dmin·m
 ///   Q5_K (176 B / 256): f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]
 ///   Q6_K (210 B / 256): u8 ql[128], u8 qh[64], i8 scales[16], f16 d      x = (d·sc)·(q − 32)
@@ -28,6 +31,8 @@ public enum GGUFBlocks {
         case .q8_0: q8_0(src, dst, blocks)
         case .q4_0: q4_0(src, dst, blocks)
         case .q4_1: q4_1(src, dst, blocks)
+        case .q5_0: q5(src, dst, blocks, withMin: false)
+        case .q5_1: q5(src, dst, blocks, withMin: true)
         case .q4_K: q4_K(src, dst, blocks)
         case .q5_K: q5_K(src, dst, blocks)
         case .q6_K: q6_K(src, dst, blocks)
@@ -94,6 +99,35 @@ public enum GGUFBlocks {
             let mv = SIMD16<Float>(repeating: m)
             store(lo * dv + mv, o)
             store(hi * dv + mv, o + 16)
+        }
+    }
+
+    /// Element j's and j+16's fifth bits (j < 16) from a block's qh, as 0 or 16.
+    @inline(__always)
+    static func fifthBits(_ qh: UInt32) -> (lo: SIMD16<Float>, hi: SIMD16<Float>) {
+        let shifts = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let lo = (SIMD16<UInt32>(repeating: qh) &>> shifts) & 1
+        let hi = (SIMD16<UInt32>(repeating: qh >> 16) &>> shifts) & 1
+        return (SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: lo &<< 4)), SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: hi &<< 4)))
+    }
+
+    static func q5(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int, withMin: Bool) {
+        let size = withMin ? 24 : 22, qhAt = withMin ? 4 : 2
+        for b in 0..<blocks {
+            let p = src + b * size
+            let d = SIMD16<Float>(repeating: half(p))
+            let (lo, hi) = nibbles(p + qhAt + 4)
+            let (hlo, hhi) = fifthBits(p.loadUnaligned(fromByteOffset: qhAt, as: UInt32.self))
+            let o = dst + b * 32
+            if withMin {
+                // d·q then + m: two roundings, as gguf-py and ggml's reference code
+                let m = SIMD16<Float>(repeating: half(p, 2))
+                store((lo + hlo) * d + m, o)
+                store((hi + hhi) * d + m, o + 16)
+            } else {
+                store((lo + hlo - 16) * d, o)
+                store((hi + hhi - 16) * d, o + 16)
+            }
         }
     }
 

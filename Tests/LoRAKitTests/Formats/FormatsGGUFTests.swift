@@ -89,6 +89,24 @@ final class FormatsGGUFReaderTests: XCTestCase {
         }
     }
 
+    /// Q5_0 and Q5_1 (what llama.cpp's K-quant mixes fall back to on rows that are not a multiple of 256) against
+    /// gguf-py, bit-exact (Fixtures/formats/make_q5_blocks.py).
+    func testQ5DequantizeMatchesGGUFPyBitExact() throws {
+        let f = try GGUFFile(path: FormatsFixtures.path("blocks_q5.gguf"))
+        for name in ["q5_0", "q5_1"] {
+            let expected = try FormatsFixtures.floats("blocks_\(name).f32.bin")
+            let m = try f.matrix(name)
+            XCTAssertEqual(m.storageName, name)
+            XCTAssertEqual(m.storageBytes, 3 * (GGMLType.allCases.first { $0.name == name }!.rowBytes(512) ?? 0))
+            let got = m.dequantizedArray()
+            let mismatches = zip(got, expected).filter { $0.bitPattern != $1.bitPattern }.count
+            XCTAssertEqual(mismatches, 0, "\(name): \(mismatches) values differ from gguf-py")
+            var mid = [Float](repeating: .nan, count: 512)
+            mid.withUnsafeMutableBufferPointer { m.dequantize(rows: 2..<3, into: $0.baseAddress!) }
+            XCTAssertEqual(mid, Array(expected[1024..<1536]), name)
+        }
+    }
+
     func testLlamaUnpermuteOrderAndReorderedMatrix() throws {
         // 2 heads of width 4: HF rows (h, j, i) ← GGUF rows h·4 + 2i + j.
         XCTAssertEqual(GGUFMatrix.llamaUnpermuteOrder(rows: 8, heads: 2), [0, 2, 1, 3, 4, 6, 5, 7])
