@@ -241,7 +241,13 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     private var quantLabel: String {
         switch quant {
         case .none: return Compute.bf16 ? "bf16" : "f32"
-        case .source: return "source (" + (sourceMatrices.values.first?.storageName ?? "?") + ")"
+        case .source:
+            // a mixed file (llama.cpp's Q4_K_M: Q4_K with Q5_0, Q6_K, Q8_0 where rows do not fit) names every type,
+            // the one holding most weights first
+            var weights: [String: Int] = [:]
+            for m in sourceMatrices.values { weights[m.storageName, default: 0] += m.rows * m.cols }
+            let names = weights.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map(\.key)
+            return "source (" + (names.isEmpty ? "?" : names.joined(separator: "/")) + ")"
         default: return quant.rawValue + (doubleQuant ? "+dq" : "")
         }
     }
