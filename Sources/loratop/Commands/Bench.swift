@@ -3,7 +3,8 @@ import Dispatch
 import Foundation
 import LoRAKit
 
-/// `loratop bench`: training throughput of LoRA on a random-initialised model of a preset shape.
+/// `loratop bench`: training throughput of LoRA on a random-initialised model of a preset shape, or on a real model
+/// file's weights (`--model`) with random token ids.
 ///
 /// FLOP count per optimizer step (N = B·T rows, L layers; P_lin = parameters of the seven frozen projections
 /// of all layers, P_lora = Σ r·(in + out) over the adapters, P_head = V·C, attention computed as full T×T tiles):
@@ -15,11 +16,13 @@ import LoRAKit
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure LoRA training speed (tokens/s) on a random-initialised model of a preset shape."
+        abstract: "Measure LoRA training speed (tokens/s) on a random-initialised model of a preset shape, or on a model file."
     )
 
     @Option(help: ArgumentHelp("Model shape: \(BenchPreset.names.joined(separator: ", ")).", valueName: "name"))
     var preset: String = "smollm2-135m"
+    @Option(name: .customLong("model"), help: ArgumentHelp("A real model instead of a preset: a GGUF file, a Hugging Face folder or `smollm2`; its weights, stored as --quant says (source keeps the file's own blocks). Token ids stay random.", valueName: "file"))
+    var modelPath: String?
     @Option(name: .customLong("batch-size"), help: "Sequences per step.")
     var batchSize: Int = 4
     @Option(name: .customLong("seq-len"), help: "Tokens per sequence.")
@@ -58,8 +61,8 @@ struct Bench: ParsableCommand {
         guard BenchPreset.config(named: preset) != nil else {
             throw ValidationError("unknown preset '\(preset)'; expected one of: \(BenchPreset.names.joined(separator: ", "))")
         }
-        guard let q = QuantKind(parsing: quant), q != .source else {
-            throw ValidationError("--quant: expected none, int8, fp4 or nf4 (a random model has no file storage), found '\(quant)'")
+        guard let q = QuantKind(parsing: quant), q != .source || modelPath != nil else {
+            throw ValidationError("--quant: expected none, int8, fp4 or nf4\(modelPath == nil ? " (source needs --model: a random model has no file storage)" : " or source"), found '\(quant)'")
         }
         guard ComputePrecision(parsing: compute) != nil else {
             throw ValidationError("--compute: expected auto, fp32 or bf16, found '\(compute)'")
@@ -74,25 +77,27 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        guard let config = BenchPreset.config(named: preset) else { throw ValidationError("unknown preset '\(preset)'") }
         Parallel.setThreads(threads)
         let choice = Compute.select(ComputePrecision(parsing: compute) ?? .auto)
         if let note = choice.note { Output.out("note: \(note)") }
         let lora = try LoRAConfig(rank: rank, alpha: alpha, targets: try LoRATarget.parseList(targets))
+        let kind = QuantKind(parsing: quant) ?? .none
+        func storage(_ name: String, _ m: FrozenMatrix) throws -> FrozenMatrix {
+            try TrainingRun.store(m, name: name, kind: kind, blockSize: 64, doubleQuant: doubleQuant, bf16: choice.precision == .bf16)
+        }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let source = try modelPath.map { try loadWeights(model: $0) }
+        guard let config = source?.config ?? BenchPreset.config(named: preset) else { throw ValidationError("unknown preset '\(preset)'") }
         let peak = BenchMath.measurePeak()
-        Output.out("loratop bench: \(preset) (\(config.layers) layers, C \(config.dim), \(config.heads) heads / \(config.kvHeads) KV × \(config.headDim), "
-              + "F \(config.ffnDim), V \(config.vocab)\(config.tiedEmbeddings ? ", tied head" : "")\(config.qkNorm ? ", q/k norms" : "")\(config.attentionBias ? ", q/k/v bias" : "")), random init, base \(quant)\(doubleQuant ? "+dq" : ""), "
+        Output.out("loratop bench: \(modelPath ?? preset) (\(config.layers) layers, C \(config.dim), \(config.heads) heads / \(config.kvHeads) KV × \(config.headDim), "
+              + "F \(config.ffnDim), V \(config.vocab)\(config.tiedEmbeddings ? ", tied head" : "")\(config.qkNorm ? ", q/k norms" : "")\(config.attentionBias ? ", q/k/v bias" : "")), \(modelPath == nil ? "random init" : "its weights"), base \(quant)\(doubleQuant ? "+dq" : ""), "
               + "compute \(choice.precision)\(choice.precision == .bf16 ? " (oneDNN " + OneDNN.isaName + ")" : "")")
         Output.out("LoRA r \(rank) alpha \(alpha) on \(lora.targets.map(\.shortName).joined(separator: ",")); "
               + "batch \(batchSize) × \(seqLen); \(threads) threads\(checkpointing ? "; checkpointing" : "")")
         Output.out(String(format: "sgemm peak: %.1f GFLOP/s (2048×2048×2048 split over the threads, best of 3)", peak / 1e9))
 
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let kind = QuantKind(parsing: quant) ?? .none
-        let model = try LlamaModel(random: config, seed: seed) { name, m in
-            try TrainingRun.store(m, name: name, kind: kind, blockSize: 64, doubleQuant: doubleQuant,
-                                  bf16: choice.precision == .bf16)
-        }
+        let model = try source.map { try LlamaModel(source: $0, storage: storage) }
+            ?? LlamaModel(random: config, seed: seed, storage: storage)
         let trainer = try Trainer(model: model, lora: lora, optimizer: OptimizerConfig(), seed: seed, checkpointing: checkpointing)
         Output.out(String(format: "model ready in %.1f s; %d adapters, %d trainable parameters",
                      Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, model.adapters.count,
