@@ -69,42 +69,36 @@ final class FormatsGGUFReaderTests: XCTestCase {
         XCTAssertNotNil(m.denseBase, "an aligned F32 tensor is used in place")
     }
 
-    /// Every block type against gguf-py's dequantize on random valid blocks: bit-exact.
-    func testDequantizeMatchesGGUFPyBitExact() throws {
-        let f = try GGUFFile(path: FormatsFixtures.path("blocks.gguf"))
-        for name in ["q4_0", "q4_1", "q8_0", "q4_k", "q5_k", "q6_k", "f16", "bf16", "f32"] {
+    /// Each tensor `names` of the fixture `file` (3 × 512 random valid blocks) against gguf-py's dequantize
+    /// (`blocks_NAME.f32.bin`): bit-exact, whole and for every single row.
+    private func checkBitExact(_ file: String, _ names: [String], file path: StaticString = #filePath, line: UInt = #line) throws {
+        let f = try GGUFFile(path: FormatsFixtures.path(file))
+        for name in names {
             let expected = try FormatsFixtures.floats("blocks_\(name).f32.bin")
             let m = try f.matrix(name)
-            XCTAssertEqual(m.storageName, name)
-            XCTAssertEqual(m.rows, 3)
-            XCTAssertEqual(m.cols, 512)
-            XCTAssertEqual(m.storageBytes, 3 * (GGMLType.allCases.first { $0.name == name }!.rowBytes(512) ?? 0))
-            let got = m.dequantizedArray()
-            let mismatches = zip(got, expected).filter { $0.bitPattern != $1.bitPattern }.count
-            XCTAssertEqual(mismatches, 0, "\(name): \(mismatches) values differ from gguf-py")
-            // A row range in the middle gives the same rows.
-            var mid = [Float](repeating: .nan, count: 512)
-            mid.withUnsafeMutableBufferPointer { m.dequantize(rows: 1..<2, into: $0.baseAddress!) }
-            XCTAssertEqual(mid, Array(expected[512..<1024]), name)
+            XCTAssertEqual(m.storageName, name, file: path, line: line)
+            XCTAssertEqual(m.rows, 3, file: path, line: line)
+            XCTAssertEqual(m.cols, 512, file: path, line: line)
+            XCTAssertEqual(m.storageBytes, 3 * (GGMLType.allCases.first { $0.name == name }!.rowBytes(512) ?? 0), file: path, line: line)
+            let mismatches = zip(m.dequantizedArray(), expected).filter { $0.bitPattern != $1.bitPattern }.count
+            XCTAssertEqual(mismatches, 0, "\(name): \(mismatches) values differ from gguf-py", file: path, line: line)
+            for r in 0..<3 {  // a row range on its own gives the same rows
+                var row = [Float](repeating: .nan, count: 512)
+                row.withUnsafeMutableBufferPointer { m.dequantize(rows: r..<(r + 1), into: $0.baseAddress!) }
+                XCTAssertEqual(row, Array(expected[(r * 512)..<((r + 1) * 512)]), "\(name) row \(r)", file: path, line: line)
+            }
         }
+    }
+
+    /// Every block type against gguf-py's dequantize on random valid blocks: bit-exact.
+    func testDequantizeMatchesGGUFPyBitExact() throws {
+        try checkBitExact("blocks.gguf", ["q4_0", "q4_1", "q8_0", "q4_k", "q5_k", "q6_k", "f16", "bf16", "f32"])
     }
 
     /// Q5_0 and Q5_1 (what llama.cpp's K-quant mixes fall back to on rows that are not a multiple of 256) against
     /// gguf-py, bit-exact (Fixtures/formats/make_q5_blocks.py).
     func testQ5DequantizeMatchesGGUFPyBitExact() throws {
-        let f = try GGUFFile(path: FormatsFixtures.path("blocks_q5.gguf"))
-        for name in ["q5_0", "q5_1"] {
-            let expected = try FormatsFixtures.floats("blocks_\(name).f32.bin")
-            let m = try f.matrix(name)
-            XCTAssertEqual(m.storageName, name)
-            XCTAssertEqual(m.storageBytes, 3 * (GGMLType.allCases.first { $0.name == name }!.rowBytes(512) ?? 0))
-            let got = m.dequantizedArray()
-            let mismatches = zip(got, expected).filter { $0.bitPattern != $1.bitPattern }.count
-            XCTAssertEqual(mismatches, 0, "\(name): \(mismatches) values differ from gguf-py")
-            var mid = [Float](repeating: .nan, count: 512)
-            mid.withUnsafeMutableBufferPointer { m.dequantize(rows: 2..<3, into: $0.baseAddress!) }
-            XCTAssertEqual(mid, Array(expected[1024..<1536]), name)
-        }
+        try checkBitExact("blocks_q5.gguf", ["q5_0", "q5_1"])
     }
 
     func testLlamaUnpermuteOrderAndReorderedMatrix() throws {

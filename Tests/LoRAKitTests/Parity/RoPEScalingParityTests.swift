@@ -42,24 +42,25 @@ final class RoPEScalingParityTests: XCTestCase {
         }
     }
 
+    /// A folder's scaling and head tying as config.json says, its logits within 1e-4 of the largest and its greedy
+    /// continuations.
+    private func checkFolder(_ name: String, scaling: RoPEScaling, tied: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try LlamaModel(source: try loadWeights(path: folder(name)), storage: { DenseMatrix($1) })
+        XCTAssertEqual(model.config.ropeScaling, scaling, file: file, line: line)
+        XCTAssertEqual(model.config.tiedEmbeddings, tied, file: file, line: line)
+        let w = try worst(model, name, file: file, line: line)
+        print("rope scaling \(name): worst |Δlogit| / max |logit| vs transformers \(w)")
+        XCTAssertLessThanOrEqual(w, 1e-4, file: file, line: line)
+        try greedy(model, name, file: file, line: line)
+    }
+
     func testLlama3ScalingMatchesTransformers() throws {
-        let model = try LlamaModel(source: try loadWeights(path: folder("tiny-llama3-hf")), storage: { DenseMatrix($1) })
-        XCTAssertEqual(model.config.ropeScaling, .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 32))
-        XCTAssertTrue(model.config.tiedEmbeddings)
-        let w = try worst(model, "tiny-llama3-hf")
-        print("rope scaling llama3: worst |Δlogit| / max |logit| vs transformers \(w)")
-        XCTAssertLessThanOrEqual(w, 1e-4)
-        try greedy(model, "tiny-llama3-hf")
+        try checkFolder("tiny-llama3-hf", scaling: .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 32),
+                        tied: true)
     }
 
     func testLinearScalingMatchesTransformers() throws {
-        let model = try LlamaModel(source: try loadWeights(path: folder("tiny-llama-linear-hf")), storage: { DenseMatrix($1) })
-        XCTAssertEqual(model.config.ropeScaling, .linear(factor: 4))
-        XCTAssertFalse(model.config.tiedEmbeddings)
-        let w = try worst(model, "tiny-llama-linear-hf")
-        print("rope scaling linear: worst |Δlogit| / max |logit| vs transformers \(w)")
-        XCTAssertLessThanOrEqual(w, 1e-4)
-        try greedy(model, "tiny-llama-linear-hf")
+        try checkFolder("tiny-llama-linear-hf", scaling: .linear(factor: 4), tied: false)
     }
 
     /// The fixtures test the scaling: without it the same weights are far from transformers' logits.
