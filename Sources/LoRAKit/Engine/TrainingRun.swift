@@ -443,6 +443,13 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         let heads = model.lmHead !== model.embedding ? [model.embedding, model.lmHead] : [model.embedding]
         let storages = heads.map(\.storageName).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         var parts = MemoryReport.baseWeights(projections)
+        // sources kept on the heap beside a different storage, for `b` to re-quantize from (a random preset's
+        // matrices; a file's own are mapped and cost nothing here)
+        let kept = sourceMatrices.values.filter { s in (s is DenseMatrix || s is BF16Matrix) && !projections.contains { $0 === s } }
+        if !kept.isEmpty {
+            parts.append(MemoryComponent("sources for re-quantizing (heap)", bytes: kept.reduce(0) { $0 + $1.storageBytes },
+                                         kind: .baseWeights))
+        }
         parts.append(MemoryComponent("embeddings \(storages.joined(separator: "/"))",  // with the fp32 norms and biases
                                      bytes: heads.reduce(0) { $0 + $1.storageBytes } + 4 * vectorFloats, kind: .baseWeights))
         let p = trainableParameters

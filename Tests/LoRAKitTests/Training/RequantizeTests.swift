@@ -42,11 +42,15 @@ final class RequantizeTests: XCTestCase {
             XCTAssertEqual(report.bytes(of: .baseWeights), report.components.filter { $0.kind == .baseWeights }.reduce(0) { $0 + $1.bytes }, label)
             XCTAssertNotNil(report.process?.residentBytes, "\(label): resident measured alongside")
         }
+        let heapSources = "sources for re-quantizing (heap)"
         try check(run, storage: "f32", "start")
+        XCTAssertNil(run.memoryReport()?.components.first { $0.name == heapSources }, "the f32 base is its own source")
         _ = try run.trainStep()
         let f32Base = try XCTUnwrap(run.memoryReport()?.components.first { $0.name == "base f32" }).bytes
         _ = try run.apply(.setQuantization("int8"))
         try check(run, storage: "int8", "after b")
+        // the random preset's f32 matrices stay on the heap for the next `b`: counted, so accounted meets resident
+        XCTAssertEqual(run.memoryReport()?.components.first { $0.name == heapSources }?.bytes, f32Base)
         let int8Base = try XCTUnwrap(run.memoryReport()?.components.first { $0.name == "base int8" }).bytes
         XCTAssertLessThan(Double(int8Base), 0.3 * Double(f32Base), "int8 is about a quarter of f32 (with its scales)")
         let r8 = run.trainableParameters
