@@ -75,8 +75,8 @@ public final class HFFolderWeightSource: WeightSource, @unchecked Sendable {
         }
     }
 
-    /// Reads config.json: the HF keys of ModelConfig, plus transformers 5's `rope_parameters.rope_theta`
-    /// and Qwen2's always-on q/k/v biases.
+    /// Reads config.json through ModelConfig's decoding (θ and RoPE scaling in either transformers spelling, Qwen3's
+    /// q/k norms from its architecture), plus Qwen2's always-on q/k/v biases and Qwen3's sliding-window refusal.
     static func readConfig(_ path: String) throws -> (ModelConfig, String) {
         guard let data = try RegularFile.contents(path) else {
             throw FormatError(file: path, field: "config.json", message: "cannot read the file", hint: "a Hugging Face model folder needs config.json")
@@ -97,12 +97,8 @@ public final class HFFolderWeightSource: WeightSource, @unchecked Sendable {
         } catch {
             throw FormatError(file: path, field: "config.json", message: "cannot decode: \(error)", hint: "check the types of the values")
         }
-        if obj["rope_theta"] == nil, let rp = obj["rope_parameters"] as? [String: Any], let theta = rp["rope_theta"] as? Double {
-            cfg.ropeTheta = Float(theta)
-        }
         if arch == "Qwen2ForCausalLM" { cfg.attentionBias = true }
         if arch == "Qwen3ForCausalLM" {
-            cfg.qkNorm = true
             if obj["use_sliding_window"] as? Bool == true {
                 throw FormatError(file: path, field: "use_sliding_window", message: "sliding-window attention is not supported for Qwen3",
                                   hint: "the released Qwen3 models have it off (false)")

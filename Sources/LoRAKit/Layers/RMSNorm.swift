@@ -1,4 +1,5 @@
-/// RMSNorm with a frozen weight: out = x / sqrt(mean(x²) + eps) · w. Backward gives dx only.
+/// RMSNorm with a frozen weight: out = x / sqrt(mean(x²) + eps) · w (out may be x: each row is read before it is
+/// written). Backward gives dx only.
 public enum RMSNorm {
     /// out (N, C), rstd (N) saved for backward; x (N, C); weight (C).
     public static func forward(
@@ -47,14 +48,5 @@ public enum RMSNorm {
                 while i < C { dxr[i] += weight[i] * dr[i] * s - xr[i] * k; i += 1 }
             }
         }
-    }
-}
-
-extension RMSNorm {
-    /// x (rows, weight.count) normalised in place, keeping no rstd (inference; e.g. Qwen3's per-head q/k norms, a
-    /// row per head).
-    public static func forwardInPlace(_ x: UnsafeMutablePointer<Float>, rows: Int, weight: FloatBuffer, eps: Float) {
-        let rstd = FloatBuffer(count: max(1, rows))
-        forward(out: x, rstd: rstd.pointer, x: x, weight: weight.pointer, N: rows, C: weight.count, eps: eps)
     }
 }

@@ -53,6 +53,7 @@ public final class KVCache {
         let q = FloatBuffer(count: n * Cq), o = FloatBuffer(count: n * Cq), tmp = FloatBuffer(count: n * C)
         let g = FloatBuffer(count: n * F), u = FloatBuffer(count: n * F), h = FloatBuffer(count: n * F)
         let att = FloatBuffer(count: n * (p0 + n))
+        let headRstd = c.qkNorm ? FloatBuffer(count: n * c.heads) : nil  // Qwen3's per-head norms (rstd unused here)
         tokens.withUnsafeBufferPointer { tp in
             if let t = tp.baseAddress { Embedding.forward(out: x.pointer, tokens: t, table: model.embedding, N: n) }
         }
@@ -63,9 +64,11 @@ public final class KVCache {
             blk.q.forward(out: q.pointer, x: ln.pointer, N: n, scratch: scratch)
             blk.k.forward(out: kNew, x: ln.pointer, N: n, scratch: scratch)
             blk.v.forward(out: vNew, x: ln.pointer, N: n, scratch: scratch)
-            if let qn = blk.qNorm, let kn = blk.kNorm {  // per-head RMSNorm (Qwen3), in place
-                RMSNorm.forwardInPlace(q.pointer, rows: n * c.heads, weight: qn, eps: c.normEps)
-                RMSNorm.forwardInPlace(kNew, rows: n * c.kvHeads, weight: kn, eps: c.normEps)
+            if let qn = blk.qNorm, let kn = blk.kNorm, let r = headRstd {  // per-head RMSNorm (Qwen3), in place
+                RMSNorm.forward(out: q.pointer, rstd: r.pointer, x: q.pointer, weight: qn.pointer, N: n * c.heads, C: c.headDim,
+                                eps: c.normEps)
+                RMSNorm.forward(out: kNew, rstd: r.pointer, x: kNew, weight: kn.pointer, N: n * c.kvHeads, C: c.headDim,
+                                eps: c.normEps)
             }
             RoPE.forward(x: q.pointer, table: model.rope, N: n, T: n, heads: c.heads, offset: p0)
             RoPE.forward(x: kNew, table: model.rope, N: n, T: n, heads: c.kvHeads, offset: p0)

@@ -47,12 +47,11 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case attentionBias = "attention_bias"
     }
 
-    /// transformers ≥ 5 nests θ: `"rope_parameters": {"rope_theta": …, "rope_type": "default"}`.
+    /// The objects read besides the plain keys: transformers ≥ 5's `rope_parameters` (θ with the scaling), earlier
+    /// versions' `rope_scaling`, and `architectures`.
     private enum RopeKeys: String, CodingKey {
         case ropeParameters = "rope_parameters"
         case ropeScaling = "rope_scaling"
-        case ropeTheta = "rope_theta"
-        case ropeType = "rope_type"
         case architectures
     }
 
