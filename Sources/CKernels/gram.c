@@ -8,11 +8,12 @@
 // G = Σ_t x_t x_tᵀ (n × n, double) over float samples x_t, accumulated in double (a float product is exact in double,
 // so the only rounding is the double accumulation: what the update spectrum needs where a float Gram is not enough).
 //
-// Layout: samples are converted CHUNK at a time into a zero-padded (CHUNK, np) double buffer that stays in L1
-// (np = n rounded up to 16); the upper tiles of a (np, np) accumulator take rank-CHUNK updates from it. Tiles are
+// Layout: samples are converted CHUNK at a time into a zero-padded (CHUNK, np) double buffer that stays in L1 up to
+// n = 64 (np = n rounded up to 16; 64 samples a chunk rather than 32 halve the accumulators' loads and stores per
+// multiply-add, 7% of a whole-model inspection on Zen 4); the upper tiles of a (np, np) accumulator take rank-CHUNK updates from it. Tiles are
 // 8 rows × 16 columns; a tile row block p covers columns from p rounded down to 16, so every (i, j ≥ i) is computed.
 
-enum { CHUNK = 32, TILE_ROWS = 8, TILE_COLS = 16 };
+enum { CHUNK = 64, TILE_ROWS = 8, TILE_COLS = 16 };
 
 static int force_portable_gram = 0;
 

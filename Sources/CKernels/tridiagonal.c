@@ -56,3 +56,23 @@ void loratop_tridiagonalize(int32_t n, double *a, double *d, double *e) {
     }
     d[n - 1] = a[(int64_t)(n - 1) * n + n - 1];
 }
+
+// The two triangles of the (n, n) matrix a averaged, then a divided by its largest |entry| (returned: 0 for a zero
+// matrix, which is left as it is; not finite when an entry is not).
+__attribute__((target_clones("avx512f", "avx2,fma", "default")))
+double loratop_symmetrize_scale(int32_t n, double *a) {
+    double top = 0;
+    int finite = 1;
+    for (int i = 0; i < n; i++)
+        for (int j = i; j < n; j++) {
+            const double v = 0.5 * (a[(int64_t)i * n + j] + a[(int64_t)j * n + i]);
+            a[(int64_t)i * n + j] = v;
+            a[(int64_t)j * n + i] = v;
+            finite &= isfinite(v) != 0;
+            top = fabs(v) > top ? fabs(v) : top;
+        }
+    if (!finite) return NAN;
+    if (top == 0) return 0;
+    for (int64_t i = 0; i < (int64_t)n * n; i++) a[i] /= top;
+    return top;
+}

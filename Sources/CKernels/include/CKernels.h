@@ -35,8 +35,20 @@ void loratop_gram_f64_force_portable(int on);
 /// well conditioned (the caller checks); same tile selection as `loratop_gram_f64`. m = 0 gives zeros.
 void loratop_gram_rows_f32(const float *a, int32_t r, int64_t m, double *out);
 
+/// R (r, r) upper triangular, row-major, with G = RᵀR (Cholesky), from the symmetric (r, r) row-major G (upper triangle
+/// read). Returns 0, or 1 when G is not positive definite (a pivot ≤ 0 or not finite).
+int loratop_cholesky_upper(int32_t r, const double *g, double *rf);
+
+/// M = R G Rᵀ for R (r, r) upper triangular and G (r, r) symmetric, both row-major, written over G (exactly symmetric).
+/// Returns 0, or 1 when scratch memory could not be allocated.
+int loratop_congruence_upper(int32_t r, const double *rf, double *g);
+
 /// Largest n `loratop_tridiagonalize` takes.
 #define LORATOP_TRIDIAGONAL_MAX 512
+
+/// Averages the two triangles of the (n, n) row-major matrix `a`, then divides it by its largest |entry|, which it
+/// returns (0 for a zero matrix, left as it is; NaN or infinity when an entry is not finite).
+double loratop_symmetrize_scale(int32_t n, double *a);
 
 /// Householder reduction of the symmetric (n, n) matrix `a` (full storage, row-major; destroyed) to tridiagonal form,
 /// values only: diagonal d[0..<n] and off-diagonal e[0..<n-1], ready for LAPACK's dsterf. Does nothing when

@@ -37,6 +37,49 @@ final class GramKernelTests: XCTestCase {
         XCTAssertEqual(loratop_gram_f64_level(), 0, "forcing the portable tiles must select them")
     }
 
+    /// Cholesky (G = RᵀR) and the congruence M = R G Rᵀ against plain double loops on every path, at orders off the
+    /// 8-lane rows and 4 × 32 tiles; a matrix that is not positive definite is reported, not factored.
+    func testCholeskyAndCongruenceMatchPlainLoopsOnEveryPath() throws {
+        var rng = SeededRNG(seed: 11)
+        for r in [1, 5, 8, 33, 64, 70] {
+            // G = XᵀX + I for a random X (positive definite), H symmetric
+            let x = (0..<(r * (r + 3))).map { _ in Double(rng.uniform(-1, 1)) }
+            var g = [Double](repeating: 0, count: r * r), h = [Double](repeating: 0, count: r * r)
+            for i in 0..<r { for j in 0..<r {
+                for t in 0..<(r + 3) { g[i * r + j] += x[t * r + i] * x[t * r + j] }
+                if i == j { g[i * r + j] += 1 }
+            } }
+            for i in 0..<r { for j in i..<r { let v = Double(rng.uniform(-1, 1)); h[i * r + j] = v; h[j * r + i] = v } }
+            for portable in [false, true] {
+                loratop_gram_f64_force_portable(portable ? 1 : 0)
+                let rf = try XCTUnwrap(UpdateSpectrum.cholesky(g, r: r, maxCondition: 1e12), "\(r) portable \(portable)")
+                var scale = 0.0
+                for i in 0..<r { for j in 0..<r {
+                    if j < i { XCTAssertEqual(rf[i * r + j], 0, "R is upper triangular") }
+                    var rtr = 0.0
+                    for k in 0..<r { rtr += rf[k * r + i] * rf[k * r + j] }
+                    XCTAssertEqual(rtr, g[i * r + j], accuracy: 1e-12 * Double(r + 3), "RᵀR, \(r) portable \(portable)")
+                    scale = max(scale, abs(rf[i * r + j]))
+                } }
+                var m = h
+                XCTAssertEqual(m.withUnsafeMutableBufferPointer { mp in
+                    rf.withUnsafeBufferPointer { loratop_congruence_upper(Int32(r), $0.baseAddress!, mp.baseAddress!) }
+                }, 0)
+                for i in 0..<r { for j in 0..<r {
+                    var want = 0.0
+                    for k in 0..<r { for l in 0..<r { want += rf[i * r + k] * h[k * r + l] * rf[j * r + l] } }
+                    XCTAssertEqual(m[i * r + j], want, accuracy: 1e-13 * scale * scale * Double(r * r), "R H Rᵀ, \(r) portable \(portable)")
+                    XCTAssertEqual(m[i * r + j], m[j * r + i], "M is exactly symmetric")
+                } }
+            }
+        }
+        var indefinite: [Double] = [1, 2, 2, 1]   // eigenvalues 3 and −1
+        XCTAssertNil(UpdateSpectrum.cholesky(indefinite, r: 2, maxCondition: 1e12))
+        indefinite = [1, 0, 0, .nan]
+        XCTAssertNil(UpdateSpectrum.cholesky(indefinite, r: 2, maxCondition: 1e12))
+        XCTAssertNil(UpdateSpectrum.cholesky([1, 0, 0, 1e-13], r: 2, maxCondition: 1e12), "κ above the limit is refused")
+    }
+
     func testRowGramMatchesADoubleLoopOnEveryPath() throws {
         var rng = SeededRNG(seed: 9)
         // rows off the 4-row tiles, lengths off the 16- and 8-lane vectors (and the masked tail), a single row, m = 0

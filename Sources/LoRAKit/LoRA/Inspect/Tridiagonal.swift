@@ -25,17 +25,13 @@ struct Tridiagonal {
     /// Reduces the symmetric (n, n) matrix `m` (full storage; destroyed): its two triangles are averaged, it is scaled
     /// to a largest entry of 1 (so no square under- or overflows), then reduced.
     static func reduce(symmetric m: inout [Double], n: Int) throws -> Tridiagonal {
-        var top = 0.0
-        for i in 0..<n { for j in i..<n {
-            let v = 0.5 * (m[i * n + j] + m[j * n + i])
-            m[i * n + j] = v; m[j * n + i] = v
-            top = max(top, abs(v))
-        } }
+        let top = m.withUnsafeMutableBufferPointer { mp in
+            mp.baseAddress.map { loratop_symmetrize_scale(Int32(n), $0) } ?? 0
+        }
         guard top > 0, top.isFinite else {
             if top == 0 { return Tridiagonal(solved: [Double](repeating: 0, count: n)) }
             throw RankResizeError(message: "inspection: the update's core is not finite")
         }
-        for i in m.indices { m[i] /= top }
         guard n <= Int(LORATOP_TRIDIAGONAL_MAX) else {
             var w = [Double](repeating: 0, count: n), info: Int32 = 0, nn = Int32(n)
             var lwork: Int32 = -1, query = 0.0, lda = nn

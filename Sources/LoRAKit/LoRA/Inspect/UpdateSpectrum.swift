@@ -53,17 +53,16 @@ public enum UpdateSpectrum {
         let rA = try rFactor(a, m: nIn, r: r)                                       // (kA, r)
         var m = try gram(b, samples: nOut, n: r, sampleStride: r, elementStride: 1)  // G_B (r, r), then T, then M
         let kA = rA.count / r
+        var failed = false
         rA.withUnsafeBufferPointer { rp in
             guard let rb = rp.baseAddress else { return }
             if kA == r {
-                // T = R_A G_B, then M = T R_Aᵀ, in place (R_A upper triangular)
-                m.withUnsafeMutableBufferPointer { mp in
-                    guard let mb = mp.baseAddress else { return }
-                    cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, Int32(r), Int32(r), 1,
-                                rb, Int32(r), mb, Int32(r))
-                    cblas_dtrmm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, Int32(r), Int32(r), 1,
-                                rb, Int32(r), mb, Int32(r))
+                // M = R_A G_B R_Aᵀ, over G_B (R_A upper triangular)
+                let status = m.withUnsafeMutableBufferPointer { mp -> Int32 in
+                    guard let mb = mp.baseAddress else { return 1 }
+                    return loratop_congruence_upper(Int32(r), rb, mb)
                 }
+                if status != 0 { failed = true }
             } else {
                 // R_A is (kA, r) trapezoidal (rank above in): T (kA, r) = R_A G_B, M (kA, kA) = T R_Aᵀ
                 var t = [Double](repeating: 0, count: kA * r), out = [Double](repeating: 0, count: kA * kA)
@@ -81,6 +80,7 @@ public enum UpdateSpectrum {
                 m = out
             }
         }
+        if failed { throw RankResizeError(message: "inspection: no memory for a \(r)×\(r) product") }
         return Core(matrix: try Tridiagonal.reduce(symmetric: &m, n: kA), count: min(r, nIn, nOut))
     }
 
@@ -126,22 +126,23 @@ public enum UpdateSpectrum {
         return try householderR(&mc, m: m, r: r)
     }
 
-    /// R (r, r) row-major from G = RᵀR (G column-major upper, r × r), or nil when G is not positive definite with
+    /// R (r, r) upper triangular, row-major, from the symmetric G = RᵀR (r × r; `loratop_cholesky_upper`), or nil when G is not positive definite with
     /// κ(G) ≤ `maxCondition` (judged from R's diagonal).
     static func cholesky(_ gram: [Double], r: Int, maxCondition: Double) -> [Double]? {
-        var g = gram
         var maxDiag = 0.0
-        for i in 0..<r { maxDiag = max(maxDiag, g[i * r + i]) }
+        for i in 0..<r { maxDiag = max(maxDiag, gram[i * r + i]) }
         guard maxDiag > 0, maxDiag.isFinite else { return nil }
-        var n = Int32(r), lda = Int32(r), info: Int32 = 0
-        var uplo = Int8(UInt8(ascii: "U"))
-        dpotrf_(&uplo, &n, &g, &lda, &info)
-        guard info == 0 else { return nil }
-        var dMin = Double.infinity, dMax = 0.0
-        for i in 0..<r { let d = g[i * r + i] * g[i * r + i]; dMin = min(dMin, d); dMax = max(dMax, d) }
-        guard dMin * maxCondition > dMax else { return nil }
         var out = [Double](repeating: 0, count: r * r)
-        for j in 0..<r { for i in 0...j { out[i * r + j] = g[j * r + i] } }
+        let status = gram.withUnsafeBufferPointer { gp in
+            out.withUnsafeMutableBufferPointer { op -> Int32 in
+                guard let g = gp.baseAddress, let o = op.baseAddress else { return 1 }
+                return loratop_cholesky_upper(Int32(r), g, o)
+            }
+        }
+        guard status == 0 else { return nil }
+        var dMin = Double.infinity, dMax = 0.0
+        for i in 0..<r { let d = out[i * r + i] * out[i * r + i]; dMin = min(dMin, d); dMax = max(dMax, d) }
+        guard dMin * maxCondition > dMax else { return nil }
         return out
     }
 
