@@ -433,7 +433,8 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         var projections: [FrozenMatrix] = []
         var vectorFloats = model.finalNorm.count
         for b in model.blocks {
-            vectorFloats += b.inputNorm.count + b.postNorm.count
+            vectorFloats += b.inputNorm.count + b.postNorm.count + (b.qNorm?.count ?? 0) + (b.kNorm?.count ?? 0)
+                + (b.attnOutNorm?.count ?? 0) + (b.mlpOutNorm?.count ?? 0)
             for t in LoRATarget.allCases {
                 let lin = b.linear(t)
                 projections.append(lin.base)

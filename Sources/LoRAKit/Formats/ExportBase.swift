@@ -4,7 +4,7 @@ import Foundation
 /// (`llama`, `qwen2` or `qwen3`), the shape, the source GGUF (for its metadata: tokenizer, chat template) when the base
 /// is a GGUF file, and the source folder (for tokenizer files) when it is a Hugging Face folder.
 public struct ExportBase {
-    /// llama.cpp's `general.architecture`: `llama`, `qwen2` or `qwen3`.
+    /// llama.cpp's `general.architecture`: `llama`, `qwen2`, `qwen3`, `gemma2` or `gemma3`.
     public var architecture: String
     /// The model shape.
     public var config: ModelConfig
@@ -32,10 +32,12 @@ public struct ExportBase {
             architecture = g.architecture
             gguf = g.file
         } else if let h = source as? HFFolderWeightSource {
-            architecture = h.architecture == "Qwen2ForCausalLM" ? "qwen2" : h.architecture == "Qwen3ForCausalLM" ? "qwen3" : "llama"
+            architecture = ["Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Gemma2ForCausalLM": "gemma2",
+                            "Gemma3ForCausalLM": "gemma3"][h.architecture] ?? "llama"
             hfFolder = h.folder
         } else {
-            architecture = source.config.qkNorm ? "qwen3" : source.config.attentionBias ? "qwen2" : "llama"
+            let c = source.config
+            architecture = c.gemma.map { "gemma\($0.version)" } ?? (c.qkNorm ? "qwen3" : c.attentionBias ? "qwen2" : "llama")
         }
     }
 

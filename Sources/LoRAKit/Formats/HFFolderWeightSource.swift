@@ -15,7 +15,8 @@ public final class HFFolderWeightSource: WeightSource, @unchecked Sendable {
     public var origin: String { folder }
 
     /// Architectures this reader accepts.
-    public static let supportedArchitectures = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"]
+    public static let supportedArchitectures = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+                                                "Gemma2ForCausalLM", "Gemma3ForCausalLM"]
 
     /// Opens and validates a folder.
     public init(folder path: String) throws {

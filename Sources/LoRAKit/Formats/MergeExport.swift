@@ -84,6 +84,7 @@ public enum MergeExport {
     /// tokenizer files when the source is a folder that has them. Returns the names of the files written.
     @discardableResult
     public static func writeHF(model: LlamaModel, base: ExportBase, to folder: String, dtype: SafetensorsDType = .f32) throws -> [String] {
+        try refuseGemma(base, path: folder)
         let config = try hfConfigJSON(base: base, dtype: dtype)  // first: a base it cannot describe writes nothing
         try prepareFolder(folder)
         try ExportStream.writeSafetensors(to: folder + "/model.safetensors", metadata: ["format": "pt"],
@@ -146,6 +147,7 @@ public enum MergeExport {
         guard type == .f32 || type == .f16 || type == .q8_0 else {
             throw ExportError(path: path, message: "a merged GGUF can be f32, f16 or q8_0, not \(type.name)")
         }
+        try refuseGemma(base, path: path)
         try prepareFile(path)
         var tensors: [PlannedTensor] = []
         for t in plan(model) {
@@ -166,6 +168,14 @@ public enum MergeExport {
         try ExportStream.writeGGUF(to: path, metadata: ggufMetadata(base: base, type: type), tensors: tensors) { t in
             t.shape.count == 2 ? type : .f32
         }
+    }
+
+    /// Merged exports write LLaMA-family tensors and keys; Gemma's extra norms, (1 + w) convention and config keys are
+    /// not written yet, so a Gemma base is refused before anything is written.
+    static func refuseGemma(_ base: ExportBase, path: String) throws {
+        guard let g = base.config.gemma else { return }
+        throw ExportError(path: path, message: "merged exports of a Gemma \(g.version) base are not supported yet",
+                          hint: "export the adapter instead (--format peft or gguf-adapter) and merge it with PEFT or llama.cpp")
     }
 
     /// Creates `folder` (and parents) or throws a clear error when it cannot be written.

@@ -2,26 +2,31 @@
 /// h / (heads/kvHeads)). Scores and products go through sgemm per (sequence, head, block of query rows), skipping
 /// the key blocks a row block cannot see; the T×T probabilities (zero above the diagonal) are kept for backward.
 public enum Attention {
-    /// Softmax over the causal prefix of each score row: row i keeps columns 0...i (+ `offset`),
-    /// the rest become 0. `s` is (rows, ld).
+    /// Softmax over the causal prefix of each score row: row i keeps columns 0...i (+ `offset`), or with a `window`
+    /// only the last `window` of them, the rest become 0. With a `softcap` the kept scores s become cap·tanh(s/cap)
+    /// first (Gemma 2). `s` is (rows, ld).
     @inlinable
-    static func causalSoftmax(_ s: UnsafeMutablePointer<Float>, rows: Int, ld: Int, offset: Int) {
+    static func causalSoftmax(_ s: UnsafeMutablePointer<Float>, rows: Int, ld: Int, offset: Int, window: Int? = nil,
+                              softcap: Float? = nil) {
         for i in 0..<rows {
             let row = s + i * ld
             let n = min(ld, offset + i + 1)
+            let lo = window.map { min(n, max(0, offset + i + 1 - $0)) } ?? 0
+            if lo > 0 { row.update(repeating: 0, count: lo) }
+            if let cap = softcap { Vec.softcap(row + lo, count: n - lo, cap: cap) }
             var m8v = SIMD8<Float>(repeating: -Float.infinity)
-            var j = 0
+            var j = lo
             while j + 8 <= n { m8v = Vec.max(m8v, Vec.load(row + j)); j += 8 }
             var mx = m8v.max()
             while j < n { mx = max(mx, row[j]); j += 1 }
             var sum = SIMD8<Float>(repeating: 0)
             var tail: Float = 0
-            j = 0
+            j = lo
             let m8 = SIMD8<Float>(repeating: mx)
             while j + 8 <= n { let e = Vec.exp(Vec.load(row + j) - m8); Vec.store(e, row + j); sum += e; j += 8 }
             while j < n { let e = Vec.exp(row[j] - mx); row[j] = e; tail += e; j += 1 }
             let inv = 1 / (sum.sum() + tail)
-            j = 0
+            j = lo
             while j + 8 <= n { Vec.store(Vec.load(row + j) * inv, row + j); j += 8 }
             while j < n { row[j] *= inv; j += 1 }
             if n < ld { (row + n).update(repeating: 0, count: ld - n) }
@@ -59,11 +64,12 @@ public enum Attention {
     public static func forward(
         out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-        B: Int, T: Int, heads: Int, kvHeads: Int, headDim hd: Int, rowBlock: Int = defaultRowBlock
+        B: Int, T: Int, heads: Int, kvHeads: Int, headDim hd: Int, options: AttentionOptions? = nil,
+        rowBlock: Int = defaultRowBlock
     ) {
         let rowBlock = max(1, rowBlock)
         let Cq = heads * hd, Ckv = kvHeads * hd, group = heads / kvHeads
-        let scale = 1 / Float(hd).squareRoot()
+        let opt = options ?? .standard(headDim: hd), scale = opt.scale
         Parallel.forEachItem(B * heads) { item in
             let b = item / heads, h = item % heads, kh = h / group
             let qp = q + b * T * Cq + h * hd
@@ -77,7 +83,7 @@ public enum Attention {
                 // (R, r1) = scale · Q[r0..<r1] K[0..<r1]ᵀ
                 BLAS.gemm(transB: true, m: R, n: r1, k: hd, alpha: scale, a: qp + r0 * Cq, lda: Cq, b: kp, ldb: Ckv,
                           c: a + r0 * T, ldc: T)
-                causalSoftmax(a + r0 * T, rows: R, ld: T, offset: r0)
+                causalSoftmax(a + r0 * T, rows: R, ld: T, offset: r0, window: opt.window, softcap: opt.softcap)
                 // (R, hd) = P[r0..<r1, 0..<r1] V[0..<r1]
                 BLAS.gemm(m: R, n: hd, k: r1, a: a + r0 * T, lda: T, b: vp, ldb: Ckv,
                           c: out + (b * T + r0) * Cq + h * hd, ldc: Cq)
@@ -88,16 +94,21 @@ public enum Attention {
 
     /// dq (N, Cq), dk, dv (N, Ckv) accumulate; dout (N, Cq); `scratch` holds B·kvHeads·T·T floats.
     /// Work is split by (sequence, KV head) so the heads sharing one K/V accumulate into it in a fixed order.
+    /// With a soft-cap the raw scores of each row block are recomputed (one more product) for tanh's derivative:
+    /// dS_raw = dS_capped·(1 − tanh²(s/cap)).
     public static func backward(
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, att: UnsafePointer<Float>,
-        B: Int, T: Int, heads: Int, kvHeads: Int, headDim hd: Int, rowBlock: Int = defaultRowBlock
+        B: Int, T: Int, heads: Int, kvHeads: Int, headDim hd: Int, options: AttentionOptions? = nil,
+        rowBlock: Int = defaultRowBlock
     ) {
         let rowBlock = max(1, rowBlock)
         let Cq = heads * hd, Ckv = kvHeads * hd, group = heads / kvHeads
-        let scale = 1 / Float(hd).squareRoot()
+        let opt = options ?? .standard(headDim: hd), scale = opt.scale
         Parallel.forEachItem(B * kvHeads) { item in
+            let raw = opt.softcap.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: min(T, rowBlock) * T) }
+            defer { raw?.deallocate() }
             let b = item / kvHeads, kh = item % kvHeads
             let kp = k + b * T * Ckv + kh * hd, vp = v + b * T * Ckv + kh * hd
             let dkp = dk + b * T * Ckv + kh * hd, dvp = dv + b * T * Ckv + kh * hd
@@ -115,7 +126,19 @@ public enum Attention {
                     BLAS.gemm(transB: true, m: R, n: r1, k: hd, a: dop + r0 * Cq, lda: Cq, b: vp, ldb: Ckv, c: db, ldc: T)
                     BLAS.gemm(transA: true, m: r1, n: hd, k: R, a: pb, lda: T, b: dop + r0 * Cq, ldb: Cq, beta: 1,
                               c: dvp, ldc: Ckv)
-                    softmaxBackward(db, p: pb, rows: R, ld: T, offset: r0, width: r1, scale: scale)
+                    if let cap = opt.softcap, let raw {
+                        // raw scores (R, r1) again, then dS = dS_capped·(1 − t²)·scale with t = tanh(s/cap)
+                        BLAS.gemm(transB: true, m: R, n: r1, k: hd, alpha: scale, a: qp + r0 * Cq, lda: Cq, b: kp, ldb: Ckv,
+                                  c: raw, ldc: r1)
+                        softmaxBackward(db, p: pb, rows: R, ld: T, offset: r0, width: r1, scale: 1)
+                        for i in 0..<R {
+                            let dr = db + i * T, sr = raw + i * r1
+                            Vec.softcap(sr, count: r1, cap: cap)
+                            for j in 0..<r1 { let t = sr[j] / cap; dr[j] *= (1 - t * t) * scale }
+                        }
+                    } else {
+                        softmaxBackward(db, p: pb, rows: R, ld: T, offset: r0, width: r1, scale: scale)
+                    }
                     // dQ[r0..<r1] += dS K[0..<r1] ; dK[0..<r1] += dSᵀ Q[r0..<r1]
                     BLAS.gemm(m: R, n: hd, k: r1, a: db, lda: T, b: kp, ldb: Ckv, beta: 1, c: dqp + r0 * Cq, ldc: Cq)
                     BLAS.gemm(transA: true, m: r1, n: hd, k: R, a: db, lda: T, b: qp + r0 * Cq, ldb: Cq, beta: 1,
@@ -131,16 +154,16 @@ public enum Attention {
     public static func forwardCached(
         out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>, kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>,
-        Tn: Int, offset: Int, heads: Int, kvHeads: Int, headDim hd: Int
+        Tn: Int, offset: Int, heads: Int, kvHeads: Int, headDim hd: Int, options: AttentionOptions? = nil
     ) {
         let Cq = heads * hd, Ckv = kvHeads * hd, group = heads / kvHeads
         let L = offset + Tn
-        let scale = 1 / Float(hd).squareRoot()
+        let opt = options ?? .standard(headDim: hd), scale = opt.scale
         for h in 0..<heads {
             let kh = h / group
             BLAS.gemm(transB: true, m: Tn, n: L, k: hd, alpha: scale, a: q + h * hd, lda: Cq,
                       b: kCache + kh * hd, ldb: Ckv, c: scratch, ldc: L)
-            causalSoftmax(scratch, rows: Tn, ld: L, offset: offset)
+            causalSoftmax(scratch, rows: Tn, ld: L, offset: offset, window: opt.window, softcap: opt.softcap)
             BLAS.gemm(m: Tn, n: hd, k: L, a: scratch, lda: L, b: vCache + kh * hd, ldb: Ckv, c: out + h * hd, ldc: Cq)
         }
     }

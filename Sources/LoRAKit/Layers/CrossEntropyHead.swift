@@ -15,6 +15,8 @@ public final class CrossEntropyHead {
     let dxs: FloatBuffer      // (R, C)
     let rowLoss: FloatBuffer  // (R)
     let scratch = ScratchBuffer()
+    /// Gemma's final soft-cap: logits z become cap·tanh(z/cap) before the softmax (and in `logits`); nil for none.
+    public var softcap: Float?
 
     /// Logits budget of a chunk for speed: 64 MiB.
     public static let fastBudget = 1 << 24
@@ -62,11 +64,19 @@ public final class CrossEntropyHead {
             Linear.forward(out: logits.pointer, x: xs.pointer, weight: weight, bias: nil, N: R, scratch: scratch)
             let lp = logits.pointer, lossp = rowLoss.pointer
             let wantGrad = dx != nil
+            let cap = softcap
             sel.withUnsafeBufferPointer { selp in
                 Parallel.forRanges(R, minChunk: 4) { rr in
+                    // the capped logits of the row, for tanh's derivative (1 − (z/cap)²) in the gradient
+                    let capped = cap != nil && wantGrad ? UnsafeMutablePointer<Float>.allocate(capacity: V) : nil
+                    defer { capped?.deallocate() }
                     for i in rr {
                         let row = lp + i * V
                         let t = Int(targets[selp[i]])
+                        if let cap {
+                            Vec.softcap(row, count: V, cap: cap)
+                            capped?.update(from: row, count: V)
+                        }
                         let lt = row[t]
                         var mx = -Float.infinity
                         var j = 0
@@ -95,6 +105,9 @@ public final class CrossEntropyHead {
                             while j + 8 <= V { Vec.store(Vec.load(row + j) * kv, row + j); j += 8 }
                             while j < V { row[j] *= k; j += 1 }
                             row[t] -= gradScale
+                            if let cap, let z = capped {
+                                for j in 0..<V { let u = z[j] / cap; row[j] *= 1 - u * u }
+                            }
                         }
                     }
                 }
@@ -113,6 +126,7 @@ public final class CrossEntropyHead {
     /// Full logits (N, V) = x Wᵀ for inference (N small: a prompt or one decoding step).
     public func logits(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: FrozenMatrix, N: Int) {
         Linear.forward(out: out, x: x, weight: weight, bias: nil, N: N, scratch: scratch)
+        if let cap = softcap { Vec.softcap(out, count: N * vocab, cap: cap) }
     }
 }
 

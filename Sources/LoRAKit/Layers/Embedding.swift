@@ -21,4 +21,10 @@ public enum Embedding {
             }
         }
     }
+
+    /// x ← x·factor over `count` floats (Gemma's √C on the embeddings); nothing when the factor is 1.
+    public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+        guard factor != 1 else { return }
+        for i in 0..<count { x[i] *= factor }
+    }
 }

@@ -22,7 +22,8 @@ public final class KVCache {
         keys = (0..<c.layers).map { _ in FloatBuffer(count: max(1, capacity) * Ckv) }
         values = (0..<c.layers).map { _ in FloatBuffer(count: max(1, capacity) * Ckv) }
         head = CrossEntropyHead(vocab: c.vocab, width: c.dim, chunkRows: 1)
-        model.rope.ensure(self.capacity)
+        head.softcap = c.gemma?.finalSoftcap
+        model.ensureRope(self.capacity)
     }
 
     /// Forgets every position.
@@ -57,6 +58,7 @@ public final class KVCache {
         tokens.withUnsafeBufferPointer { tp in
             if let t = tp.baseAddress { Embedding.forward(out: x.pointer, tokens: t, table: model.embedding, N: n) }
         }
+        Embedding.scale(x.pointer, count: n * C, by: model.embedScale)
         for (l, blk) in model.blocks.enumerated() {
             let kNew = keys[l].pointer + p0 * Ckv, vNew = values[l].pointer + p0 * Ckv
             RMSNorm.forward(out: ln.pointer, rstd: rstd.pointer, x: x.pointer, weight: blk.inputNorm.pointer,
@@ -70,19 +72,27 @@ public final class KVCache {
                 RMSNorm.forward(out: kNew, rstd: r.pointer, x: kNew, weight: kn.pointer, N: n * c.kvHeads, C: c.headDim,
                                 eps: c.normEps)
             }
-            RoPE.forward(x: q.pointer, table: model.rope, N: n, T: n, heads: c.heads, offset: p0)
-            RoPE.forward(x: kNew, table: model.rope, N: n, T: n, heads: c.kvHeads, offset: p0)
+            let rope = model.rope(layer: l)
+            RoPE.forward(x: q.pointer, table: rope, N: n, T: n, heads: c.heads, offset: p0)
+            RoPE.forward(x: kNew, table: rope, N: n, T: n, heads: c.kvHeads, offset: p0)
             Attention.forwardCached(out: o.pointer, scratch: att.pointer, q: q.pointer, kCache: keys[l].pointer,
                                     vCache: values[l].pointer, Tn: n, offset: p0, heads: c.heads,
-                                    kvHeads: c.kvHeads, headDim: c.headDim)
+                                    kvHeads: c.kvHeads, headDim: c.headDim, options: model.attentionOptions(layer: l))
             blk.o.forward(out: tmp.pointer, x: o.pointer, N: n, scratch: scratch)
+            if let w = blk.attnOutNorm {  // Gemma's norm on the attention output, in place
+                RMSNorm.forward(out: tmp.pointer, rstd: rstd.pointer, x: tmp.pointer, weight: w.pointer, N: n, C: C, eps: c.normEps)
+            }
             Vec.add(x.pointer, tmp.pointer, n * C)
             RMSNorm.forward(out: ln.pointer, rstd: rstd.pointer, x: x.pointer, weight: blk.postNorm.pointer,
                             N: n, C: C, eps: c.normEps)
             blk.gate.forward(out: g.pointer, x: ln.pointer, N: n, scratch: scratch)
             blk.up.forward(out: u.pointer, x: ln.pointer, N: n, scratch: scratch)
-            SwiGLU.forward(h: h.pointer, gate: g.pointer, up: u.pointer, count: n * F)
+            if c.gemma != nil { GeGLU.forward(h: h.pointer, gate: g.pointer, up: u.pointer, count: n * F) }
+            else { SwiGLU.forward(h: h.pointer, gate: g.pointer, up: u.pointer, count: n * F) }
             blk.down.forward(out: tmp.pointer, x: h.pointer, N: n, scratch: scratch)
+            if let w = blk.mlpOutNorm {  // Gemma's norm on the MLP output, in place
+                RMSNorm.forward(out: tmp.pointer, rstd: rstd.pointer, x: tmp.pointer, weight: w.pointer, N: n, C: C, eps: c.normEps)
+            }
             Vec.add(x.pointer, tmp.pointer, n * C)
         }
         RMSNorm.forward(out: ln.pointer, rstd: rstd.pointer, x: x.pointer, weight: model.finalNorm.pointer,

@@ -8,17 +8,23 @@ public final class LlamaBlock: @unchecked Sendable {
     public let q: LoRALinear, k: LoRALinear, v: LoRALinear, o: LoRALinear
     /// MLP projections: gate, up (F, C), down (C, F).
     public let gate: LoRALinear, up: LoRALinear, down: LoRALinear
-    /// Per-head RMSNorm weights of q and k before RoPE (hd each; Qwen3), nil for none.
+    /// Per-head RMSNorm weights of q and k before RoPE (hd each; Qwen3, Gemma 3), nil for none.
     public let qNorm: FloatBuffer?, kNorm: FloatBuffer?
+    /// Gemma: RMSNorm weights on the attention's and the MLP's outputs before each residual add (C each; HF
+    /// `post_attention_layernorm` and `post_feedforward_layernorm`), nil for none.
+    public let attnOutNorm: FloatBuffer?, mlpOutNorm: FloatBuffer?
 
     /// A block from its weights.
     public init(inputNorm: FloatBuffer, postNorm: FloatBuffer, q: LoRALinear, k: LoRALinear, v: LoRALinear,
                 o: LoRALinear, gate: LoRALinear, up: LoRALinear, down: LoRALinear,
-                qNorm: FloatBuffer? = nil, kNorm: FloatBuffer? = nil) {
+                qNorm: FloatBuffer? = nil, kNorm: FloatBuffer? = nil,
+                attnOutNorm: FloatBuffer? = nil, mlpOutNorm: FloatBuffer? = nil) {
         self.inputNorm = inputNorm
         self.postNorm = postNorm
         self.qNorm = qNorm
         self.kNorm = kNorm
+        self.attnOutNorm = attnOutNorm
+        self.mlpOutNorm = mlpOutNorm
         self.q = q; self.k = k; self.v = v; self.o = o
         self.gate = gate; self.up = up; self.down = down
     }
@@ -37,8 +43,8 @@ public final class LlamaBlock: @unchecked Sendable {
     }
 }
 
-/// A LLaMA-family decoder (LLaMA, SmolLM2, Qwen2 with q/k/v biases) with frozen base weights and
-/// optional LoRA adapters on its projections.
+/// A LLaMA-family decoder (LLaMA, SmolLM2, Qwen2 with q/k/v biases, Qwen3, Gemma 2 and 3) with frozen base weights
+/// and optional LoRA adapters on its projections.
 public final class LlamaModel: @unchecked Sendable {
     /// The shape.
     public let config: ModelConfig
@@ -52,6 +58,8 @@ public final class LlamaModel: @unchecked Sendable {
     public let finalNorm: FloatBuffer
     /// RoPE cos/sin tables (grown on demand).
     public let rope: RoPETable
+    /// Gemma 3's tables for its sliding (local) layers, with their own base; nil when every layer uses `rope`.
+    public let localRope: RoPETable?
 
     /// A model from its parts.
     public init(config: ModelConfig, embedding: FrozenMatrix, lmHead: FrozenMatrix?, blocks: [LlamaBlock],
@@ -62,7 +70,28 @@ public final class LlamaModel: @unchecked Sendable {
         self.blocks = blocks
         self.finalNorm = finalNorm
         rope = RoPETable(headDim: config.headDim, theta: config.ropeTheta, length: 256, scaling: config.ropeScaling)
+        localRope = config.gemma?.localRopeTheta.map { RoPETable(headDim: config.headDim, theta: $0, length: 256) }
     }
+
+    /// The RoPE tables layer `l` uses.
+    public func rope(layer l: Int) -> RoPETable {
+        if let local = localRope, let g = config.gemma, l < g.slidingLayers.count, g.slidingLayers[l] { return local }
+        return rope
+    }
+
+    /// Grows every RoPE table to cover positions 0..<n.
+    public func ensureRope(_ n: Int) {
+        rope.ensure(n)
+        localRope?.ensure(n)
+    }
+
+    /// How layer `l` forms its attention scores.
+    public func attentionOptions(layer l: Int) -> AttentionOptions {
+        config.gemma?.attention(layer: l, headDim: config.headDim) ?? .standard(headDim: config.headDim)
+    }
+
+    /// The factor on token embeddings (√C for Gemma, else 1).
+    public var embedScale: Float { config.gemma == nil ? 1 : GemmaConfig.embedScale(dim: config.dim) }
 
     /// Loads the base from a weight source (HF names). `storage` turns each source matrix into what is
     /// trained on: identity keeps the file's storage ("source"), `{ DenseMatrix($1) }` expands to fp32,
@@ -84,6 +113,11 @@ public final class LlamaModel: @unchecked Sendable {
                 throw Self.nonFinite(source, name, "\(Finite.word(bad.value)) at row \(bad.row), column \(bad.col) of [\(rows), \(cols)]")
             }
             return try storage(name, m)
+        }
+        // Gemma's norms multiply by (1 + w): stored that way, so every norm kernel is the same
+        let normOffset: Float = c.gemma == nil ? 0 : 1
+        func norm(_ name: String, _ n: Int) throws -> FloatBuffer {
+            FloatBuffer(try vec(name, n).map { $0 + normOffset })
         }
         func vec(_ name: String, _ n: Int) throws -> [Float] {
             let v = try source.vector(name)
@@ -111,10 +145,10 @@ public final class LlamaModel: @unchecked Sendable {
                 let b: [Float]? = bias ? try vec(name + ".bias", rows) : nil
                 return LoRALinear(name: name, base: try mat(name + ".weight", rows, cols), bias: b)
             }
-            let qkvBias = c.attentionBias
+            let qkvBias = c.attentionBias, gemma = c.gemma != nil
             blocks.append(LlamaBlock(
-                inputNorm: FloatBuffer(try vec(p + "input_layernorm.weight", c.dim)),
-                postNorm: FloatBuffer(try vec(p + "post_attention_layernorm.weight", c.dim)),
+                inputNorm: try norm(p + "input_layernorm.weight", c.dim),
+                postNorm: try norm(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), c.dim),
                 q: try lin("self_attn.q_proj", Cq, c.dim, bias: qkvBias),
                 k: try lin("self_attn.k_proj", Ckv, c.dim, bias: qkvBias),
                 v: try lin("self_attn.v_proj", Ckv, c.dim, bias: qkvBias),
@@ -122,11 +156,12 @@ public final class LlamaModel: @unchecked Sendable {
                 gate: try lin("mlp.gate_proj", c.ffnDim, c.dim, bias: false),
                 up: try lin("mlp.up_proj", c.ffnDim, c.dim, bias: false),
                 down: try lin("mlp.down_proj", c.dim, c.ffnDim, bias: false),
-                qNorm: c.qkNorm ? FloatBuffer(try vec(p + "self_attn.q_norm.weight", c.headDim)) : nil,
-                kNorm: c.qkNorm ? FloatBuffer(try vec(p + "self_attn.k_norm.weight", c.headDim)) : nil))
+                qNorm: c.qkNorm ? try norm(p + "self_attn.q_norm.weight", c.headDim) : nil,
+                kNorm: c.qkNorm ? try norm(p + "self_attn.k_norm.weight", c.headDim) : nil,
+                attnOutNorm: gemma ? try norm(p + "post_attention_layernorm.weight", c.dim) : nil,
+                mlpOutNorm: gemma ? try norm(p + "post_feedforward_layernorm.weight", c.dim) : nil))
         }
-        self.init(config: c, embedding: emb, lmHead: head, blocks: blocks,
-                  finalNorm: FloatBuffer(try vec("model.norm.weight", c.dim)))
+        self.init(config: c, embedding: emb, lmHead: head, blocks: blocks, finalNorm: try norm("model.norm.weight", c.dim))
     }
 
     /// A base weight that is NaN or infinite: every loss would be NaN from the first step, so the run never starts.
@@ -170,7 +205,8 @@ public final class LlamaModel: @unchecked Sendable {
                 gate: try lin("mlp.gate_proj", c.ffnDim, c.dim, bias: false),
                 up: try lin("mlp.up_proj", c.ffnDim, c.dim, bias: false),
                 down: try lin("mlp.down_proj", c.dim, c.ffnDim, bias: false),
-                qNorm: c.qkNorm ? ones(c.headDim) : nil, kNorm: c.qkNorm ? ones(c.headDim) : nil))
+                qNorm: c.qkNorm ? ones(c.headDim) : nil, kNorm: c.qkNorm ? ones(c.headDim) : nil,
+                attnOutNorm: c.gemma != nil ? ones(c.dim) : nil, mlpOutNorm: c.gemma != nil ? ones(c.dim) : nil))
         }
         self.init(config: c, embedding: emb, lmHead: head, blocks: blocks, finalNorm: ones(c.dim))
     }

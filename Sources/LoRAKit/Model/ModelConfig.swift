@@ -31,6 +31,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// RoPE frequency scaling (Llama 3.x and others), nil for none. Read from `rope_scaling` or transformers 5's
     /// `rope_parameters` by `init(from:)`; not one of the plain keys.
     public var ropeScaling: RoPEScaling?
+    /// Gemma 2 / 3's departures from the LLaMA block, nil for LLaMA, Mistral and Qwen. Read from config.json's Gemma
+    /// keys by `init(from:)` when the architecture is Gemma's.
+    public var gemma: GemmaConfig?
 
     enum CodingKeys: String, CodingKey {
         case layers = "num_hidden_layers"
@@ -60,7 +63,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         layers: Int = 30, dim: Int = 576, heads: Int = 9, kvHeads: Int = 3, headDim: Int? = nil,
         ffnDim: Int = 1536, vocab: Int = 49152, ropeTheta: Float = 100_000, normEps: Float = 1e-5,
         tiedEmbeddings: Bool = true, maxPositions: Int = 8192, attentionBias: Bool = false, ropeScaling: RoPEScaling? = nil,
-        qkNorm: Bool = false
+        qkNorm: Bool = false, gemma: GemmaConfig? = nil
     ) {
         self.layers = layers
         self.dim = dim
@@ -76,6 +79,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.attentionBias = attentionBias
         self.ropeScaling = ropeScaling
         self.qkNorm = qkNorm
+        self.gemma = gemma
     }
 
     public init(from decoder: Decoder) throws {
@@ -103,6 +107,14 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias)
             ?? (architectures?.contains { $0.hasPrefix("Qwen2") } ?? false)
         qkNorm = architectures?.contains { $0.hasPrefix("Qwen3") } ?? false
+        if let g = try GemmaConfig.decode(from: decoder, layers: layers, headDim: headDim) {
+            gemma = g.gemma
+            if let t = g.ropeTheta { ropeTheta = t }
+            if let s = g.ropeScaling { ropeScaling = s }
+            qkNorm = g.gemma.version == 3
+            tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? true
+            if try c.decodeIfPresent(Float.self, forKey: .normEps) == nil { normEps = 1e-6 }
+        }
         try validate()
     }
 
@@ -122,6 +134,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try need(vocab > 0 && vocab <= 1 << 24, "vocab_size", "expected 1…16777216, found \(vocab)")
         try need(ropeTheta.isFinite && ropeTheta > 0, "rope_theta", "expected a positive number, found \(ropeTheta)")
         try need(normEps.isFinite && normEps > 0, "rms_norm_eps", "expected a positive number, found \(normEps)")
+        if let g = gemma {
+            try need(g.slidingLayers.count == layers, "layer_types", "expected \(layers) entries, found \(g.slidingLayers.count)")
+            try need(g.queryPreAttnScalar.isFinite && g.queryPreAttnScalar > 0, "query_pre_attn_scalar",
+                     "expected a positive number, found \(g.queryPreAttnScalar)")
+            try need(g.slidingWindow >= 1, "sliding_window", "expected at least 1, found \(g.slidingWindow)")
+        }
         // the backward of Qwen3's k norm borrows an (N, F) gradient buffer
         try need(!qkNorm || ffnDim >= kvHeads * headDim, "intermediate_size",
                  "expected at least num_key_value_heads × head_dim (\(kvHeads * headDim)) with per-head q/k norms, found \(ffnDim)")
@@ -131,7 +149,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var parameterCount: Int {
         let attn = dim * heads * headDim * 2 + dim * kvHeads * headDim * 2
         let mlp = 3 * dim * ffnDim
-        let block = attn + mlp + 2 * dim + (attentionBias ? (heads + 2 * kvHeads) * headDim : 0) + (qkNorm ? 2 * headDim : 0)
+        let block = attn + mlp + (gemma == nil ? 2 : 4) * dim + (attentionBias ? (heads + 2 * kvHeads) * headDim : 0) + (qkNorm ? 2 * headDim : 0)
         return vocab * dim * (tiedEmbeddings ? 1 : 2) + layers * block + dim
     }
 }

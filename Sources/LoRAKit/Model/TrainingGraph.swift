@@ -3,6 +3,8 @@ final class BlockActivations {
     let ln1, rstd1, q, k, v, att, o, x2, ln2, rstd2, gate, up, h: FloatBuffer
     /// With per-head q/k norms (Qwen3): q and k before their norm, and each head row's rstd.
     let qRaw, kRaw, rstdQ, rstdK: FloatBuffer?
+    /// With Gemma's output norms: o_proj's and down_proj's outputs before their norm, and each row's rstd.
+    let attnRaw, rstdAttn, mlpRaw, rstdMlp: FloatBuffer?
 
     init(_ c: ModelConfig, B: Int, T: Int) {
         let N = B * T, C = c.dim, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim, F = c.ffnDim
@@ -23,6 +25,17 @@ final class BlockActivations {
         kRaw = c.qkNorm ? FloatBuffer(count: N * Ckv) : nil            // (N, Ckv) k_proj output
         rstdQ = c.qkNorm ? FloatBuffer(count: N * c.heads) : nil       // (N, heads)
         rstdK = c.qkNorm ? FloatBuffer(count: N * c.kvHeads) : nil     // (N, kvHeads)
+        let gemma = c.gemma != nil
+        attnRaw = gemma ? FloatBuffer(count: N * C) : nil               // (N, C) o_proj output
+        rstdAttn = gemma ? FloatBuffer(count: N) : nil                  // (N)
+        mlpRaw = gemma ? FloatBuffer(count: N * C) : nil                // (N, C) down_proj output
+        rstdMlp = gemma ? FloatBuffer(count: N) : nil                   // (N)
+    }
+
+    /// Every buffer, the optional ones included (for the byte count).
+    var all: [FloatBuffer] {
+        [ln1, rstd1, q, k, v, att, o, x2, ln2, rstd2, gate, up, h]
+            + [qRaw, kRaw, rstdQ, rstdK, attnRaw, rstdAttn, mlpRaw, rstdMlp].compactMap { $0 }
     }
 }
 
@@ -120,18 +133,17 @@ public final class TrainingGraph {
         recomputeOut = FloatBuffer(count: checkpointing ? N * C : 0)
         let budget = TrainingGraph.headBudget(checkpointing: checkpointing, shards: count)
         head = CrossEntropyHead(vocab: c.vocab, width: C, rows: N, budget: budget * count)
+        head.softcap = c.gemma?.finalSoftcap
         scratches = shards.map { _ in ScratchBuffer() }
         shardGrads = shards.dropFirst().map { _ in ShardGradients() }
         linears = model.blocks.flatMap { b in LoRATarget.allCases.map { b.linear($0) } }  // at linearIndex(l, t)
-        model.rope.ensure(T)
+        model.ensureRope(T)
     }
 
     /// Bytes of activations and scratch this graph holds (the shards' private gradient sums are `shardGradientBytes`).
     public var activationBytes: Int {
         var n = resid.reduce(0) { $0 + $1.count } + lnf.count + rstdf.count
-        for a in acts {
-            n += [a.ln1, a.rstd1, a.q, a.k, a.v, a.att, a.o, a.x2, a.ln2, a.rstd2, a.gate, a.up, a.h].reduce(0) { $0 + $1.count }
-        }
+        for a in acts { n += a.all.reduce(0) { $0 + $1.count } }
         n += [dres, dln, dff1, dff2, dff3, dattn, dq, dk, dv, attScratch, recomputeOut].reduce(0) { $0 + $1.count }
         n += head.logits.count + head.xs.count + head.dxs.count
         return n * 4
@@ -178,6 +190,7 @@ public final class TrainingGraph {
         tokens.withUnsafeBufferPointer { tp in
             if let t = tp.baseAddress { Embedding.forward(out: resid[0].pointer, tokens: t, table: model.embedding, N: N) }
         }
+        Embedding.scale(resid[0].pointer, count: N * C, by: model.embedScale)
         // shared layer state (LoRA's saved x·Aᵀ, dropout seeds) is sized and set before the shards start
         for l in 0..<c.layers {
             for t in LoRATarget.allCases { model.blocks[l].linear(t).prepare(rows: N, dropoutSeed: self.dropoutSeed(l, t)) }
@@ -225,15 +238,25 @@ public final class TrainingGraph {
             linear(.k, out: k, x: ln1)
         }
         linear(.v, out: v, x: ln1)
+        let rope = model.rope(layer: l)
         Profiler.measure("fwd.rope") {
-            RoPE.forward(x: q, table: model.rope, N: n, T: T, heads: c.heads)
-            RoPE.forward(x: k, table: model.rope, N: n, T: T, heads: c.kvHeads)
+            RoPE.forward(x: q, table: rope, N: n, T: T, heads: c.heads)
+            RoPE.forward(x: k, table: rope, N: n, T: T, heads: c.kvHeads)
         }
         Profiler.measure("fwd.attention") {
             Attention.forward(out: o, att: a.att.pointer + sh.b0 * c.heads * T * T, q: q, k: k, v: v,
-                              B: sh.nb, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+                              B: sh.nb, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                              options: model.attentionOptions(layer: l))
         }
-        linear(.o, out: x2, x: o)
+        if let w = blk.attnOutNorm, let raw = a.attnRaw, let rstd = a.rstdAttn {
+            // Gemma: x2 = x + norm(o_proj(attn))
+            linear(.o, out: raw.pointer + n0 * C, x: o)
+            Profiler.measure("fwd.rmsnorm") {
+                RMSNorm.forward(out: x2, rstd: rstd.pointer + n0, x: raw.pointer + n0 * C, weight: w.pointer, N: n, C: C, eps: c.normEps)
+            }
+        } else {
+            linear(.o, out: x2, x: o)
+        }
         Profiler.measure("fwd.residual") {
             Vec.addParallel(x2, xIn, n * C)                                              // x2 = x + attn
         }
@@ -243,9 +266,18 @@ public final class TrainingGraph {
         linear(.gate, out: gate, x: ln2)
         linear(.up, out: up, x: ln2)
         Profiler.measure("fwd.swiglu") {
-            SwiGLU.forward(h: h, gate: gate, up: up, count: n * F)
+            if c.gemma != nil { GeGLU.forward(h: h, gate: gate, up: up, count: n * F) }
+            else { SwiGLU.forward(h: h, gate: gate, up: up, count: n * F) }
         }
-        linear(.down, out: xOut, x: h)
+        if let w = blk.mlpOutNorm, let raw = a.mlpRaw, let rstd = a.rstdMlp {
+            // Gemma: out = x2 + norm(down(h))
+            linear(.down, out: raw.pointer + n0 * C, x: h)
+            Profiler.measure("fwd.rmsnorm") {
+                RMSNorm.forward(out: xOut, rstd: rstd.pointer + n0, x: raw.pointer + n0 * C, weight: w.pointer, N: n, C: C, eps: c.normEps)
+            }
+        } else {
+            linear(.down, out: xOut, x: h)
+        }
         Profiler.measure("fwd.residual") {
             Vec.addParallel(xOut, x2, n * C)                                             // out = x2 + mlp
         }
@@ -326,10 +358,24 @@ public final class TrainingGraph {
         }
         // MLP: out = x2 + down(silu(gate)·up)
         // (the first write into each gradient buffer overwrites it, so none needs zeroing)
-        linear(.down, dx: dff1, dout: dres, x: a.h.pointer + n0 * F, accumulate: false)
+        var dMlp = UnsafePointer(dres)  // the gradient down_proj's output receives
+        if let w = blk.mlpOutNorm, let raw = a.mlpRaw, let rstd = a.rstdMlp {
+            // through Gemma's norm on the MLP output, into dln (free until the gate/up backward writes it)
+            Profiler.measure("bwd.rmsnorm") {
+                dln.update(repeating: 0, count: n * C)
+                RMSNorm.backward(dx: dln, dout: dres, x: raw.pointer + n0 * C, weight: w.pointer, rstd: rstd.pointer + n0, N: n, C: C)
+            }
+            dMlp = UnsafePointer(dln)
+        }
+        linear(.down, dx: dff1, dout: dMlp, x: a.h.pointer + n0 * F, accumulate: false)
         Profiler.measure("bwd.swiglu") {
-            SwiGLU.backward(dgate: dff2, dup: dff3, dh: dff1, gate: a.gate.pointer + n0 * F, up: a.up.pointer + n0 * F,
-                            count: n * F)
+            if c.gemma != nil {
+                GeGLU.backward(dgate: dff2, dup: dff3, dh: dff1, gate: a.gate.pointer + n0 * F, up: a.up.pointer + n0 * F,
+                               count: n * F)
+            } else {
+                SwiGLU.backward(dgate: dff2, dup: dff3, dh: dff1, gate: a.gate.pointer + n0 * F, up: a.up.pointer + n0 * F,
+                                count: n * F)
+            }
         }
         linear(.gate, dx: dln, dout: dff2, x: ln2, accumulate: false)
         linear(.up, dx: dln, dout: dff3, x: ln2, accumulate: true)
@@ -338,18 +384,29 @@ public final class TrainingGraph {
                              N: n, C: C)                                                  // dres = d x2
         }
         // Attention: x2 = x + o(attn(rope(q), rope(k), v))
-        linear(.o, dx: dattn, dout: dres, x: a.o.pointer + n0 * Cq, accumulate: false)
+        var dAttn = UnsafePointer(dres)  // the gradient o_proj's output receives
+        if let w = blk.attnOutNorm, let raw = a.attnRaw, let rstd = a.rstdAttn {
+            // through Gemma's norm on the attention output, into dln (free until the q/k/v backward writes it)
+            Profiler.measure("bwd.rmsnorm") {
+                dln.update(repeating: 0, count: n * C)
+                RMSNorm.backward(dx: dln, dout: dres, x: raw.pointer + n0 * C, weight: w.pointer, rstd: rstd.pointer + n0, N: n, C: C)
+            }
+            dAttn = UnsafePointer(dln)
+        }
+        linear(.o, dx: dattn, dout: dAttn, x: a.o.pointer + n0 * Cq, accumulate: false)
         Profiler.measure("bwd.zero") {
             dq.update(repeating: 0, count: n * Cq); dk.update(repeating: 0, count: n * Ckv); dv.update(repeating: 0, count: n * Ckv)
         }
         Profiler.measure("bwd.attention") {
             Attention.backward(dq: dq, dk: dk, dv: dv, scratch: attScratch.pointer + sh.b0 * c.kvHeads * T * T,
                                dout: dattn, q: q, k: k, v: v, att: a.att.pointer + sh.b0 * c.heads * T * T,
-                               B: sh.nb, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+                               B: sh.nb, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                               options: model.attentionOptions(layer: l))
         }
+        let rope = model.rope(layer: l)
         Profiler.measure("bwd.rope") {
-            RoPE.backward(dx: dq, table: model.rope, N: n, T: T, heads: c.heads)
-            RoPE.backward(dx: dk, table: model.rope, N: n, T: T, heads: c.kvHeads)
+            RoPE.backward(dx: dq, table: rope, N: n, T: T, heads: c.heads)
+            RoPE.backward(dx: dk, table: rope, N: n, T: T, heads: c.kvHeads)
         }
         var dqIn = dq, dkIn = dk  // the gradients the q and k projections receive
         if let qn = blk.qNorm, let kn = blk.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw, let rq = a.rstdQ, let rk = a.rstdK {
@@ -407,7 +464,7 @@ extension TrainingGraph {
     public static func plannedActivationValues(_ c: ModelConfig, B: Int, T: Int, checkpointing: Bool, threads: Int = 1) -> Int {
         let N = B * T, C = c.dim, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim, F = c.ffnDim
         let block = 2 * N + 3 * N * C + 2 * N * Cq + 2 * N * Ckv + B * c.heads * T * T + 3 * N * F
-            + (c.qkNorm ? N * (Cq + Ckv + c.heads + c.kvHeads) : 0)
+            + (c.qkNorm ? N * (Cq + Ckv + c.heads + c.kvHeads) : 0) + (c.gemma != nil ? 2 * N * C + 2 * N : 0)
         let blocks = (checkpointing ? 1 : c.layers) * block
         let resid = (c.layers + 1) * N * C + N * C + N
         let grads = 2 * N * C + 3 * N * F + 2 * N * Cq + 2 * N * Ckv + B * c.kvHeads * T * T + (checkpointing ? N * C : 0)

@@ -1,0 +1,89 @@
+import Foundation
+import XCTest
+@testable import LoRAKit
+
+/// Gemma 2 and Gemma 3 against transformers and PEFT (Fixtures/parity/make_gemma_fixture.py): √C embeddings, (1 + w)
+/// norms, tanh GeGLU, the output norms, query_pre_attn_scalar, a sliding window shorter than the prompts, Gemma 2's
+/// attention and final soft-caps, Gemma 3's q/k norms and local/global RoPE bases. Logits at every position of three
+/// prompts, greedy continuations, LoRA gradients of a masked batch against torch autograd; checks that the window,
+/// the caps and the local base each matter; merged exports refused before writing.
+final class GemmaParityTests: XCTestCase {
+    override func setUp() { Parallel.setThreads(2) }
+
+    private func folder(_ name: String) -> String { TestModels.fixtures.appendingPathComponent("parity/tiny-\(name)-hf").path }
+
+    private func load(_ name: String) throws -> LlamaModel {
+        try LlamaModel(source: try loadWeights(path: folder(name)), storage: { DenseMatrix($1) })
+    }
+
+    func testGemma2LogitsAndGreedyMatchTransformers() throws {
+        let model = try load("gemma2")
+        let g = try XCTUnwrap(model.config.gemma)
+        XCTAssertEqual(g.version, 2)
+        XCTAssertEqual(g.slidingLayers, [true, false])
+        XCTAssertEqual(g.attentionSoftcap, 5)
+        XCTAssertEqual(g.finalSoftcap, 3)
+        XCTAssertFalse(model.config.qkNorm)
+        let worst = try FamilyParity.checkPrompts(model, expected: "parity/tiny-gemma2-hf/expected.json", greedy: true)
+        print("gemma2: worst |Δlogit| / max |logit| vs transformers \(worst)")
+        XCTAssertLessThanOrEqual(worst, 1e-4)
+    }
+
+    func testGemma3LogitsAndGreedyMatchTransformers() throws {
+        let model = try load("gemma3")
+        let g = try XCTUnwrap(model.config.gemma)
+        XCTAssertEqual(g.version, 3)
+        XCTAssertEqual(g.slidingLayers, [true, false, true])
+        XCTAssertEqual(g.localRopeTheta, 10_000)
+        XCTAssertEqual(model.config.ropeTheta, 1_000_000)
+        XCTAssertNil(g.finalSoftcap)
+        XCTAssertTrue(model.config.qkNorm)
+        let worst = try FamilyParity.checkPrompts(model, expected: "parity/tiny-gemma3-hf/expected.json", greedy: true)
+        print("gemma3: worst |Δlogit| / max |logit| vs transformers \(worst)")
+        XCTAssertLessThanOrEqual(worst, 1e-4)
+    }
+
+    /// The same weights with one Gemma setting changed are far off: the fixtures exercise each of them.
+    func testEachSettingMatters() throws {
+        func without(_ name: String, _ change: (inout GemmaConfig) -> Void) throws -> Float {
+            let m = try load(name)
+            var c = m.config
+            guard var g = c.gemma else { throw XCTSkip("not a Gemma fixture") }
+            change(&g)
+            c.gemma = g
+            let changed = LlamaModel(config: c, embedding: m.embedding, lmHead: nil, blocks: m.blocks, finalNorm: m.finalNorm)
+            return try FamilyParity.lastPromptDifference(changed, expected: "parity/tiny-\(name)-hf/expected.json")
+        }
+        XCTAssertGreaterThan(try without("gemma2") { $0.slidingLayers = [false, false] }, 1e-2, "gemma2 window")
+        XCTAssertGreaterThan(try without("gemma2") { $0.attentionSoftcap = nil }, 1e-2, "gemma2 attention soft-cap")
+        XCTAssertGreaterThan(try without("gemma2") { $0.finalSoftcap = nil }, 1e-2, "gemma2 final soft-cap")
+        XCTAssertGreaterThan(try without("gemma2") { $0.queryPreAttnScalar = 24 }, 1e-2, "gemma2 query_pre_attn_scalar")
+        XCTAssertGreaterThan(try without("gemma3") { $0.slidingLayers = [false, false, false] }, 1e-2, "gemma3 window")
+        XCTAssertGreaterThan(try without("gemma3") { $0.localRopeTheta = nil }, 1e-2, "gemma3 local RoPE base")
+    }
+
+    func testGemma2LoRAGradientsMatchPEFTAutograd() throws {
+        try FamilyParity.checkGradients(folder: folder("gemma2"), peft: TestModels.fixtures.appendingPathComponent("parity/tiny-gemma2-peft").path,
+                                        grads: "parity/tiny-gemma2-grads.json", adapters: 14, label: "gemma2")
+    }
+
+    func testGemma3LoRAGradientsMatchPEFTAutograd() throws {
+        try FamilyParity.checkGradients(folder: folder("gemma3"), peft: TestModels.fixtures.appendingPathComponent("parity/tiny-gemma3-peft").path,
+                                        grads: "parity/tiny-gemma3-grads.json", adapters: 21, label: "gemma3")
+    }
+
+    /// Merged exports do not write Gemma's extra norms yet: refused, naming the alternative, before anything exists.
+    func testMergedExportsAreRefusedBeforeWriting() throws {
+        let src = try loadWeights(path: folder("gemma2"))
+        let model = try LlamaModel(source: src, storage: { DenseMatrix($1) })
+        let dir = NSTemporaryDirectory() + "gemma-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertEqual(ExportBase(source: src).architecture, "gemma2")
+        XCTAssertThrowsError(try MergeExport.writeHF(model: model, base: ExportBase(source: src), to: dir + "/hf")) { e in
+            XCTAssertTrue("\(e)".contains("Gemma 2"), "\(e)")
+            XCTAssertTrue("\(e)".contains("peft"), "\(e)")
+        }
+        XCTAssertThrowsError(try MergeExport.writeGGUF(model: model, base: ExportBase(source: src), to: dir + "/m.gguf"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir))
+    }
+}
