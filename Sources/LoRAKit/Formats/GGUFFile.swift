@@ -258,6 +258,11 @@ public final class GGUFFile: @unchecked Sendable {
         guard case let .array(.string, items)? = metadata[key] else { return nil }
         return items.map { $0.stringValue ?? "" }
     }
+    /// An array of bools (Gemma's `attention.sliding_window_pattern` as flags), or nil.
+    public func bools(_ key: String) -> [Bool]? {
+        guard case let .array(.bool, items)? = metadata[key] else { return nil }
+        return items.map { $0.boolValue ?? false }
+    }
     /// An array of integers of any width (`tokenizer.ggml.token_type`), or nil.
     public func ints(_ key: String) -> [Int]? {
         guard let items = metadata[key]?.arrayValue else { return nil }

@@ -1,5 +1,6 @@
-/// Base-model weights from a GGUF file (llama.cpp's `llama` and `qwen2` architectures), exposed under HF names
-/// and layouts: q/k rows un-permuted for LLaMA, every shape checked against the config read from the metadata.
+/// Base-model weights from a GGUF file (llama.cpp's `llama`, `qwen2`, `qwen3`, `gemma2` and `gemma3` architectures),
+/// exposed under HF names and layouts: q/k rows un-permuted for LLaMA, every shape checked against the config read from
+/// the metadata. Gemma's norm weights stay as llama.cpp's converter stores them, 1 + w (`normsIncludeOne`).
 public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
     /// The parsed file.
     public let file: GGUFFile
@@ -13,7 +14,10 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
     public var origin: String { file.path }
 
     /// Architectures whose tensor naming this reader knows.
-    public static let supportedArchitectures = ["llama", "qwen2", "qwen3"]
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "gemma2", "gemma3"]
+
+    /// Gemma's norms hold 1 + w here (llama.cpp's converter adds the 1), so the model must not add it again.
+    public var normsIncludeOne: Bool { config.gemma != nil }
 
     /// Opens and validates a GGUF model file.
     public convenience init(path: String) throws {
@@ -28,7 +32,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         guard Self.supportedArchitectures.contains(arch) else {
             throw FormatError(file: path, field: "metadata \"general.architecture\"",
                               message: "expected one of \(Self.supportedArchitectures), found \"\(arch)\"",
-                              hint: "loratop trains LLaMA-family decoders (LLaMA, SmolLM, Qwen2, Qwen3)")
+                              hint: "loratop trains LLaMA-family decoders (LLaMA, SmolLM, Qwen2, Qwen3, Gemma 2 and 3)")
         }
         architecture = arch
         permuted = arch == "llama"
@@ -49,8 +53,9 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
             tiedEmbeddings: !hasOutput,
             maxPositions: file.int("\(arch).context_length") ?? 2048,
             attentionBias: file.tensor("blk.0.attn_q.bias") != nil,
-            qkNorm: arch == "qwen3")
+            qkNorm: arch == "qwen3" || arch == "gemma3")
         cfg.ropeScaling = try Self.ropeScaling(file, arch: arch, path: path, pairs: headDim / 2)
+        if arch.hasPrefix("gemma") { cfg.gemma = try Self.gemma(file, arch: arch, config: cfg, path: path) }
         do {
             try cfg.validate()
         } catch let e as ModelConfigError {
@@ -60,12 +65,12 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
 
         var map = [String: String]()
         for t in file.tensors {
-            if let hf = Self.hfName(gguf: t.name) { map[hf] = t.name }
+            if let hf = Self.hfName(gguf: t.name, gemma: cfg.gemma != nil) { map[hf] = t.name }
         }
         hfToGGUF = map
         for (name, shape) in Self.expectedShapes(cfg) {
             guard let g = map[name], let info = file.tensor(g) else {
-                throw FormatError(file: path, field: "tensor \(Self.ggufName(hf: name) ?? name)",
+                throw FormatError(file: path, field: "tensor \(Self.ggufName(hf: name, gemma: cfg.gemma != nil) ?? name)",
                                   message: "missing (expected for \(name) with shape \(shape))",
                                   hint: "the file is incomplete or not a \(arch) model")
             }
@@ -132,8 +137,16 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj"),
     ]
 
-    /// The HF name of a GGUF tensor name ("blk.3.attn_q.weight" → "model.layers.3.self_attn.q_proj.weight"), or nil.
-    public static func hfName(gguf: String) -> String? {
+    /// Gemma's block norms: HF's post_attention_layernorm is on the attention output there, and the norm before the
+    /// MLP is pre_feedforward_layernorm (llama.cpp's ffn_norm either way).
+    static let gemmaBlockNames: [(gguf: String, hf: String)] = blockNames.filter { $0.gguf != "ffn_norm" } + [
+        ("ffn_norm", "pre_feedforward_layernorm"), ("post_attention_norm", "post_attention_layernorm"),
+        ("post_ffw_norm", "post_feedforward_layernorm"),
+    ]
+
+    /// The HF name of a GGUF tensor name ("blk.3.attn_q.weight" → "model.layers.3.self_attn.q_proj.weight"), or nil;
+    /// `gemma` selects Gemma's norm names.
+    public static func hfName(gguf: String, gemma: Bool = false) -> String? {
         switch gguf {
         case "token_embd.weight": return "model.embed_tokens.weight"
         case "output_norm.weight": return "model.norm.weight"
@@ -143,12 +156,12 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         let parts = gguf.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), layer >= 0,
               parts[3] == "weight" || parts[3] == "bias",
-              let pair = blockNames.first(where: { $0.gguf == parts[2] }) else { return nil }
+              let pair = (gemma ? gemmaBlockNames : blockNames).first(where: { $0.gguf == parts[2] }) else { return nil }
         return "model.layers.\(layer).\(pair.hf).\(parts[3])"
     }
 
-    /// The GGUF name of an HF tensor name, or nil.
-    public static func ggufName(hf: String) -> String? {
+    /// The GGUF name of an HF tensor name, or nil; `gemma` selects Gemma's norm names.
+    public static func ggufName(hf: String, gemma: Bool = false) -> String? {
         switch hf {
         case "model.embed_tokens.weight": return "token_embd.weight"
         case "model.norm.weight": return "output_norm.weight"
@@ -159,7 +172,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         let rest = hf.dropFirst("model.layers.".count)
         guard let dot = rest.firstIndex(of: "."), let layer = Int(rest[..<dot]) else { return nil }
         let tail = rest[rest.index(after: dot)...]
-        for pair in blockNames {
+        for pair in gemma ? gemmaBlockNames : blockNames {
             for kind in ["weight", "bias"] where tail == "\(pair.hf).\(kind)" {
                 return "blk.\(layer).\(pair.gguf).\(kind)"
             }
@@ -198,6 +211,37 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         }
     }
 
+    /// Gemma's settings as llama.cpp reads them (src/models/gemma2.cpp, gemma3.cpp): the window from
+    /// `attention.sliding_window` (Gemma 2: 4096 when absent; Gemma 3: no sliding layers when absent or 0), the layer
+    /// pattern from `attention.sliding_window_pattern` (a period, or one flag per layer; else 2 for Gemma 2, 6 for
+    /// Gemma 3: every period's last layer is full), the soft-caps, Gemma 3's local base `rope.freq_base_swa` (10,000
+    /// when absent), and the query scale 1/√head_dim, or 1/√(hidden/heads) for the 27B models, which GGUF does not
+    /// store.
+    static func gemma(_ file: GGUFFile, arch: String, config c: ModelConfig, path: String) throws -> GemmaConfig {
+        let version = arch == "gemma2" ? 2 : 3
+        var window = file.int("\(arch).attention.sliding_window") ?? (version == 2 ? 4096 : 0)
+        var sliding: [Bool]
+        if let flags = file.bools("\(arch).attention.sliding_window_pattern") {
+            guard flags.count == c.layers else {
+                throw FormatError(file: path, field: "metadata \(arch).attention.sliding_window_pattern",
+                                  message: "expected \(c.layers) flags (one per block), found \(flags.count)")
+            }
+            sliding = flags
+        } else {
+            let period = file.int("\(arch).attention.sliding_window_pattern") ?? (version == 2 ? 2 : 6)
+            sliding = (0..<c.layers).map { period == 0 || $0 % period < period - 1 }
+        }
+        if window <= 0 { window = 1; sliding = sliding.map { _ in false } }
+        let is27B = (version == 2 && c.layers == 46) || (version == 3 && c.layers == 62)
+        func cap(_ key: String) -> Float? { file.float("\(arch).\(key)").flatMap { $0 > 0 && $0.isFinite ? $0 : nil } }
+        return GemmaConfig(
+            version: version, queryPreAttnScalar: is27B ? Float(c.dim / c.heads) : Float(c.headDim),
+            attentionSoftcap: version == 2 ? cap("attn_logit_softcapping") ?? 50 : nil,
+            finalSoftcap: cap("final_logit_softcapping") ?? (version == 2 ? 30 : nil),
+            slidingWindow: window, slidingLayers: sliding,
+            localRopeTheta: version == 3 ? file.float("\(arch).rope.freq_base_swa") ?? 10_000 : nil)
+    }
+
     /// Every tensor a model of this config must have, with its HF shape (out, in) or (n).
     public static func expectedShapes(_ c: ModelConfig) -> [(String, [Int])] {
         var out: [(String, [Int])] = [("model.embed_tokens.weight", [c.vocab, c.dim]), ("model.norm.weight", [c.dim])]
@@ -205,6 +249,9 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         let q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
         for i in 0..<c.layers {
             let p = "model.layers.\(i)."
+            if c.gemma != nil {
+                out += [(p + "pre_feedforward_layernorm.weight", [c.dim]), (p + "post_feedforward_layernorm.weight", [c.dim])]
+            }
             out += [
                 (p + "input_layernorm.weight", [c.dim]), (p + "post_attention_layernorm.weight", [c.dim]),
                 (p + "self_attn.q_proj.weight", [q, c.dim]), (p + "self_attn.k_proj.weight", [kv, c.dim]),

@@ -18,6 +18,13 @@ public protocol WeightSource: AnyObject {
     func vector(_ name: String) throws -> [Float]
     /// Drops the file's resident pages once the base has been converted (they are read again when touched).
     func releaseResidentPages()
+    /// Whether Gemma's norm weights are stored as 1 + w (llama.cpp's GGUF) rather than w (Hugging Face).
+    var normsIncludeOne: Bool { get }
+}
+
+extension WeightSource {
+    /// Hugging Face's convention unless a source says otherwise.
+    public var normsIncludeOne: Bool { false }
 }
 
 /// A tensor that is missing or has the wrong shape or type.

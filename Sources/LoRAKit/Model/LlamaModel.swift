@@ -115,7 +115,7 @@ public final class LlamaModel: @unchecked Sendable {
             return try storage(name, m)
         }
         // Gemma's norms multiply by (1 + w): stored that way, so every norm kernel is the same
-        let normOffset: Float = c.gemma == nil ? 0 : 1
+        let normOffset: Float = c.gemma == nil || source.normsIncludeOne ? 0 : 1
         func norm(_ name: String, _ n: Int) throws -> FloatBuffer {
             FloatBuffer(try vec(name, n).map { $0 + normOffset })
         }

@@ -9,6 +9,11 @@ enum TestModels {
         Bundle.module.url(forResource: "Fixtures", withExtension: nil) ?? URL(fileURLWithPath: "Tests/LoRAKitTests/Fixtures")
     }
 
+    /// The fixtures folder in the source tree (where LORATOP_WRITE_FIXTURES=1 writers write).
+    static var sourceFixtures: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+    }
+
     /// The sample GGUF from the cache (`loratop fetch-model`); in CI a missing model is a failure, elsewhere a skip.
     static func smollm2Path() throws -> String {
         if let p = try SampleModel.smollm2.installedPath() { return p }
