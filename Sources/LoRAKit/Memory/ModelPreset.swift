@@ -18,11 +18,25 @@ public struct ModelPreset: Sendable {
                     config: ModelConfig(layers: 28, dim: 1024, heads: 16, kvHeads: 8, headDim: 128, ffnDim: 3072,
                                         vocab: 151_936, ropeTheta: 1_000_000, normEps: 1e-6, tiedEmbeddings: true,
                                         maxPositions: 40_960, qkNorm: true)),
+        ModelPreset(name: "gemma3-1b", title: "Gemma-3-1B shape",
+                    config: ModelConfig(layers: 26, dim: 1152, heads: 4, kvHeads: 1, headDim: 256, ffnDim: 6912,
+                                        vocab: 262_144, ropeTheta: 1_000_000, normEps: 1e-6, tiedEmbeddings: true,
+                                        maxPositions: 32_768, qkNorm: true,
+                                        gemma: GemmaConfig(version: 3, queryPreAttnScalar: 256, slidingWindow: 512,
+                                                           slidingLayers: (0..<26).map { ($0 + 1) % 6 != 0 },
+                                                           localRopeTheta: 10_000))),
         ModelPreset(name: "llama-1b", title: "Llama-3.2-1B shape",
                     config: ModelConfig(layers: 16, dim: 2048, heads: 32, kvHeads: 8, headDim: 64, ffnDim: 8192,
                                         vocab: 128_256, ropeTheta: 500_000, tiedEmbeddings: true, maxPositions: 131_072,
                                         ropeScaling: .llama3(factor: 32, lowFrequencyFactor: 1, highFrequencyFactor: 4,
                                                              originalContext: 8192))),
+        ModelPreset(name: "gemma2-2b", title: "Gemma-2-2B shape",
+                    config: ModelConfig(layers: 26, dim: 2304, heads: 8, kvHeads: 4, headDim: 256, ffnDim: 9216,
+                                        vocab: 256_000, ropeTheta: 10_000, normEps: 1e-6, tiedEmbeddings: true,
+                                        maxPositions: 8192,
+                                        gemma: GemmaConfig(version: 2, queryPreAttnScalar: 256, attentionSoftcap: 50,
+                                                           finalSoftcap: 30, slidingWindow: 4096,
+                                                           slidingLayers: (0..<26).map { $0 % 2 == 0 }))),
         ModelPreset(name: "llama-3b", title: "Llama-3.2-3B shape",
                     config: ModelConfig(layers: 28, dim: 3072, heads: 24, kvHeads: 8, headDim: 128, ffnDim: 8192,
                                         vocab: 128_256, ropeTheta: 500_000, tiedEmbeddings: true, maxPositions: 131_072,
@@ -48,7 +62,8 @@ public struct ModelPreset: Sendable {
         if let p = all.first(where: { $0.name == t }) { return p }
         let aliases = ["smollm2": "smollm2-135m", "135m": "smollm2-135m", "1b": "llama-1b", "7b": "llama-7b",
                        "13b": "llama-13b", "65b": "llama-65b", "70b": "llama-70b", "llama-3.2-1b": "llama-1b",
-                       "llama-3.2-3b": "llama-3b", "3b": "llama-3b", "qwen2.5": "qwen2.5-0.5b", "qwen3": "qwen3-0.6b"]
+                       "llama-3.2-3b": "llama-3b", "3b": "llama-3b", "qwen2.5": "qwen2.5-0.5b", "qwen3": "qwen3-0.6b",
+                       "gemma-3-1b": "gemma3-1b", "gemma3": "gemma3-1b", "gemma-2-2b": "gemma2-2b", "gemma2": "gemma2-2b"]
         return aliases[t].flatMap { a in all.first { $0.name == a } }
     }
 }

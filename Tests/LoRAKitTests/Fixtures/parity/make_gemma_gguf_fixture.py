@@ -4,7 +4,7 @@ what transformers, PEFT and llama.cpp compute with them.
 The models differ from make_gemma_fixture.py's in what GGUF cannot say, so that transformers and llama.cpp describe the
 same function: query_pre_attn_scalar = head_dim (llama.cpp derives the query scale from head_dim) and the default
 layer patterns (Gemma 2 alternates from a sliding first layer; Gemma 3's six layers are five sliding and one full).
-Both keep a window of 6, Gemma 2's soft-caps (5 and 3) and Gemma 3's q/k norms and two RoPE bases. Each gets a
+Both keep a window of 6, Gemma 2's soft-caps (5 and 8) and Gemma 3's q/k norms and two RoPE bases. Each gets a
 SentencePiece tokenizer.model (trained here on sample-data/logbook.txt, padded by the converter to the 96 ids), which
 llama.cpp's converter requires.
 
@@ -41,16 +41,18 @@ def models():
             vocab_size=V, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, head_dim=24, max_position_embeddings=128, rms_norm_eps=1e-6, rope_theta=10000.0,
             tie_word_embeddings=True, query_pre_attn_scalar=24, sliding_window=6, attn_logit_softcapping=5.0,
-            final_logit_softcapping=3.0, hidden_activation="gelu_pytorch_tanh", attn_implementation="eager"), 23),
+            final_logit_softcapping=8.0, hidden_activation="gelu_pytorch_tanh", attn_implementation="eager"), 23, 4.0, 0.5),
         "gemma3": (Gemma3ForCausalLM, Gemma3TextConfig(
             vocab_size=V, hidden_size=32, intermediate_size=48, num_hidden_layers=6, num_attention_heads=2,
             num_key_value_heads=1, head_dim=16, max_position_embeddings=128, rms_norm_eps=1e-6,
             tie_word_embeddings=True, query_pre_attn_scalar=16, sliding_window=6,
             rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
                              "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}},
-            hidden_activation="gelu_pytorch_tanh", attn_implementation="eager"), 29),
+            hidden_activation="gelu_pytorch_tanh", attn_implementation="eager"), 29, 6.0, 0.3),
     }
-    for name, (cls, cfg, seed) in configs.items():
+    # (class, config, seed, factor on the initial matrices, scale of PEFT's B): Gemma 2's pair keeps its greedy
+    # continuations from collapsing onto one token and lets the adapter change every one of them
+    for name, (cls, cfg, seed, gain, b_scale) in configs.items():
         d = os.path.join(here, f"tiny-{name}-gguf")
         hf = f"/tmp/loratop-gemma/{name}-hf"
         os.makedirs(d, exist_ok=True)
@@ -62,7 +64,7 @@ def models():
                 if p.dim() == 1:
                     p.add_(torch.randn_like(p) * 0.2)
                 else:
-                    p.mul_(6.0)
+                    p.mul_(gain)
         m.save_pretrained(hf, safe_serialization=True)
         spm.SentencePieceTrainer.train(input=text, model_prefix=hf + "/tokenizer", vocab_size=80, model_type="bpe",
                                        pad_id=0, eos_id=1, bos_id=2, unk_id=3, character_coverage=1.0,
@@ -87,7 +89,7 @@ def models():
         with torch.no_grad():
             for pname, p in pm.named_parameters():
                 if "lora_B" in pname:
-                    p.copy_(torch.randn_like(p) * 0.3)
+                    p.copy_(torch.randn_like(p) * b_scale)
         pm.save_pretrained(os.path.join(d, "peft"))
         for pr in prompts:
             with torch.no_grad():
