@@ -27,8 +27,9 @@ enum FuzzTarget: String, CaseIterable {
                 for t in f.tensors.prefix(64) { _ = try? f.floats(t.name) }
             }
         case .tokenizer:
-            // and what it makes of text: a few words, then one long enough to be merged in pieces
-            if let tok = try? BPETokenizer(tokenizerJSON: Self.write(bytes, "tokenizer.json")) {
+            // byte-level or SentencePiece-style (ExactJSON), and what it makes of text: a few words, then one long
+            // enough to be merged in pieces
+            if let tok = try? BPETokenizer.load(tokenizerJSON: Self.write(bytes, "tokenizer.json")) {
                 _ = tok.encode("The lighthouse keeper wrote 42 lines.")
                 _ = tok.encode(Self.longWord)
             }

@@ -25,7 +25,25 @@ extension BPETokenizer {
         }
         let ids = resolved ?? TokenizerConfigNames.wellKnown.resolve(in: parsed.vocab)
         try self.init(tokens: parsed.tokens, mergePairs: parsed.merges, tokenTypes: nil, specialIDs: ids,
-                      preTokenizer: parsed.preTokenizer, extraSpecialTokens: parsed.added, source: path)
+                      preTokenizer: try Self.preTokenizer(parsed.root["pre_tokenizer"], source: path),
+                      extraSpecialTokens: parsed.added, source: path)
+    }
+
+    /// The tokenizer of a Hugging Face `tokenizer.json`: byte-level BPE (`BPETokenizer`) or SentencePiece-style
+    /// (`SentencePieceTokenizer`: byte fallback, "▁" for spaces), with special ids as `init(tokenizerJSON:)` finds them.
+    public static func load(tokenizerJSON url: URL) throws -> any Tokenizing {
+        let path = url.path
+        guard let data = try? RegularFile.contents(path),
+              let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              SentencePieceTokenizer.isSentencePiece(root) else { return try BPETokenizer(tokenizerJSON: url) }
+        let parsed = try parse(data, source: path)
+        let config = url.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
+        var ids = TokenizerConfigNames.wellKnown.resolve(in: parsed.vocab)
+        if let configData = try? RegularFile.contents(config.path),
+           let json = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
+            ids = TokenizerConfigNames(json: json).resolve(in: parsed.vocab)
+        }
+        return try SentencePieceTokenizer(json: [UInt8](data), root: root, specialIDs: ids, source: path)
     }
 
     /// What `tokenizer.json` holds, in plain values.
@@ -34,7 +52,8 @@ extension BPETokenizer {
         var vocab: [String: Int32]
         var merges: [(String, String)]
         var added: [Int32]
-        var preTokenizer: PreTokenizerKind
+        /// The whole JSON object (normalizer, pre_tokenizer).
+        var root: [String: Any]
     }
 
     static func parse(_ data: Data, source: String) throws -> ParsedJSON {
@@ -101,11 +120,11 @@ extension BPETokenizer {
                 throw fail("merge \(rank) is neither \"a b\" nor [\"a\", \"b\"]")
             }
         }
-        let pre = try preTokenizer(root["pre_tokenizer"], fail: fail)
-        return ParsedJSON(tokens: tokens, vocab: vocab, merges: merges, added: added, preTokenizer: pre)
+        return ParsedJSON(tokens: tokens, vocab: vocab, merges: merges, added: added, root: root)
     }
 
-    private static func preTokenizer(_ any: Any?, fail: (String, String) -> TokenizerError) throws -> PreTokenizerKind {
+    private static func preTokenizer(_ any: Any?, source: String) throws -> PreTokenizerKind {
+        func fail(_ message: String, _ hint: String) -> TokenizerError { TokenizerError(source: source, message: message, hint: hint) }
         let hint = "supported: ByteLevel(use_regex) alone, Sequence[Digits(individual_digits), ByteLevel], or Sequence[Split(Llama 3's or Qwen2's regex, Isolated), ByteLevel(use_regex false)]"
         guard let obj = any as? [String: Any], let type = obj["type"] as? String else {
             throw fail("no pre_tokenizer (expected ByteLevel)", hint)

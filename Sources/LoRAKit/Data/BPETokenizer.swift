@@ -17,7 +17,7 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
     private let tokenBytes: [[UInt8]]          // bytes each id stands for
     private let specialFlags: [Bool]           // id is split out of text / a control token
     private let specialByText: [String: Int32]
-    private let specialsByFirstByte: [UInt8: [(bytes: [UInt8], id: Int32)]]  // longest first
+    private let specials: SpecialTokenSplitter
     let byteTokens: [Int32]                    // id of each single byte, or -1
     let merges: MergeTable
     private let preTokenizer: PreTokenizer
@@ -119,15 +119,9 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
         specialFlags = isSpecial
 
         var byText = [String: Int32]()
-        var byFirst = [UInt8: [(bytes: [UInt8], id: Int32)]]()
-        for (i, t) in tokens.enumerated() where isSpecial[i] && !t.isEmpty {
-            byText[t] = Int32(i)
-            let b = Array(t.utf8)
-            byFirst[b[0], default: []].append((b, Int32(i)))
-        }
-        for k in byFirst.keys { byFirst[k]?.sort { $0.bytes.count > $1.bytes.count } }
+        for (i, t) in tokens.enumerated() where isSpecial[i] && !t.isEmpty { byText[t] = Int32(i) }
         specialByText = byText
-        specialsByFirstByte = byFirst
+        specials = SpecialTokenSplitter(tokens: tokens, isSpecial: isSpecial)
 
         byteTokens = (0..<256).map { b in ids[String(Character(ByteLevel.byteToScalar[b]))] ?? -1 }
 
@@ -164,33 +158,13 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
         let utf8 = Array(text.utf8)
         var out = [Int32]()
         out.reserveCapacity(utf8.count / 3 + 4)
-        var segmentStart = 0
-        var i = 0
-        let n = utf8.count
-        while i < n {
-            if let candidates = specialsByFirstByte[utf8[i]], let hit = Self.matchSpecial(utf8, at: i, candidates) {
-                if segmentStart < i { encodeOrdinary(utf8[segmentStart..<i], into: &out) }
-                out.append(hit.id)
-                i += hit.length
-                segmentStart = i
-            } else {
-                i += 1
+        for segment in specials.split(utf8) {
+            switch segment {
+            case .special(let id): out.append(id)
+            case .text(let r): encodeOrdinary(utf8[r], into: &out)
             }
         }
-        if segmentStart < n { encodeOrdinary(utf8[segmentStart..<n], into: &out) }
         return out
-    }
-
-    private static func matchSpecial(_ b: [UInt8], at i: Int, _ candidates: [(bytes: [UInt8], id: Int32)]) -> (id: Int32, length: Int)? {
-        for c in candidates where i + c.bytes.count <= b.count {
-            var same = true
-            for k in 1..<c.bytes.count where b[i + k] != c.bytes[k] {
-                same = false
-                break
-            }
-            if same { return (c.id, c.bytes.count) }
-        }
-        return nil
     }
 
     /// Text without special tokens: pre-tokenize, then BPE each word.

@@ -7,7 +7,7 @@ extension BPETokenizer {
         let model = file.string("tokenizer.ggml.model") ?? "gpt2"
         guard model == "gpt2" else {
             throw TokenizerError(source: source, message: "tokenizer.ggml.model is \(model) (expected gpt2, byte-level BPE)",
-                                 hint: "SentencePiece (llama) vocabularies are not supported yet; use a byte-level BPE model")
+                                 hint: "SentencePiece (llama) vocabularies are read by SentencePieceTokenizer(gguf:)")
         }
         guard let tokens = file.strings("tokenizer.ggml.tokens") else {
             throw TokenizerError(source: source, message: "no tokenizer.ggml.tokens array", hint: "the GGUF has no tokenizer")
@@ -48,7 +48,8 @@ public struct ModelTokenizer: Sendable {
     /// The tokenizer of a weight source: a GGUF file's own, or an HF folder's `tokenizer.json`.
     public static func load(for source: WeightSource) throws -> ModelTokenizer {
         if let g = source as? GGUFWeightSource {
-            let tok = try BPETokenizer(gguf: g.file)
+            let tok: any Tokenizing = g.file.string("tokenizer.ggml.model") == "llama"
+                ? try SentencePieceTokenizer(gguf: g.file) : try BPETokenizer(gguf: g.file)
             let template = try g.file.string("tokenizer.chat_template").map { try ChatTemplate(jinja: $0) } ?? .chatML
             return ModelTokenizer(tokenizer: tok, template: template)
         }
@@ -58,7 +59,7 @@ public struct ModelTokenizer: Sendable {
                 throw TokenizerError(source: h.folder, message: "no tokenizer.json in the model folder",
                                      hint: "copy the model's tokenizer.json next to config.json")
             }
-            let tok = try BPETokenizer(tokenizerJSON: url)
+            let tok = try BPETokenizer.load(tokenizerJSON: url)
             var template = ChatTemplate.chatML
             let cfg = URL(fileURLWithPath: h.folder).appendingPathComponent("tokenizer_config.json")
             if let data = try? RegularFile.contents(cfg.path),

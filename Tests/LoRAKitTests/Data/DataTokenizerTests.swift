@@ -4,7 +4,7 @@ import XCTest
 
 final class DataTokenizerTests: XCTestCase {
     /// Compares encodings item by item and reports the first mismatches readably.
-    private func assertMatches(_ tok: BPETokenizer, _ corpus: [String], _ expected: [[Int32]], _ label: String,
+    private func assertMatches(_ tok: any Tokenizing, _ corpus: [String], _ expected: [[Int32]], _ label: String,
                                file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(corpus.count, expected.count, file: file, line: line)
         var bad = 0
@@ -235,5 +235,30 @@ final class DataTokenizerTests: XCTestCase {
             let ids = try TokenizerFixtures.ids((expected[name] as? [String: Any])?["ids"])
             assertMatches(tok, corpus, ids, name)
         }
+    }
+
+    /// SentencePiece-style vocabularies (Gemma's kind: BPE by score, byte fallback, "▁" for spaces; made by
+    /// make_spm_fixtures.py): from the GGUF llama.cpp's converter wrote, llama.cpp's ids on every corpus item; from
+    /// tokenizer.json, `tokenizers`' ids; decoding gives the text back.
+    func testSentencePieceVocabulariesMatchLlamaCppAndTokenizers() throws {
+        let corpus = try TokenizerFixtures.corpus()
+        let expected = try TokenizerFixtures.json("spm_expected.json")
+        let file = try GGUFFile(path: try TokenizerFixtures.url("spm_gemma.gguf").path)
+        let fromGGUF = try SentencePieceTokenizer(gguf: file)
+        XCTAssertEqual(fromGGUF.vocabularySize, 1500)
+        XCTAssertEqual(fromGGUF.specialIDs, SpecialTokenIDs(bos: 2, eos: 1, unk: 3, pad: 0))
+        assertMatches(fromGGUF, corpus, try TokenizerFixtures.ids(expected["gguf"]), "GGUF (llama.cpp)")
+        let fromJSON = try BPETokenizer.load(tokenizerJSON: try TokenizerFixtures.url("spm_gemma_tokenizer.json"))
+        XCTAssertTrue(fromJSON is SentencePieceTokenizer)
+        XCTAssertEqual(fromJSON.specialID("<start_of_turn>"), 4, "an added token is split out of text")
+        assertMatches(fromJSON, corpus, try TokenizerFixtures.ids(expected["hf"]), "tokenizer.json (tokenizers)")
+        var lost = 0
+        for s in corpus where fromGGUF.decode(fromGGUF.encode(s)) != s { lost += 1 }
+        XCTAssertEqual(lost, 0, "decode(encode(text)) must give the text back")
+        // a character the vocabulary lacks comes out as its UTF-8 bytes, and back
+        let rare = "\u{10348} ok"
+        let ids = fromGGUF.encode(rare)
+        XCTAssertTrue(ids.prefix(4).allSatisfy { fromGGUF.tokens[Int($0)].hasPrefix("<0x") }, "\(ids)")
+        XCTAssertEqual(fromGGUF.decode(ids), rare)
     }
 }
