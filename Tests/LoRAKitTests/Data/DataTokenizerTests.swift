@@ -237,9 +237,9 @@ final class DataTokenizerTests: XCTestCase {
         }
     }
 
-    /// SentencePiece-style vocabularies (Gemma's kind: BPE by score, byte fallback, "▁" for spaces; made by
-    /// make_spm_fixtures.py): from the GGUF llama.cpp's converter wrote, llama.cpp's ids on every corpus item; from
-    /// tokenizer.json, `tokenizers`' ids; decoding gives the text back.
+    /// SentencePiece-style vocabularies (Gemma's kind: BPE by score, byte fallback, "▁" for spaces; and Llama 2's,
+    /// with a space prefix; made by make_spm_fixtures.py): from the GGUFs llama.cpp's converter wrote, llama.cpp's ids
+    /// on every corpus item; from tokenizer.json, `tokenizers`' ids; decoding gives the text back.
     func testSentencePieceVocabulariesMatchLlamaCppAndTokenizers() throws {
         let corpus = try TokenizerFixtures.corpus()
         let expected = try TokenizerFixtures.json("spm_expected.json")
@@ -248,6 +248,10 @@ final class DataTokenizerTests: XCTestCase {
         XCTAssertEqual(fromGGUF.vocabularySize, 1500)
         XCTAssertEqual(fromGGUF.specialIDs, SpecialTokenIDs(bos: 2, eos: 1, unk: 3, pad: 0))
         assertMatches(fromGGUF, corpus, try TokenizerFixtures.ids(expected["gguf"]), "GGUF (llama.cpp)")
+        // Llama 2's kind: a space before the text and after every special token (GGUF add_space_prefix)
+        let llama = try SentencePieceTokenizer(gguf: try GGUFFile(path: try TokenizerFixtures.url("spm_llama.gguf").path))
+        XCTAssertEqual(llama.specialIDs.bos, 1)
+        assertMatches(llama, corpus, try TokenizerFixtures.ids(expected["gguf_llama"]), "GGUF with a space prefix (llama.cpp)")
         let fromJSON = try BPETokenizer.load(tokenizerJSON: try TokenizerFixtures.url("spm_gemma_tokenizer.json"))
         XCTAssertTrue(fromJSON is SentencePieceTokenizer)
         XCTAssertEqual(fromJSON.specialID("<start_of_turn>"), 4, "an added token is split out of text")

@@ -13,8 +13,11 @@ Gemma's special ids (pad 0, eos 1, bos 2, unk 3) and two user-defined chat token
         convert_hf_to_gguf.py (which writes the tokenizer as llama.cpp reads it)
      -> spm_gemma_tokenizer.json: the same vocabulary for `tokenizers` (merges from the pieces' scores, as
         transformers' SentencePieceExtractor derives them), and its ids on the corpus in spm_expected.json["hf"]
+     -> spm_llama.gguf: Llama 2's kind (dummy prefix: GGUF add_space_prefix true), a minimal LlamaForCausalLM
+        converted the same way
   2. /root/.cache/llamacpp-venv/bin/python make_spm_fixtures.py llamacpp   (llama-cpp-python 0.3.36)
-     -> spm_expected.json["gguf"]: llama.cpp's ids (tokenize(text, add_bos=False, special=True)) on the corpus
+     -> spm_expected.json["gguf"], ["gguf_llama"]: llama.cpp's ids (tokenize(text, add_bos=False, special=True))
+        on the corpus
 """
 import json, os, subprocess, sys
 
@@ -74,19 +77,37 @@ def build():
     subprocess.run([sys.executable, os.path.join(llama_cpp, "convert_hf_to_gguf.py"), tmp + "/hf", "--outtype", "f32",
                     "--outfile", os.path.join(here, "spm_gemma.gguf")], check=True,
                    env={**os.environ, "PYTHONPATH": os.path.join(llama_cpp, "gguf-py")})
+    # Llama 2's kind as well: a dummy prefix (GGUF add_space_prefix), whitespace splitting, through llama.cpp's
+    # LLaMA converter on a minimal LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
+    spm.SentencePieceTrainer.train(
+        input=tmp + "/corpus.txt", model_prefix=tmp + "/llama", vocab_size=1200, model_type="bpe",
+        pad_id=-1, eos_id=2, bos_id=1, unk_id=0, byte_fallback=True, add_dummy_prefix=True,
+        remove_extra_whitespaces=False, normalization_rule_name="identity", character_coverage=0.9995, num_threads=1,
+        minloglevel=2)
+    n2 = spm.SentencePieceProcessor(model_file=tmp + "/llama.model").get_piece_size()
+    LlamaForCausalLM(LlamaConfig(vocab_size=n2, hidden_size=8, intermediate_size=8, num_hidden_layers=1,
+                                 num_attention_heads=1, num_key_value_heads=1, max_position_embeddings=64)).save_pretrained(
+        tmp + "/llama-hf", safe_serialization=True)
+    os.replace(tmp + "/llama.model", tmp + "/llama-hf/tokenizer.model")
+    subprocess.run([sys.executable, os.path.join(llama_cpp, "convert_hf_to_gguf.py"), tmp + "/llama-hf", "--outtype",
+                    "f32", "--outfile", os.path.join(here, "spm_llama.gguf")], check=True,
+                   env={**os.environ, "PYTHONPATH": os.path.join(llama_cpp, "gguf-py")})
     old = json.load(open(expected_path)) if os.path.exists(expected_path) else {}
-    json.dump({"hf": hf, "gguf": old.get("gguf")}, open(expected_path, "w"))
+    json.dump({"hf": hf, "gguf": old.get("gguf"), "gguf_llama": old.get("gguf_llama")}, open(expected_path, "w"))
     print("vocabulary", n, "pieces,", len(merges), "merges,", sum(len(x) for x in hf), "ids (tokenizers)")
 
 
 def llamacpp():
     import llama_cpp
     from llama_cpp import Llama
-    llm = Llama(model_path=os.path.join(here, "spm_gemma.gguf"), vocab_only=True, verbose=False)
-    gguf = [llm.tokenize(t.encode("utf-8"), add_bos=False, special=True) for t in items]
-    old = json.load(open(expected_path))
-    json.dump({"hf": old["hf"], "gguf": gguf, "llama_cpp_python": llama_cpp.__version__}, open(expected_path, "w"))
-    print(sum(len(x) for x in gguf), "ids (llama.cpp)")
+    out = json.load(open(expected_path))
+    for key, name in (("gguf", "spm_gemma.gguf"), ("gguf_llama", "spm_llama.gguf")):
+        llm = Llama(model_path=os.path.join(here, name), vocab_only=True, verbose=False)
+        out[key] = [llm.tokenize(t.encode("utf-8"), add_bos=False, special=True) for t in items]
+        print(name, sum(len(x) for x in out[key]), "ids (llama.cpp)")
+    out["llama_cpp_python"] = llama_cpp.__version__
+    json.dump(out, open(expected_path, "w"))
 
 
 if __name__ == "__main__":
