@@ -13,6 +13,8 @@ public final class BPETokenizer: Tokenizing, @unchecked Sendable {
     public let preTokenizerKind: PreTokenizerKind
     /// Vocabulary strings by id (byte-level alphabet; special tokens verbatim).
     public let tokens: [String]
+    /// Whether sequences start with BOS (false unless the model file says so).
+    public var addsBOS = false
 
     private let tokenBytes: [[UInt8]]          // bytes each id stands for
     private let specialFlags: [Bool]           // id is split out of text / a control token

@@ -9,6 +9,9 @@ public struct ByteTokenizer: Tokenizing {
     /// bos `<|im_start|>` 257, eos and pad `<|im_end|>` 258, unk `<|endoftext|>` 256.
     public let specialIDs = SpecialTokenIDs(bos: 257, eos: 258, unk: 256, pad: 258)
 
+    /// No BOS before sequences.
+    public var addsBOS: Bool { false }
+
     /// The byte tokenizer.
     public init() {}
 

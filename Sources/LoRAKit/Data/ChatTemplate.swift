@@ -32,17 +32,37 @@ public struct TokenizedExample: Sendable, Equatable {
     public var trainedCount: Int { trained.dropFirst().reduce(0) { $0 + ($1 ? 1 : 0) } }
 }
 
-/// The ChatML template as SmolLM2 renders it:
-/// `<|im_start|>{role}\n{content}<|im_end|>\n` per message, a default system message first when the
-/// conversation has none, and `<|im_start|>assistant\n` at the end for a generation prompt.
+/// A chat format, recognised from the model's Jinja template:
+/// - ChatML as SmolLM2 and Qwen render it: `<|im_start|>{role}\n{content}<|im_end|>\n` per message, a default system
+///   message first when the conversation has none, and `<|im_start|>assistant\n` for a generation prompt;
+/// - Gemma's (2 and 3): `<bos>` first, then `<start_of_turn>{user|model}\n{content, trimmed}<end_of_turn>\n` per
+///   message, a system message's content put before the first turn's (followed by a blank line), and
+///   `<start_of_turn>model\n` for a generation prompt.
 public struct ChatTemplate: Sendable, Equatable {
-    /// Inserted as a system message when the first message is not one; nil for plain ChatML.
+    /// The formats loratop renders.
+    public enum Format: String, Sendable, Equatable {
+        case chatML, gemma
+    }
+
+    /// Inserted as a system message when the first message is not one; nil for plain ChatML (ChatML only).
     public var defaultSystemPrompt: String?
+    /// How messages are written.
+    public var format: Format = .chatML
 
     /// A ChatML template with an optional default system prompt.
     public init(defaultSystemPrompt: String?) {
         self.defaultSystemPrompt = defaultSystemPrompt
     }
+
+    /// Gemma's template.
+    public static let gemma: ChatTemplate = {
+        var t = ChatTemplate(defaultSystemPrompt: nil)
+        t.format = .gemma
+        return t
+    }()
+
+    /// The special token that closes a turn (generation stops on it).
+    public var endOfTurn: String { format == .gemma ? "<end_of_turn>" : "<|im_end|>" }
 
     /// SmolLM2-Instruct's template.
     public static let smolLM2 = ChatTemplate(defaultSystemPrompt: "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
@@ -51,9 +71,13 @@ public struct ChatTemplate: Sendable, Equatable {
 
     /// Recognises a ChatML Jinja template (GGUF `tokenizer.chat_template`) and reads its default system prompt.
     public init(jinja: String) throws {
+        if jinja.contains("<start_of_turn>"), jinja.contains("<end_of_turn>") {
+            self = .gemma
+            return
+        }
         guard jinja.contains("<|im_start|>"), jinja.contains("<|im_end|>") else {
-            throw TokenizerError(source: "tokenizer.chat_template", message: "not a ChatML template (expected <|im_start|>…<|im_end|>, found \(jinja.prefix(60))…)",
-                                 hint: "loratop renders ChatML only; use a ChatML model or plain-text / prompt-completion data")
+            throw TokenizerError(source: "tokenizer.chat_template", message: "not a ChatML or Gemma template (expected <|im_start|>…<|im_end|> or <start_of_turn>…<end_of_turn>, found \(Printable.escaped(String(jinja.prefix(60)), limit: 60))…)",
+                                 hint: "loratop renders ChatML and Gemma's format; use such a model or plain-text / prompt-completion data")
         }
         let text = jinja.replacingEscapedNewlines()
         let head = "<|im_start|>system\n"
@@ -76,6 +100,7 @@ public struct ChatTemplate: Sendable, Equatable {
 
     /// The conversation as pieces; concatenated they are the rendered text.
     public func pieces(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> [Piece] {
+        if format == .gemma { return gemmaPieces(messages, addGenerationPrompt: addGenerationPrompt) }
         var out = [Piece]()
         if let system = defaultSystemPrompt, messages.first?.role != "system" {
             out.append(Piece(text: "<|im_start|>system\n" + system + "<|im_end|>\n", trained: false))
@@ -87,6 +112,26 @@ public struct ChatTemplate: Sendable, Equatable {
             out.append(Piece(text: "\n", trained: false))
         }
         if addGenerationPrompt { out.append(Piece(text: "<|im_start|>assistant\n", trained: false)) }
+        return out
+    }
+
+    /// Gemma's turns: the system message's content joins the first turn's, the assistant is `model`, contents are trimmed
+    /// of surrounding whitespace; trained are the assistant's content and its `<end_of_turn>`.
+    private func gemmaPieces(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> [Piece] {
+        var out = [Piece(text: "<bos>", trained: false)]
+        var prefix = ""
+        var rest = messages[...]
+        if let first = messages.first, first.role == "system" {
+            prefix = first.content + "\n\n"
+            rest = messages.dropFirst()
+        }
+        for (i, m) in rest.enumerated() {
+            let assistant = m.role == "assistant"
+            out.append(Piece(text: "<start_of_turn>" + (assistant ? "model" : m.role) + "\n" + (i == 0 ? prefix : ""), trained: false))
+            out.append(Piece(text: m.content.trimmingCharacters(in: .whitespacesAndNewlines) + "<end_of_turn>", trained: assistant))
+            out.append(Piece(text: "\n", trained: false))
+        }
+        if addGenerationPrompt { out.append(Piece(text: "<start_of_turn>model\n", trained: false)) }
         return out
     }
 

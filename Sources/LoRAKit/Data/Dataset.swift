@@ -74,7 +74,7 @@ public struct Dataset: Sendable {
 
         if file.format == .plainText {
             guard case .text(let text)? = file.records.first?.record else { return Dataset(format: file.format, examples: [], stats: stats) }
-            let ids = tokenizer.encode(text)
+            let ids = tokenizer.bosPrefix + tokenizer.encode(text)
             stats.longest = ids.count
             guard ids.count >= 2 else {
                 throw DatasetError(file: file.path, line: nil, message: "too short to train on (expected at least 2 tokens, found \(ids.count))",
@@ -93,10 +93,10 @@ public struct Dataset: Sendable {
         for (line, record) in file.records {
             switch record {
             case .text(let text):
-                let ids = tokenizer.encode(text) + eos
+                let ids = tokenizer.bosPrefix + tokenizer.encode(text) + eos
                 add(TokenizedExample(ids: ids, trained: [Bool](repeating: true, count: ids.count)), line: line)
             case .promptCompletion(let prompt, let completion):
-                let p = tokenizer.encode(prompt)
+                let p = tokenizer.bosPrefix + tokenizer.encode(prompt)
                 let c = tokenizer.encode(completion) + eos
                 add(TokenizedExample(ids: p + c, trained: [Bool](repeating: false, count: p.count) + [Bool](repeating: true, count: c.count)),
                     line: line)

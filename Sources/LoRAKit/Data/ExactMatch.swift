@@ -42,7 +42,7 @@ public struct EvalExample: Sendable, Equatable {
     public func promptIDs(template: ChatTemplate, tokenizer: any Tokenizing) -> [Int32] {
         switch prompt {
         case .chat(let messages): return tokenizer.encode(template.render(messages, addGenerationPrompt: true))
-        case .raw(let text): return tokenizer.encode(text)
+        case .raw(let text): return tokenizer.bosPrefix + tokenizer.encode(text)
         }
     }
 

@@ -23,6 +23,7 @@ extension BPETokenizer {
         try self.init(tokens: tokens, merges: merges, tokenTypes: types, specialIDs: special,
                       preTokenizer: try PreTokenizerKind(ggufName: file.string("tokenizer.ggml.pre") ?? "gpt2"),
                       source: source + " (tokenizer.ggml.merges)")
+        addsBOS = file.bool("tokenizer.ggml.add_bos_token") ?? false
     }
 }
 
@@ -32,16 +33,16 @@ public struct ModelTokenizer: Sendable {
     public let tokenizer: any Tokenizing
     /// Renders conversations (ChatML; SmolLM2 adds its default system prompt).
     public let template: ChatTemplate
-    /// Ids that end generation (EOS and `<|im_end|>`).
+    /// Ids that end generation (EOS and the template's end of turn, `<|im_end|>` or `<end_of_turn>`).
     public let stopIDs: Set<Int32>
 
-    /// A tokenizer with its template; stop ids are EOS and `<|im_end|>` when the vocabulary has them.
+    /// A tokenizer with its template; stop ids are EOS and the template's end-of-turn token when the vocabulary has them.
     public init(tokenizer: any Tokenizing, template: ChatTemplate) {
         self.tokenizer = tokenizer
         self.template = template
         var stop = Set<Int32>()
         if let e = tokenizer.specialIDs.eos { stop.insert(e) }
-        if let e = tokenizer.specialID("<|im_end|>") { stop.insert(e) }
+        if let e = tokenizer.specialID(template.endOfTurn) { stop.insert(e) }
         stopIDs = stop
     }
 
@@ -66,6 +67,10 @@ public struct ModelTokenizer: Sendable {
                let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
                let jinja = json["chat_template"] as? String {
                 template = (try? ChatTemplate(jinja: jinja)) ?? .chatML
+            }
+            if let data = try? RegularFile.contents(cfg.path),
+               let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let add = json["add_bos_token"] as? Bool {
+                if let b = tok as? BPETokenizer { b.addsBOS = add } else if let s = tok as? SentencePieceTokenizer { s.addsBOS = add }
             }
             return ModelTokenizer(tokenizer: tok, template: template)
         }

@@ -18,6 +18,9 @@ public final class SentencePieceTokenizer: Tokenizing, @unchecked Sendable {
     public let specialIDs: SpecialTokenIDs
     /// Vocabulary strings by id.
     public let tokens: [String]
+    /// Whether sequences start with BOS (GGUF add_bos_token, default true for SentencePiece as in llama.cpp;
+    /// tokenizer_config's add_bos_token).
+    public var addsBOS = true
 
     private let tokenBytes: [[UInt8]]
     private let specialFlags: [Bool]
@@ -195,6 +198,7 @@ extension SentencePieceTokenizer {
         try self.init(tokens: tokens, tokenTypes: types, rules: Self.scoreRules(tokens: tokens, scores: scores, types: types),
                       specialIDs: special, prefix: file.bool("tokenizer.ggml.add_space_prefix") ?? true ? .afterSpecials : .never,
                       splitWords: false, source: source)
+        addsBOS = file.bool("tokenizer.ggml.add_bos_token") ?? true
     }
 
     /// Every split of every mergeable piece into two pieces, ranked by the whole piece's score (descending; equal

@@ -15,6 +15,9 @@ public protocol Tokenizing: Sendable {
     func isSpecial(_ id: Int32) -> Bool
     /// The id of a special token written as `text`, if the vocabulary has it.
     func specialID(_ text: String) -> Int32?
+    /// Whether the model expects BOS before every sequence (GGUF `tokenizer.ggml.add_bos_token`, tokenizer_config's
+    /// `add_bos_token`): datasets put it before plain text and prompts; chat templates write their own.
+    var addsBOS: Bool { get }
 }
 
 /// Ids of the tokens with a fixed role; `nil` when the model has none.
@@ -38,6 +41,9 @@ public struct SpecialTokenIDs: Sendable, Equatable, Codable {
 }
 
 extension Tokenizing {
+    /// BOS before each sequence, when the model expects it and has one.
+    public var bosPrefix: [Int32] { addsBOS ? specialIDs.bos.map { [$0] } ?? [] : [] }
+
     /// The id to feed at padded positions: pad, else eos, else 0.
     public var paddingID: Int32 { specialIDs.pad ?? specialIDs.eos ?? 0 }
 

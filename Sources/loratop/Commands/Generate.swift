@@ -45,7 +45,8 @@ struct Generate: ParsableCommand {
                                 bf16: Compute.bf16)
         let text = chat.map { m.tokens.template.render([ChatMessage(role: "user", content: $0)], addGenerationPrompt: true) }
             ?? prompt ?? ""
-        let ids = m.tokens.tokenizer.encode(text)
+        // a chat template writes its own BOS; a raw prompt gets the model's
+        let ids = (chat == nil ? m.tokens.tokenizer.bosPrefix : []) + m.tokens.tokenizer.encode(text)
         var decoder = StreamingDecoder(tokenizer: m.tokens.tokenizer, skipSpecial: true)
         if prompt != nil { Output.write(text, to: STDOUT_FILENO) }
         _ = try Generator.generate(

@@ -43,4 +43,28 @@ final class DataChatTemplateTests: XCTestCase {
         let plain = try ChatTemplate(jinja: "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}")
         XCTAssertNil(plain.defaultSystemPrompt)
     }
+
+    /// Gemma's template (make_gemma_chat_fixture.py: the published Jinja through transformers' apply_chat_template) is
+    /// recognised and rendered identically; the loss trains the model's content and its `<end_of_turn>` only, and
+    /// generation stops on `<end_of_turn>`.
+    func testGemmaTemplateRendersAsTransformersAndMasksTheModelTurns() throws {
+        let fx = try TokenizerFixtures.json("gemma_chat.json")
+        let template = try ChatTemplate(jinja: try XCTUnwrap(fx["template"] as? String))
+        XCTAssertEqual(template.format, .gemma)
+        XCTAssertEqual(template.endOfTurn, "<end_of_turn>")
+        let cases = try XCTUnwrap(fx["cases"] as? [[String: Any]])
+        XCTAssertEqual(cases.count, 6)
+        for c in cases {
+            let messages = try XCTUnwrap(c["messages"] as? [[String: String]]).map { ChatMessage(role: $0["role"] ?? "", content: $0["content"] ?? "") }
+            let gen = try XCTUnwrap(c["add_generation_prompt"] as? Bool)
+            XCTAssertEqual(template.render(messages, addGenerationPrompt: gen), c["text"] as? String)
+        }
+        let tok = try BPETokenizer.load(tokenizerJSON: try TokenizerFixtures.url("spm_gemma_tokenizer.json"))
+        let messages = [ChatMessage(role: "user", content: "Which lamp?"), ChatMessage(role: "assistant", content: "The north lamp.")]
+        let ex = template.encode(messages, addGenerationPrompt: false, tokenizer: tok)
+        let trained = zip(ex.ids, ex.trained).filter(\.1).map(\.0)
+        XCTAssertEqual(tok.decode(trained), "The north lamp.<end_of_turn>")
+        let stop = ModelTokenizer(tokenizer: tok, template: template).stopIDs
+        XCTAssertTrue(stop.contains(try XCTUnwrap(tok.specialID("<end_of_turn>"))))
+    }
 }

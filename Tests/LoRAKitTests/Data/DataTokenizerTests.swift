@@ -265,4 +265,21 @@ final class DataTokenizerTests: XCTestCase {
         XCTAssertTrue(ids.prefix(4).allSatisfy { fromGGUF.tokens[Int($0)].hasPrefix("<0x") }, "\(ids)")
         XCTAssertEqual(fromGGUF.decode(ids), rare)
     }
+
+    /// A model that expects BOS (SentencePiece GGUFs by default, as llama.cpp; the file's add_bos_token otherwise) gets
+    /// it before plain text and prompts; the sample's byte-level tokenizer says no, and gets none.
+    func testBOSGoesBeforeTextAndPromptsWhenTheModelExpectsIt() throws {
+        let spmTok = try SentencePieceTokenizer(gguf: try GGUFFile(path: try TokenizerFixtures.url("spm_gemma.gguf").path))
+        XCTAssertTrue(spmTok.addsBOS)
+        let dir = NSTemporaryDirectory() + "bos-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, line) in [("pc", "{\"prompt\": \"Lamp hours?\", \"completion\": \" 13\"}"), ("text", "{\"text\": \"The gallery was swept.\"}")] {
+            let file = URL(fileURLWithPath: dir + "/\(name).jsonl")
+            try Data((line + "\n").utf8).write(to: file)
+            let set = try Dataset.load(url: file, tokenizer: spmTok, template: .gemma, maxLength: 64)
+            XCTAssertEqual(set.examples.first?.ids.first, 2, "\(name): BOS first")
+        }
+        XCTAssertFalse(try TokenizerFixtures.smolLM2().addsBOS)
+    }
 }
