@@ -39,15 +39,26 @@ public struct TokenizedExample: Sendable, Equatable {
 ///   message, a system message's content put before the first turn's (followed by a blank line), and
 ///   `<start_of_turn>model\n` for a generation prompt.
 public struct ChatTemplate: Sendable, Equatable {
-    /// The formats loratop renders.
+    /// The formats loratop renders; `unsupported` is a model whose template is neither (its plain-text and
+    /// prompt-completion data still train; chat data and `--chat` are refused with `unsupportedReason`).
     public enum Format: String, Sendable, Equatable {
-        case chatML, gemma
+        case chatML, gemma, unsupported
     }
 
     /// Inserted as a system message when the first message is not one; nil for plain ChatML (ChatML only).
     public var defaultSystemPrompt: String?
     /// How messages are written.
     public var format: Format = .chatML
+    /// Why the model's template cannot be rendered (with `.unsupported`).
+    public var unsupportedReason: String?
+
+    /// A template loratop cannot render, remembered with the reason (`ChatTemplate(jinja:)`'s error).
+    public static func unsupported(_ reason: String) -> ChatTemplate {
+        var t = ChatTemplate(defaultSystemPrompt: nil)
+        t.format = .unsupported
+        t.unsupportedReason = reason
+        return t
+    }
 
     /// A ChatML template with an optional default system prompt.
     public init(defaultSystemPrompt: String?) {

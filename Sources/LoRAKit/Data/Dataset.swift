@@ -101,6 +101,10 @@ public struct Dataset: Sendable {
                 add(TokenizedExample(ids: p + c, trained: [Bool](repeating: false, count: p.count) + [Bool](repeating: true, count: c.count)),
                     line: line)
             case .chat, .alpaca:
+                if template.format == .unsupported {
+                    throw DatasetError(file: file.path, line: line, message: "chat records need the model's chat template, which loratop cannot render",
+                                       hint: (template.unsupportedReason ?? "") + "; or use plain-text or prompt-completion records")
+                }
                 add(template.encode(record.messages ?? [], addGenerationPrompt: false, tokenizer: tokenizer), line: line)
             }
         }

@@ -46,12 +46,21 @@ public struct ModelTokenizer: Sendable {
         stopIDs = stop
     }
 
+    /// The template `jinja` describes, or `.unsupported` with why not (naming the file): chat data is then refused, not
+    /// rendered in a format the model was not trained on.
+    static func template(jinja: String, source: String) -> ChatTemplate {
+        do { return try ChatTemplate(jinja: jinja) } catch let e as TokenizerError {
+            return .unsupported("\(source): chat_template: \(e.message)")
+        } catch { return .unsupported("\(source): chat_template: \(error)") }
+    }
+
     /// The tokenizer of a weight source: a GGUF file's own, or an HF folder's `tokenizer.json`.
     public static func load(for source: WeightSource) throws -> ModelTokenizer {
         if let g = source as? GGUFWeightSource {
             let tok: any Tokenizing = g.file.string("tokenizer.ggml.model") == "llama"
                 ? try SentencePieceTokenizer(gguf: g.file) : try BPETokenizer(gguf: g.file)
-            let template = try g.file.string("tokenizer.chat_template").map { try ChatTemplate(jinja: $0) } ?? .chatML
+            // a template loratop cannot render blocks chat data only, not plain text
+            let template = g.file.string("tokenizer.chat_template").map { Self.template(jinja: $0, source: g.file.mapped.path) } ?? .chatML
             return ModelTokenizer(tokenizer: tok, template: template)
         }
         if let h = source as? HFFolderWeightSource {
@@ -66,7 +75,7 @@ public struct ModelTokenizer: Sendable {
             if let data = try? RegularFile.contents(cfg.path),
                let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
                let jinja = json["chat_template"] as? String {
-                template = (try? ChatTemplate(jinja: jinja)) ?? .chatML
+                template = Self.template(jinja: jinja, source: cfg.path)
             }
             if let data = try? RegularFile.contents(cfg.path),
                let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let add = json["add_bos_token"] as? Bool {

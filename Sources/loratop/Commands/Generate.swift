@@ -43,6 +43,10 @@ struct Generate: ParsableCommand {
         }
         let m = try InferenceModel(model: model, adapter: adapterDir, quant: QuantKind(parsing: quant) ?? .none,
                                 bf16: Compute.bf16)
+        if chat != nil, m.tokens.template.format == .unsupported {
+            throw ValidationError("--chat needs the model's chat template, which loratop cannot render: "
+                                  + (m.tokens.template.unsupportedReason ?? "") + "; use --prompt")
+        }
         let text = chat.map { m.tokens.template.render([ChatMessage(role: "user", content: $0)], addGenerationPrompt: true) }
             ?? prompt ?? ""
         // a chat template writes its own BOS; a raw prompt gets the model's

@@ -67,4 +67,25 @@ final class DataChatTemplateTests: XCTestCase {
         let stop = ModelTokenizer(tokenizer: tok, template: template).stopIDs
         XCTAssertTrue(stop.contains(try XCTUnwrap(tok.specialID("<end_of_turn>"))))
     }
+
+    /// A template loratop cannot render (Mistral's [INST] here) no longer stops the model from loading: plain text
+    /// trains, chat records are refused naming the template's file, never rendered as ChatML.
+    func testAnUnrenderableTemplateRefusesChatDataOnly() throws {
+        let template = ModelTokenizer.template(jinja: "{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}",
+                                               source: "/models/mistral.gguf")
+        XCTAssertEqual(template.format, .unsupported)
+        let tok = ByteTokenizer()
+        let dir = NSTemporaryDirectory() + "tmpl-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = URL(fileURLWithPath: dir + "/t.jsonl"), chat = URL(fileURLWithPath: dir + "/c.jsonl")
+        try Data("{\"text\": \"The lamp burned.\"}\n".utf8).write(to: text)
+        try Data("{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello\"}]}\n".utf8).write(to: chat)
+        XCTAssertEqual(try Dataset.load(url: text, tokenizer: tok, template: template, maxLength: 64).examples.count, 1)
+        XCTAssertThrowsError(try Dataset.load(url: chat, tokenizer: tok, template: template, maxLength: 64)) { e in
+            XCTAssertTrue("\(e)".contains("cannot render"), "\(e)")
+            XCTAssertTrue("\(e)".contains("/models/mistral.gguf"), "\(e)")
+            XCTAssertTrue("\(e)".contains(":1"), "names the line: \(e)")
+        }
+    }
 }
