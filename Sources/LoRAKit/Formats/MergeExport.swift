@@ -5,13 +5,16 @@ import Foundation
 /// at a time; the model's own weights stay where they are (mapped from the file or quantized).
 public enum MergeExport {
     /// Every tensor of the merged model in HF naming and layout, in model order; matrices are fused on demand.
-    static func plan(_ model: LlamaModel) -> [PlannedTensor] {
+    /// Gemma's norms are held as 1 + w: `hfNorms` writes them back as w (transformers' convention), otherwise as held
+    /// (llama.cpp's).
+    static func plan(_ model: LlamaModel, hfNorms: Bool = true) -> [PlannedTensor] {
         let c = model.config
+        let normShift: Float = c.gemma != nil && hfNorms ? 1 : 0
         func matrix(_ name: String, _ m: FrozenMatrix) -> PlannedTensor {
             PlannedTensor(name: name, shape: [m.rows, m.cols]) { m.dequantizedArray() }
         }
         func vector(_ name: String, _ v: FloatBuffer) -> PlannedTensor {
-            PlannedTensor(name: name, shape: [v.count]) { v.array }
+            PlannedTensor(name: name, shape: [v.count]) { normShift == 0 ? v.array : v.array.map { $0 - normShift } }
         }
         func linear(_ lin: LoRALinear) -> [PlannedTensor] {
             var out = [PlannedTensor(name: lin.name + ".weight", shape: [lin.outFeatures, lin.inFeatures]) {
@@ -28,6 +31,12 @@ public enum MergeExport {
             if let qn = blk.qNorm, let kn = blk.kNorm {
                 out += [vector(p + "self_attn.q_norm.weight", qn), vector(p + "self_attn.k_norm.weight", kn)]
             }
+            if let an = blk.attnOutNorm, let mn = blk.mlpOutNorm {  // Gemma: the output norms, and its pre-MLP name
+                out += [vector(p + "post_attention_layernorm.weight", an), vector(p + "pre_feedforward_layernorm.weight", blk.postNorm)]
+                for t in [LoRATarget.gate, .up, .down] { out += linear(blk.linear(t)) }
+                out.append(vector(p + "post_feedforward_layernorm.weight", mn))
+                continue
+            }
             out.append(vector(p + "post_attention_layernorm.weight", blk.postNorm))
             for t in [LoRATarget.gate, .up, .down] { out += linear(blk.linear(t)) }
         }
@@ -36,9 +45,11 @@ public enum MergeExport {
         return out
     }
 
-    /// transformers' `config.json` for the merged model (LlamaForCausalLM or Qwen2ForCausalLM).
+    /// transformers' `config.json` for the merged model (LlamaForCausalLM, Qwen2/Qwen3ForCausalLM or
+    /// Gemma2/Gemma3ForCausalLM).
     public static func hfConfigJSON(base: ExportBase, dtype: SafetensorsDType) throws -> String {
         let c = base.config
+        if let g = c.gemma { return try gemmaConfigJSON(base: base, gemma: g, dtype: dtype) }
         let qwen = base.architecture == "qwen2" || base.architecture == "qwen3"
         let hfArchitecture = base.architecture == "qwen3" ? "Qwen3ForCausalLM" : qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"
         let torchDType = dtype == .f16 ? "float16" : dtype == .bf16 ? "bfloat16" : "float32"
@@ -65,6 +76,42 @@ public enum MergeExport {
             obj["mlp_bias"] = false
             obj["pretraining_tp"] = 1
         }
+        copySpecialIDs(base, into: &obj)
+        let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// Gemma's config.json: its architecture and keys (window, layer types, soft-caps, query_pre_attn_scalar), Gemma 3's
+    /// RoPE per layer type.
+    static func gemmaConfigJSON(base: ExportBase, gemma g: GemmaConfig, dtype: SafetensorsDType) throws -> String {
+        let c = base.config
+        var rope: [String: Any] = (c.ropeScaling?.configObject ?? ["rope_type": "default"]).merging(["rope_theta": Double(c.ropeTheta)]) { $1 }
+        if c.ropeScaling != nil, c.ropeScaling?.configObject == nil {
+            throw ExportError(path: base.origin, message: "the base's RoPE scaling (one divisor per frequency) has no config.json form",
+                              hint: "export the adapter instead")
+        }
+        if let local = g.localRopeTheta {
+            rope = ["full_attention": rope, "sliding_attention": ["rope_type": "default", "rope_theta": Double(local)]]
+        }
+        var obj: [String: Any] = [
+            "architectures": [g.version == 2 ? "Gemma2ForCausalLM" : "Gemma3ForCausalLM"],
+            "model_type": g.version == 2 ? "gemma2" : "gemma3_text",
+            "hidden_size": c.dim, "intermediate_size": c.ffnDim, "num_hidden_layers": c.layers,
+            "num_attention_heads": c.heads, "num_key_value_heads": c.kvHeads, "head_dim": c.headDim,
+            "vocab_size": c.vocab, "max_position_embeddings": c.maxPositions, "rms_norm_eps": Double(c.normEps),
+            "rope_parameters": rope, "tie_word_embeddings": c.tiedEmbeddings, "hidden_act": "gelu_pytorch_tanh",
+            "attention_bias": false, "attention_dropout": 0.0, "initializer_range": 0.02, "use_cache": true,
+            "dtype": dtype == .f16 ? "float16" : dtype == .bf16 ? "bfloat16" : "float32",
+        ]
+        obj.merge(g.configObject) { $1 }
+        if g.localRopeTheta == nil { obj["rope_theta"] = Double(c.ropeTheta) }
+        copySpecialIDs(base, into: &obj)
+        let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// bos/eos/pad ids from the source GGUF's tokenizer metadata or the source folder's config.json.
+    static func copySpecialIDs(_ base: ExportBase, into obj: inout [String: Any]) {
         if let g = base.gguf {
             if let bos = g.int("tokenizer.ggml.bos_token_id") { obj["bos_token_id"] = bos }
             if let eos = g.int("tokenizer.ggml.eos_token_id") { obj["eos_token_id"] = eos }
@@ -73,8 +120,6 @@ public enum MergeExport {
                   let src = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
             for key in ["bos_token_id", "eos_token_id", "pad_token_id"] { if let v = src[key], !(v is NSNull) { obj[key] = v } }
         }
-        let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
-        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     /// Files copied from a Hugging Face source folder into the merged folder when present.
@@ -84,7 +129,6 @@ public enum MergeExport {
     /// tokenizer files when the source is a folder that has them. Returns the names of the files written.
     @discardableResult
     public static func writeHF(model: LlamaModel, base: ExportBase, to folder: String, dtype: SafetensorsDType = .f32) throws -> [String] {
-        try refuseGemma(base, path: folder)
         let config = try hfConfigJSON(base: base, dtype: dtype)  // first: a base it cannot describe writes nothing
         try prepareFolder(folder)
         try ExportStream.writeSafetensors(to: folder + "/model.safetensors", metadata: ["format": "pt"],
@@ -134,8 +178,16 @@ public enum MergeExport {
         if case .linear(let factor) = c.ropeScaling {
             out += [("\(a).rope.scaling.type", .string("linear")), ("\(a).rope.scaling.factor", .float32(factor))]
         }
-        if c.headDim * c.heads != c.dim {
+        if c.headDim * c.heads != c.dim || c.gemma != nil {
             out += [("\(a).attention.key_length", .uint32(UInt32(c.headDim))), ("\(a).attention.value_length", .uint32(UInt32(c.headDim)))]
+        }
+        if let g = c.gemma {
+            // what llama.cpp reads (src/models/gemma2.cpp, gemma3.cpp); the layer pattern as one flag per block
+            out.append(("\(a).attention.sliding_window", .uint32(UInt32(g.slidingWindow))))
+            out.append(("\(a).attention.sliding_window_pattern", .array(.bool, g.slidingLayers.map { .bool($0) })))
+            if let cap = g.attentionSoftcap { out.append(("\(a).attn_logit_softcapping", .float32(cap))) }
+            if let cap = g.finalSoftcap { out.append(("\(a).final_logit_softcapping", .float32(cap))) }
+            if let local = g.localRopeTheta { out.append(("\(a).rope.freq_base_swa", .float32(local))) }
         }
         out.append(("general.quantization_version", .uint32(2)))
         return out
@@ -147,11 +199,11 @@ public enum MergeExport {
         guard type == .f32 || type == .f16 || type == .q8_0 else {
             throw ExportError(path: path, message: "a merged GGUF can be f32, f16 or q8_0, not \(type.name)")
         }
-        try refuseGemma(base, path: path)
+        try checkGemmaQueryScale(base, path: path)
         try prepareFile(path)
         var tensors: [PlannedTensor] = []
-        for t in plan(model) {
-            guard let name = GGUFWeightSource.ggufName(hf: t.name) else {
+        for t in plan(model, hfNorms: false) {
+            guard let name = GGUFWeightSource.ggufName(hf: t.name, gemma: model.config.gemma != nil) else {
                 throw ExportError(path: path, message: "tensor \(t.name) has no GGUF name")
             }
             let module = t.name.hasSuffix(".weight") ? String(t.name.dropLast(".weight".count)) : String(t.name.dropLast(".bias".count))
@@ -170,12 +222,17 @@ public enum MergeExport {
         }
     }
 
-    /// Merged exports write LLaMA-family tensors and keys; Gemma's extra norms, (1 + w) convention and config keys are
-    /// not written yet, so a Gemma base is refused before anything is written.
-    static func refuseGemma(_ base: ExportBase, path: String) throws {
+    /// llama.cpp derives Gemma's query scale from the shape (1/√head_dim, or 1/√(hidden/heads) for the 27B models) and
+    /// GGUF has no key for it: a merged GGUF of a base whose query_pre_attn_scalar differs would compute another model.
+    static func checkGemmaQueryScale(_ base: ExportBase, path: String) throws {
         guard let g = base.config.gemma else { return }
-        throw ExportError(path: path, message: "merged exports of a Gemma \(g.version) base are not supported yet",
-                          hint: "export the adapter instead (--format peft or gguf-adapter) and merge it with PEFT or llama.cpp")
+        let c = base.config
+        let is27B = (g.version == 2 && c.layers == 46) || (g.version == 3 && c.layers == 62)
+        let derived = is27B ? Float(c.dim / c.heads) : Float(c.headDim)
+        guard g.queryPreAttnScalar == derived else {
+            throw ExportError(path: path, message: "query_pre_attn_scalar is \(g.queryPreAttnScalar) but llama.cpp would use \(derived) for this shape (GGUF cannot say otherwise)",
+                              hint: "export a Hugging Face folder (--format merged-hf) or the adapter instead")
+        }
     }
 
     /// Creates `folder` (and parents) or throws a clear error when it cannot be written.

@@ -72,19 +72,49 @@ final class GemmaParityTests: XCTestCase {
                                         grads: "parity/tiny-gemma3-grads.json", adapters: 21, label: "gemma3")
     }
 
-    /// Merged exports do not write Gemma's extra norms yet: refused, naming the alternative, before anything exists.
-    func testMergedExportsAreRefusedBeforeWriting() throws {
-        let src = try loadWeights(path: folder("gemma2"))
-        let model = try LlamaModel(source: src, storage: { DenseMatrix($1) })
-        let dir = NSTemporaryDirectory() + "gemma-\(UUID().uuidString)"
+    /// Merged exports: the HF folder (norms written back as w, transformers' Gemma keys) and the GGUF (norms as
+    /// 1 + w, llama.cpp's keys and the layer pattern as flags) load back to the adapted model's logits; a GGUF whose
+    /// query scale llama.cpp would derive differently is refused before anything is written.
+    func testMergedExportsLoadBackToTheAdaptedLogits() throws {
+        let dir = NSTemporaryDirectory() + "gemma-merged-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        XCTAssertEqual(ExportBase(source: src).architecture, "gemma2")
-        XCTAssertThrowsError(try MergeExport.writeHF(model: model, base: ExportBase(source: src), to: dir + "/hf")) { e in
-            XCTAssertTrue("\(e)".contains("Gemma 2"), "\(e)")
-            XCTAssertTrue("\(e)".contains("peft"), "\(e)")
+        func logits(_ m: LlamaModel) throws -> [Float] { try KVCache(model: m, capacity: 12).append((0..<12).map { Int32($0 * 7 % 96) }) }
+        for name in ["gemma2", "gemma3"] {
+            let src = try loadWeights(path: folder(name))
+            let model = try LlamaModel(source: src, storage: { DenseMatrix($1) })
+            try PEFTAdapter.read(folder: TestModels.fixtures.appendingPathComponent("parity/tiny-\(name)-peft").path).attach(to: model)
+            let want = try logits(model)
+            try MergeExport.writeHF(model: model, base: ExportBase(source: src), to: dir + "/\(name)-hf")
+            let back = try LlamaModel(source: try loadWeights(path: dir + "/\(name)-hf"), storage: { DenseMatrix($1) })
+            XCTAssertEqual(back.config.gemma, model.config.gemma, name)
+            XCTAssertLessThanOrEqual(FamilyParity.relMaxDiff(try logits(back), want), 1e-5, "\(name) merged HF")
+            // transformers' own keys as its config.json has them
+            let mine = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/\(name)-hf/config.json"))) as? NSDictionary)
+            let theirs = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder(name) + "/config.json"))) as? NSDictionary)
+            for key in ["architectures", "model_type", "query_pre_attn_scalar", "sliding_window", "layer_types", "attn_logit_softcapping",
+                        "final_logit_softcapping", "head_dim", "hidden_activation", "rope_parameters", "tie_word_embeddings"] {
+                XCTAssertEqual(mine[key] as? NSObject, theirs[key] as? NSObject, "\(name) config.json \(key)")
+            }
+            // the tiny HF fixtures scale queries by a query_pre_attn_scalar llama.cpp would not derive
+            XCTAssertThrowsError(try MergeExport.writeGGUF(model: model, base: ExportBase(source: src), to: dir + "/\(name)-bad.gguf")) { e in
+                XCTAssertTrue("\(e)".contains("query_pre_attn_scalar"), "\(e)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/\(name)-bad.gguf"))
         }
-        XCTAssertThrowsError(try MergeExport.writeGGUF(model: model, base: ExportBase(source: src), to: dir + "/m.gguf"))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir))
+        for name in ["gemma2", "gemma3"] {
+            let src = try loadWeights(path: GemmaGGUFParityTests.dir(name) + "/model.gguf")
+            let model = try LlamaModel(source: src, storage: { DenseMatrix($1) })
+            try PEFTAdapter.read(folder: GemmaGGUFParityTests.dir(name) + "/peft").attach(to: model)
+            let want = try logits(model)
+            try MergeExport.writeGGUF(model: model, base: ExportBase(source: src), to: dir + "/\(name).gguf")
+            let file = try GGUFFile(path: dir + "/\(name).gguf")
+            XCTAssertEqual(file.string("general.architecture"), name)
+            XCTAssertNotNil(file.tensor("blk.0.post_ffw_norm.weight"))
+            XCTAssertEqual(file.int("\(name).attention.sliding_window"), 6, "the source GGUF's metadata is carried over")
+            let back = try LlamaModel(source: try loadWeights(path: dir + "/\(name).gguf"), storage: { DenseMatrix($1) })
+            XCTAssertEqual(back.config.gemma, model.config.gemma, name)
+            XCTAssertLessThanOrEqual(FamilyParity.relMaxDiff(try logits(back), want), 1e-5, "\(name) merged GGUF")
+        }
     }
 }
 
@@ -133,6 +163,31 @@ final class GemmaLoratopAdapterWriter: XCTestCase {
             print("\(name): loss after 12 steps \(last)")
             let dir = TestModels.sourceFixtures.appendingPathComponent("parity/tiny-\(name)-loratop-peft").path
             try PEFTAdapter(model: model, config: lora, baseModel: "tiny-\(name)-hf").write(to: dir)
+        }
+    }
+}
+
+/// A merged GGUF of a Gemma base that came from a Hugging Face folder writes llama.cpp's Gemma keys itself (there is
+/// no source GGUF to copy): window, the layer pattern as flags, soft-caps and the local RoPE base; it loads back as
+/// the same model.
+final class GemmaMergedGGUFMetadataTests: XCTestCase {
+    func testKeysForAnHFSourcedBase() throws {
+        for (name, layers) in [("gemma2", 2), ("gemma3", 6)] {
+            let src = try loadWeights(path: GemmaGGUFParityTests.dir(name) + "/model.gguf")
+            var c = src.config
+            c.gemma?.slidingLayers = (0..<layers).map { $0 % 3 != 2 }  // not the default pattern: only flags can say it
+            let base = ExportBase(architecture: name, config: c, origin: "tiny")
+            let meta = Dictionary(MergeExport.ggufMetadata(base: base, type: .f32), uniquingKeysWith: { a, _ in a })
+            XCTAssertEqual(meta["\(name).attention.sliding_window"], .uint32(6))
+            XCTAssertEqual(meta["\(name).attention.sliding_window_pattern"], .array(.bool, c.gemma?.slidingLayers.map { .bool($0) } ?? []))
+            XCTAssertEqual(meta["\(name).attn_logit_softcapping"], name == "gemma2" ? .float32(5) : nil)
+            XCTAssertEqual(meta["\(name).rope.freq_base_swa"], name == "gemma3" ? .float32(10_000) : nil)
+            let model = try LlamaModel(source: src, storage: { DenseMatrix($1) })
+            let changed = LlamaModel(config: c, embedding: model.embedding, lmHead: nil, blocks: model.blocks, finalNorm: model.finalNorm)
+            let path = NSTemporaryDirectory() + "gemma-meta-\(UUID().uuidString).gguf"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try MergeExport.writeGGUF(model: changed, base: base, to: path)
+            XCTAssertEqual(try GGUFWeightSource(path: path).config.gemma, c.gemma, name)
         }
     }
 }
