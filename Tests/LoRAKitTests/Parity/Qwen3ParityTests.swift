@@ -11,31 +11,10 @@ final class Qwen3ParityTests: XCTestCase {
 
     private var folder: String { TestModels.fixtures.appendingPathComponent("parity/tiny-qwen3-hf").path }
 
-    private func relMaxDiff(_ a: [Float], _ b: [Float]) -> Float {
-        let top = b.map(abs).max() ?? 1
-        return zip(a, b).map { abs($0 - $1) }.max().map { $0 / max(top, 1e-30) } ?? .infinity
-    }
+    private func relMaxDiff(_ a: [Float], _ b: [Float]) -> Float { FamilyParity.relMaxDiff(a, b) }
 
     private func checkPrompts(_ model: LlamaModel, greedy: Bool, file: StaticString = #filePath, line: UInt = #line) throws -> Float {
-        let fx = try TestModels.json("parity/tiny-qwen3-hf/expected.json")
-        let V = model.config.vocab
-        var worst: Float = 0
-        for (pi, p) in try XCTUnwrap(fx["prompts"] as? [[String: Any]]).enumerated() {
-            let ids = try XCTUnwrap(p["ids"] as? [Int]).map(Int32.init)
-            let expected = try XCTUnwrap(p["logits"] as? [Double]).map(Float.init)
-            let got = try KVCache(model: model, capacity: ids.count).append(ids)
-            worst = max(worst, relMaxDiff(got, expected))
-            for t in 0..<ids.count {
-                XCTAssertEqual(Sampler.argmax(Array(got[(t * V)..<((t + 1) * V)])), Sampler.argmax(Array(expected[(t * V)..<((t + 1) * V)])),
-                               "prompt \(pi) position \(t)", file: file, line: line)
-            }
-            if greedy {
-                let want = try XCTUnwrap(p["greedy"] as? [Int]).map(Int32.init)
-                let cont = try Generator.generate(model: model, prompt: ids, maxTokens: 24, sampling: SamplingOptions(), stop: [])
-                XCTAssertEqual(cont, want, "prompt \(pi): greedy continuation", file: file, line: line)
-            }
-        }
-        return worst
+        try FamilyParity.checkPrompts(model, expected: "parity/tiny-qwen3-hf/expected.json", greedy: greedy, file: file, line: line)
     }
 
     func testLogitsAndGreedyMatchTransformers() throws {
@@ -67,35 +46,8 @@ final class Qwen3ParityTests: XCTestCase {
     /// The PEFT adapter loads, gives PEFT's logits, and the training graph's loss and LoRA gradients on a masked batch
     /// match torch autograd within 1e-4 of each tensor's largest value, with and without checkpointing.
     func testLoRAGradientsMatchPEFTAutograd() throws {
-        let fx = try TestModels.json("parity/tiny-qwen3-grads.json")
-        let batch = Batch(batch: try XCTUnwrap(fx["batch"] as? Int), seqLen: try XCTUnwrap(fx["seq_len"] as? Int),
-                          inputs: try XCTUnwrap(fx["inputs"] as? [Int]).map(Int32.init),
-                          targets: try XCTUnwrap(fx["targets"] as? [Int]).map { $0 < 0 ? Batch.ignore : Int32($0) })
-        let grads = try XCTUnwrap(fx["grads"] as? [String: [Double]])
-        XCTAssertEqual(grads.count, 28)
-        for checkpointing in [false, true] {
-            let model = try LlamaModel(source: try loadWeights(path: folder), storage: { DenseMatrix($1) })
-            let adapter = try PEFTAdapter.read(folder: TestModels.fixtures.appendingPathComponent("parity/tiny-qwen3-peft").path)
-            try adapter.attach(to: model)
-            XCTAssertEqual(model.adapters.count, 14)
-            let seq0 = try KVCache(model: model, capacity: batch.seqLen).append(Array(batch.inputs.prefix(batch.seqLen)))
-            XCTAssertLessThanOrEqual(relMaxDiff(seq0, try XCTUnwrap(fx["logits_seq0"] as? [Double]).map(Float.init)), 1e-4, "adapted logits")
-            for (_, ad) in model.adapters { ad.a.grad.zero(); ad.b.grad.zero() }
-            let graph = TrainingGraph(model: model, B: batch.batch, T: batch.seqLen, checkpointing: checkpointing)
-            try graph.forward(batch, dropoutSeed: nil)
-            let lossSum = graph.backward(batch, gradScale: 1 / Float(batch.trainedTokens))
-            let loss = try XCTUnwrap(fx["loss"] as? Double)
-            XCTAssertEqual(lossSum / Double(batch.trainedTokens), loss, accuracy: 1e-4 * loss)
-            var worst: Float = 0
-            for (name, ad) in model.adapters {
-                let ea = try XCTUnwrap(grads[name + ".lora_A"]).map(Float.init), eb = try XCTUnwrap(grads[name + ".lora_B"]).map(Float.init)
-                let da = relMaxDiff(ad.a.grad.array, ea), db = relMaxDiff(ad.b.grad.array, eb)
-                XCTAssertLessThanOrEqual(da, 1e-4, "\(name).lora_A checkpointing \(checkpointing)")
-                XCTAssertLessThanOrEqual(db, 1e-4, "\(name).lora_B checkpointing \(checkpointing)")
-                worst = max(worst, da, db)
-            }
-            print("qwen3 LoRA gradients vs PEFT autograd (checkpointing \(checkpointing)): worst \(worst)")
-        }
+        try FamilyParity.checkGradients(folder: folder, peft: TestModels.fixtures.appendingPathComponent("parity/tiny-qwen3-peft").path,
+                                        grads: "parity/tiny-qwen3-grads.json", adapters: 14, label: "qwen3")
     }
 
     /// The merged GGUF names the architecture qwen3 and carries attn_q_norm / attn_k_norm, and loads back.
