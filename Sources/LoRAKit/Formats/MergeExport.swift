@@ -51,11 +51,13 @@ public enum MergeExport {
         let c = base.config
         if let g = c.gemma { return try gemmaConfigJSON(base: base, gemma: g, dtype: dtype) }
         let qwen = base.architecture == "qwen2" || base.architecture == "qwen3"
-        let hfArchitecture = base.architecture == "qwen3" ? "Qwen3ForCausalLM" : qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"
+        let mistral = !qwen && c.slidingWindow != nil  // a window only Mistral's config.json can say
+        let hfArchitecture = base.architecture == "qwen3" ? "Qwen3ForCausalLM" : qwen ? "Qwen2ForCausalLM"
+            : mistral ? "MistralForCausalLM" : "LlamaForCausalLM"
         let torchDType = dtype == .f16 ? "float16" : dtype == .bf16 ? "bfloat16" : "float32"
         var obj: [String: Any] = [
             "architectures": [hfArchitecture],
-            "model_type": qwen ? base.architecture : "llama",
+            "model_type": qwen ? base.architecture : mistral ? "mistral" : "llama",
             "hidden_size": c.dim, "intermediate_size": c.ffnDim, "num_hidden_layers": c.layers,
             "num_attention_heads": c.heads, "num_key_value_heads": c.kvHeads, "head_dim": c.headDim,
             "vocab_size": c.vocab, "max_position_embeddings": c.maxPositions,
@@ -71,7 +73,8 @@ public enum MergeExport {
             }
             obj["rope_scaling"] = object
         }
-        if !qwen {
+        if let w = c.slidingWindow, mistral { obj["sliding_window"] = w }
+        if !qwen && !mistral {
             obj["attention_bias"] = c.attentionBias
             obj["mlp_bias"] = false
             obj["pretraining_tp"] = 1

@@ -34,6 +34,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// Gemma 2 / 3's departures from the LLaMA block, nil for LLaMA, Mistral and Qwen. Read from config.json's Gemma
     /// keys by `init(from:)` when the architecture is Gemma's.
     public var gemma: GemmaConfig?
+    /// Mistral's sliding window: every query sees only the last `slidingWindow` positions, itself included (config.json
+    /// `sliding_window` of a MistralForCausalLM; nil for none). Gemma's windows are per layer, in `gemma`.
+    public var slidingWindow: Int?
 
     enum CodingKeys: String, CodingKey {
         case layers = "num_hidden_layers"
@@ -56,6 +59,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case ropeParameters = "rope_parameters"
         case ropeScaling = "rope_scaling"
         case architectures
+        case slidingWindow = "sliding_window"
     }
 
     /// A config with every field given.
@@ -107,6 +111,14 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias)
             ?? (architectures?.contains { $0.hasPrefix("Qwen2") } ?? false)
         qkNorm = architectures?.contains { $0.hasPrefix("Qwen3") } ?? false
+        if architectures?.contains("MistralForCausalLM") == true {
+            // transformers' MistralConfig: 4096 when the key is absent, none when it is null
+            if extra.contains(.slidingWindow) {
+                slidingWindow = try extra.decodeNil(forKey: .slidingWindow) ? nil : extra.decode(Int.self, forKey: .slidingWindow)
+            } else {
+                slidingWindow = 4096
+            }
+        }
         if let g = try GemmaConfig.decode(from: decoder, layers: layers, headDim: headDim) {
             gemma = g.gemma
             if let t = g.ropeTheta { ropeTheta = t }
@@ -134,6 +146,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try need(vocab > 0 && vocab <= 1 << 24, "vocab_size", "expected 1…16777216, found \(vocab)")
         try need(ropeTheta.isFinite && ropeTheta > 0, "rope_theta", "expected a positive number, found \(ropeTheta)")
         try need(normEps.isFinite && normEps > 0, "rms_norm_eps", "expected a positive number, found \(normEps)")
+        if let w = slidingWindow { try need(w >= 1, "sliding_window", "expected at least 1 or null, found \(w)") }
         if let g = gemma {
             try need(g.slidingLayers.count == layers, "layer_types", "expected \(layers) entries, found \(g.slidingLayers.count)")
             try need(g.queryPreAttnScalar.isFinite && g.queryPreAttnScalar > 0, "query_pre_attn_scalar",
