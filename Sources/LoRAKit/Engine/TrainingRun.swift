@@ -375,12 +375,11 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         }
         let dq = kind.isBlockwise ? (doubleQuant || options.doubleQuant || kind == .nf4) : false
         var replaced: [(LoRALinear, FrozenMatrix)] = []
-        let units = model.blocks.count * LoRATarget.allCases.count
+        let units = model.blocks.reduce(0) { $0 + $1.projections.count }
         progress(0, units)
         for block in model.blocks {
-            for t in LoRATarget.allCases {
+            for (_, lin, _) in block.projections {
                 defer { progress(replaced.count, units) }
-                let lin = block.linear(t)
                 guard let src = sourceMatrices[lin.name + ".weight"] else {
                     throw RunOptionsError(flag: "quant", message: "no source weights for \(lin.name)")
                 }
@@ -435,8 +434,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
         for b in model.blocks {
             vectorFloats += b.inputNorm.count + b.postNorm.count + (b.qNorm?.count ?? 0) + (b.kNorm?.count ?? 0)
                 + (b.attnOutNorm?.count ?? 0) + (b.mlpOutNorm?.count ?? 0)
-            for t in LoRATarget.allCases {
-                let lin = b.linear(t)
+            for (_, lin, _) in b.projections {
                 projections.append(lin.base)
                 vectorFloats += lin.bias?.count ?? 0
             }

@@ -252,6 +252,14 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
             if c.gemma != nil {
                 out += [(p + "pre_feedforward_layernorm.weight", [c.dim]), (p + "post_feedforward_layernorm.weight", [c.dim])]
             }
+            if c.fusedProjections {  // Phi-3
+                out += [
+                    (p + "input_layernorm.weight", [c.dim]), (p + "post_attention_layernorm.weight", [c.dim]),
+                    (p + "self_attn.qkv_proj.weight", [q + 2 * kv, c.dim]), (p + "self_attn.o_proj.weight", [c.dim, q]),
+                    (p + "mlp.gate_up_proj.weight", [2 * c.ffnDim, c.dim]), (p + "mlp.down_proj.weight", [c.dim, c.ffnDim]),
+                ]
+                continue
+            }
             out += [
                 (p + "input_layernorm.weight", [c.dim]), (p + "post_attention_layernorm.weight", [c.dim]),
                 (p + "self_attn.q_proj.weight", [q, c.dim]), (p + "self_attn.k_proj.weight", [kv, c.dim]),

@@ -16,7 +16,7 @@ public final class HFFolderWeightSource: WeightSource, @unchecked Sendable {
 
     /// Architectures this reader accepts.
     public static let supportedArchitectures = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
-                                                "Gemma2ForCausalLM", "Gemma3ForCausalLM"]
+                                                "Gemma2ForCausalLM", "Gemma3ForCausalLM", "Phi3ForCausalLM"]
 
     /// Opens and validates a folder.
     public init(folder path: String) throws {

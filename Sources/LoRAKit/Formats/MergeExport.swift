@@ -132,6 +132,7 @@ public enum MergeExport {
     /// tokenizer files when the source is a folder that has them. Returns the names of the files written.
     @discardableResult
     public static func writeHF(model: LlamaModel, base: ExportBase, to folder: String, dtype: SafetensorsDType = .f32) throws -> [String] {
+        try refuseFused(base, path: folder)
         let config = try hfConfigJSON(base: base, dtype: dtype)  // first: a base it cannot describe writes nothing
         try prepareFolder(folder)
         try ExportStream.writeSafetensors(to: folder + "/model.safetensors", metadata: ["format": "pt"],
@@ -202,6 +203,7 @@ public enum MergeExport {
         guard type == .f32 || type == .f16 || type == .q8_0 else {
             throw ExportError(path: path, message: "a merged GGUF can be f32, f16 or q8_0, not \(type.name)")
         }
+        try refuseFused(base, path: path)
         try checkGemmaQueryScale(base, path: path)
         try prepareFile(path)
         var tensors: [PlannedTensor] = []
@@ -223,6 +225,13 @@ public enum MergeExport {
         try ExportStream.writeGGUF(to: path, metadata: ggufMetadata(base: base, type: type), tensors: tensors) { t in
             t.shape.count == 2 ? type : .f32
         }
+    }
+
+    /// Phi-3's fused projections have no merged config.json or GGUF writer yet: refused before anything is written.
+    static func refuseFused(_ base: ExportBase, path: String) throws {
+        guard base.config.fusedProjections else { return }
+        throw ExportError(path: path, message: "merged exports of a Phi-3 base (fused qkv_proj and gate_up_proj) are not supported yet",
+                          hint: "export the adapter instead (--format peft) and merge it with PEFT")
     }
 
     /// llama.cpp derives Gemma's query scale from the shape (1/√head_dim, or 1/√(hidden/heads) for the 27B models) and

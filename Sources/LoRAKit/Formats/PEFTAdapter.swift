@@ -74,7 +74,7 @@ public struct PEFTAdapter: Sendable {
         let obj: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM",
             "r": config.rank, "lora_alpha": Double(config.alpha), "lora_dropout": Double(config.dropout),
-            "target_modules": config.targets.map(\.rawValue), "use_rslora": config.useRSLoRA,
+            "target_modules": targetModules, "use_rslora": config.useRSLoRA,
             "bias": "none", "base_model_name_or_path": baseModel, "init_lora_weights": true,
             "fan_in_fan_out": false, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
             "inference_mode": true, "use_dora": false, "modules_to_save": NSNull(), "layers_to_transform": NSNull(),
@@ -82,6 +82,17 @@ public struct PEFTAdapter: Sendable {
         ]
         let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// PEFT's `target_modules`: the modules' own names (Phi-3's `qkv_proj`, `gate_up_proj`), in model order; the
+    /// configured targets' names when there are no modules.
+    var targetModules: [String] {
+        var out: [String] = []
+        for m in modules {
+            let last = String(m.name.split(separator: ".").last ?? "")
+            if !out.contains(last) { out.append(last) }
+        }
+        return out.isEmpty ? config.targets.map(\.rawValue) : out
     }
 
     /// Reads a PEFT adapter folder (made by loratop or by PEFT itself).

@@ -14,6 +14,9 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
         let n = name.trimmingCharacters(in: .whitespaces).lowercased()
         if let t = LoRATarget(rawValue: n) { self = t; return }
         if let t = LoRATarget(rawValue: n + "_proj") { self = t; return }
+        // Phi-3's fused modules (PEFT's names for them): selecting one selects its parts
+        if n == "qkv_proj" || n == "qkv" { self = .q; return }
+        if n == "gate_up_proj" || n == "gate_up" { self = .gate; return }
         return nil
     }
 

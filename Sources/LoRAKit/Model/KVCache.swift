@@ -63,9 +63,15 @@ public final class KVCache {
             let kNew = keys[l].pointer + p0 * Ckv, vNew = values[l].pointer + p0 * Ckv
             RMSNorm.forward(out: ln.pointer, rstd: rstd.pointer, x: x.pointer, weight: blk.inputNorm.pointer,
                             N: n, C: C, eps: c.normEps)
-            blk.q.forward(out: q.pointer, x: ln.pointer, N: n, scratch: scratch)
-            blk.k.forward(out: kNew, x: ln.pointer, N: n, scratch: scratch)
-            blk.v.forward(out: vNew, x: ln.pointer, N: n, scratch: scratch)
+            if blk.fused {  // Phi-3: qkv_proj's columns q | k | v
+                let f = FloatBuffer(count: n * (Cq + 2 * Ckv))
+                blk.q.forward(out: f.pointer, x: ln.pointer, N: n, scratch: scratch)
+                FusedColumns.split(f.pointer, n: n, widths: [Cq, Ckv, Ckv], into: [q.pointer, kNew, vNew])
+            } else {
+                blk.q.forward(out: q.pointer, x: ln.pointer, N: n, scratch: scratch)
+                blk.k.forward(out: kNew, x: ln.pointer, N: n, scratch: scratch)
+                blk.v.forward(out: vNew, x: ln.pointer, N: n, scratch: scratch)
+            }
             if let qn = blk.qNorm, let kn = blk.kNorm, let r = headRstd {  // per-head RMSNorm (Qwen3), in place
                 RMSNorm.forward(out: q.pointer, rstd: r.pointer, x: q.pointer, weight: qn.pointer, N: n * c.heads, C: c.headDim,
                                 eps: c.normEps)
@@ -85,8 +91,14 @@ public final class KVCache {
             Vec.add(x.pointer, tmp.pointer, n * C)
             RMSNorm.forward(out: ln.pointer, rstd: rstd.pointer, x: x.pointer, weight: blk.postNorm.pointer,
                             N: n, C: C, eps: c.normEps)
-            blk.gate.forward(out: g.pointer, x: ln.pointer, N: n, scratch: scratch)
-            blk.up.forward(out: u.pointer, x: ln.pointer, N: n, scratch: scratch)
+            if blk.fused {  // Phi-3: gate_up_proj's columns gate | up
+                let f = FloatBuffer(count: n * 2 * F)
+                blk.gate.forward(out: f.pointer, x: ln.pointer, N: n, scratch: scratch)
+                FusedColumns.split(f.pointer, n: n, widths: [F, F], into: [g.pointer, u.pointer])
+            } else {
+                blk.gate.forward(out: g.pointer, x: ln.pointer, N: n, scratch: scratch)
+                blk.up.forward(out: u.pointer, x: ln.pointer, N: n, scratch: scratch)
+            }
             if c.gemma != nil { GeGLU.forward(h: h.pointer, gate: g.pointer, up: u.pointer, count: n * F) }
             else { SwiGLU.forward(h: h.pointer, gate: g.pointer, up: u.pointer, count: n * F) }
             blk.down.forward(out: tmp.pointer, x: h.pointer, N: n, scratch: scratch)

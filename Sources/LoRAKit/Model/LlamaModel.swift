@@ -13,6 +13,10 @@ public final class LlamaBlock: @unchecked Sendable {
     /// Gemma: RMSNorm weights on the attention's and the MLP's outputs before each residual add (C each; HF
     /// `post_attention_layernorm` and `post_feedforward_layernorm`), nil for none.
     public let attnOutNorm: FloatBuffer?, mlpOutNorm: FloatBuffer?
+    /// Phi-3: `q` is the fused `qkv_proj` (Cq + 2·Ckv rows: q, then k, then v) and `gate` the fused `gate_up_proj`
+    /// (2F rows: gate, then up); `k` and `v` are the same object as `q`, `up` as `gate`, and `projections` lists each
+    /// module once, so one LoRA adapter spans the fused rows as PEFT's does.
+    public let fused: Bool
 
     /// A block from its weights.
     public init(inputNorm: FloatBuffer, postNorm: FloatBuffer, q: LoRALinear, k: LoRALinear, v: LoRALinear,
@@ -27,6 +31,25 @@ public final class LlamaBlock: @unchecked Sendable {
         self.mlpOutNorm = mlpOutNorm
         self.q = q; self.k = k; self.v = v; self.o = o
         self.gate = gate; self.up = up; self.down = down
+        fused = false
+    }
+
+    /// A Phi-3 block: fused qkv_proj and gate_up_proj.
+    public init(inputNorm: FloatBuffer, postNorm: FloatBuffer, qkv: LoRALinear, o: LoRALinear, gateUp: LoRALinear,
+                down: LoRALinear) {
+        self.inputNorm = inputNorm
+        self.postNorm = postNorm
+        qNorm = nil; kNorm = nil; attnOutNorm = nil; mlpOutNorm = nil
+        q = qkv; k = qkv; v = qkv; self.o = o
+        gate = gateUp; up = gateUp; self.down = down
+        fused = true
+    }
+
+    /// Every distinct projection once, in model order, with the target it answers to (q for qkv_proj, gate for
+    /// gate_up_proj) and the targets that select it.
+    public var projections: [(target: LoRATarget, linear: LoRALinear, selectedBy: [LoRATarget])] {
+        if fused { return [(.q, q, [.q, .k, .v]), (.o, o, [.o]), (.gate, gate, [.gate, .up]), (.down, down, [.down])] }
+        return LoRATarget.allCases.map { ($0, linear($0), [$0]) }
     }
 
     /// The projection for a LoRA target.
@@ -147,6 +170,13 @@ public final class LlamaModel: @unchecked Sendable {
                 return LoRALinear(name: name, base: try mat(name + ".weight", rows, cols), bias: b)
             }
             let qkvBias = c.attentionBias, gemma = c.gemma != nil
+            if c.fusedProjections {
+                blocks.append(LlamaBlock(
+                    inputNorm: try norm(p + "input_layernorm.weight", c.dim), postNorm: try norm(p + "post_attention_layernorm.weight", c.dim),
+                    qkv: try lin("self_attn.qkv_proj", Cq + 2 * Ckv, c.dim, bias: false), o: try lin("self_attn.o_proj", c.dim, Cq, bias: false),
+                    gateUp: try lin("mlp.gate_up_proj", 2 * c.ffnDim, c.dim, bias: false), down: try lin("mlp.down_proj", c.dim, c.ffnDim, bias: false)))
+                continue
+            }
             blocks.append(LlamaBlock(
                 inputNorm: try norm(p + "input_layernorm.weight", c.dim),
                 postNorm: try norm(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), c.dim),
@@ -197,6 +227,13 @@ public final class LlamaModel: @unchecked Sendable {
                 let b: [Float]? = bias ? (0..<rows).map { _ in rng.uniform(-a, a) } : nil
                 return LoRALinear(name: p + n, base: try mat(p + n + ".weight", rows, cols), bias: b)
             }
+            if c.fusedProjections {
+                blocks.append(LlamaBlock(
+                    inputNorm: ones(c.dim), postNorm: ones(c.dim), qkv: try lin("self_attn.qkv_proj", Cq + 2 * Ckv, c.dim, bias: false),
+                    o: try lin("self_attn.o_proj", c.dim, Cq, bias: false), gateUp: try lin("mlp.gate_up_proj", 2 * c.ffnDim, c.dim, bias: false),
+                    down: try lin("mlp.down_proj", c.dim, c.ffnDim, bias: false)))
+                continue
+            }
             blocks.append(LlamaBlock(
                 inputNorm: ones(c.dim), postNorm: ones(c.dim),
                 q: try lin("self_attn.q_proj", Cq, c.dim, bias: c.attentionBias),
@@ -216,9 +253,8 @@ public final class LlamaModel: @unchecked Sendable {
     /// layer by layer in target order q,k,v,o,gate,up,down from `rng`; untargeted projections lose theirs.
     public func attachAdapters(_ lora: LoRAConfig, rng: inout SeededRNG) {
         for block in blocks {
-            for t in LoRATarget.allCases {
-                let lin = block.linear(t)
-                guard lora.targets.contains(t) else { lin.adapter = nil; continue }
+            for (_, lin, selectedBy) in block.projections {
+                guard selectedBy.contains(where: lora.targets.contains) else { lin.adapter = nil; continue }
                 let ad = LoRAAdapter(name: lin.name, rank: lora.rank, inFeatures: lin.inFeatures,
                                      outFeatures: lin.outFeatures, scale: lora.scale, dropout: lora.dropout)
                 ad.initialize(rng: &rng)
@@ -231,8 +267,7 @@ public final class LlamaModel: @unchecked Sendable {
     public var adapters: [(name: String, adapter: LoRAAdapter)] {
         var out: [(String, LoRAAdapter)] = []
         for block in blocks {
-            for t in LoRATarget.allCases {
-                let lin = block.linear(t)
+            for (_, lin, _) in block.projections {
                 if let ad = lin.adapter { out.append((lin.name, ad)) }
             }
         }

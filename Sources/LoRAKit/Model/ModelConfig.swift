@@ -37,6 +37,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// Mistral's sliding window: every query sees only the last `slidingWindow` positions, itself included (config.json
     /// `sliding_window` of a MistralForCausalLM; nil for none). Gemma's windows are per layer, in `gemma`.
     public var slidingWindow: Int?
+    /// Phi-3: q, k, v in one `qkv_proj` and gate, up in one `gate_up_proj` (its architecture implies it).
+    public var fusedProjections: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case layers = "num_hidden_layers"
@@ -60,6 +62,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case ropeScaling = "rope_scaling"
         case architectures
         case slidingWindow = "sliding_window"
+        case partialRotaryFactor = "partial_rotary_factor"
     }
 
     /// A config with every field given.
@@ -111,12 +114,20 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias)
             ?? (architectures?.contains { $0.hasPrefix("Qwen2") } ?? false)
         qkNorm = architectures?.contains { $0.hasPrefix("Qwen3") } ?? false
-        if architectures?.contains("MistralForCausalLM") == true {
-            // transformers' MistralConfig: 4096 when the key is absent, none when it is null
+        if architectures?.contains("Phi3ForCausalLM") == true {
+            fusedProjections = true
+            // RoPE on only part of each head (Phi-4-mini's 0.75) is not implemented
+            let factor = try extra.decodeIfPresent(Double.self, forKey: .partialRotaryFactor) ?? parameters?.partialRotaryFactor ?? 1
+            guard factor == 1 else {
+                throw ModelConfigError(field: "partial_rotary_factor", message: "expected 1 (RoPE over the whole head), found \(factor)")
+            }
+        }
+        if architectures?.contains("MistralForCausalLM") == true || architectures?.contains("Phi3ForCausalLM") == true {
+            // transformers' MistralConfig: 4096 when the key is absent, none when it is null (Phi3Config: none)
             if extra.contains(.slidingWindow) {
                 slidingWindow = try extra.decodeNil(forKey: .slidingWindow) ? nil : extra.decode(Int.self, forKey: .slidingWindow)
             } else {
-                slidingWindow = 4096
+                slidingWindow = fusedProjections ? nil : 4096
             }
         }
         if let g = try GemmaConfig.decode(from: decoder, layers: layers, headDim: headDim) {

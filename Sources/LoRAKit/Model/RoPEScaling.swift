@@ -62,10 +62,12 @@ public enum RoPEScaling: Sendable, Equatable {
         var highFreqFactor: Double?
         var originalMaxPositionEmbeddings: Double?
         var ropeTheta: Double?
+        var partialRotaryFactor: Double?
 
         enum CodingKeys: String, CodingKey {
             case ropeType = "rope_type", type, factor, lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
             case originalMaxPositionEmbeddings = "original_max_position_embeddings", ropeTheta = "rope_theta"
+            case partialRotaryFactor = "partial_rotary_factor"
         }
     }
 

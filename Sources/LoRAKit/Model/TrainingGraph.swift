@@ -48,11 +48,12 @@ struct GraphShard {
 final class ShardGradients {
     var entries: [(adapter: LoRAAdapter, a: FloatBuffer, b: FloatBuffer)?] = []
 
-    /// Zeroed buffers matching `linears`' current adapters (reallocated when an adapter was replaced).
-    func reset(for linears: [LoRALinear]) {
+    /// Zeroed buffers matching `linears`' current adapters (reallocated when an adapter was replaced); a slot that
+    /// repeats a fused module (`firstSlot` false) has none.
+    func reset(for linears: [LoRALinear], firstSlot: [Bool]) {
         if entries.count != linears.count { entries = Array(repeating: nil, count: linears.count) }
         for (i, lin) in linears.enumerated() {
-            guard let ad = lin.adapter, !lin.isMerged else { entries[i] = nil; continue }
+            guard let ad = lin.adapter, !lin.isMerged, firstSlot[i] else { entries[i] = nil; continue }
             if let e = entries[i], e.adapter === ad { e.a.zero(); e.b.zero(); continue }
             entries[i] = (ad, FloatBuffer(count: ad.a.count), FloatBuffer(count: ad.b.count))
         }
@@ -86,10 +87,13 @@ public final class TrainingGraph {
     let acts: [BlockActivations]   // L, or 1 shared when checkpointing
     let lnf, rstdf: FloatBuffer    // (N, C), (N)
     let dres, dln, dff1, dff2, dff3, dattn, dq, dk, dv, attScratch, recomputeOut: FloatBuffer
+    let fusedOut: FloatBuffer      // Phi-3: (N, max(Cq + 2·Ckv, 2F)), a fused projection's output or gradient; shard
+                                   // rows start at n0 · that width whichever projection uses it (regions never overlap)
     let head: CrossEntropyHead     // the whole batch's unmasked rows, chunked (the shards' budgets together)
     let scratches: [ScratchBuffer] // one per shard (dequantized tiles)
     let shardGrads: [ShardGradients]  // shards 1...
     let linears: [LoRALinear]
+    let firstSlot: [Bool]          // per slot of `linears`: the module's first (a fused module fills several)
     var tokens: [Int32] = []
     var seed: UInt64? = nil
 
@@ -131,12 +135,16 @@ public final class TrainingGraph {
         dv = FloatBuffer(count: N * Ckv)
         attScratch = FloatBuffer(count: B * c.kvHeads * T * T)
         recomputeOut = FloatBuffer(count: checkpointing ? N * C : 0)
+        fusedOut = FloatBuffer(count: c.fusedProjections ? N * max(Cq + 2 * Ckv, 2 * F) : 0)
         let budget = TrainingGraph.headBudget(checkpointing: checkpointing, shards: count)
         head = CrossEntropyHead(vocab: c.vocab, width: C, rows: N, budget: budget * count)
         head.softcap = c.gemma?.finalSoftcap
         scratches = shards.map { _ in ScratchBuffer() }
         shardGrads = shards.dropFirst().map { _ in ShardGradients() }
         linears = model.blocks.flatMap { b in LoRATarget.allCases.map { b.linear($0) } }  // at linearIndex(l, t)
+        // a fused module fills several slots (Phi-3's qkv_proj is q, k and v): only its first slot takes gradients
+        var seen = Set<ObjectIdentifier>()
+        firstSlot = linears.map { seen.insert(ObjectIdentifier($0)).inserted }
         model.ensureRope(T)
     }
 
@@ -144,14 +152,14 @@ public final class TrainingGraph {
     public var activationBytes: Int {
         var n = resid.reduce(0) { $0 + $1.count } + lnf.count + rstdf.count
         for a in acts { n += a.all.reduce(0) { $0 + $1.count } }
-        n += [dres, dln, dff1, dff2, dff3, dattn, dq, dk, dv, attScratch, recomputeOut].reduce(0) { $0 + $1.count }
+        n += [dres, dln, dff1, dff2, dff3, dattn, dq, dk, dv, attScratch, recomputeOut, fusedOut].reduce(0) { $0 + $1.count }
         n += head.logits.count + head.xs.count + head.dxs.count
         return n * 4
     }
 
     /// Bytes of the LoRA gradient sums the shards after the first keep: (shards − 1) × the adapters' size.
     public var shardGradientBytes: Int {
-        let adapterFloats = linears.reduce(0) { $0 + (($1.adapter.map { $0.a.count + $0.b.count }) ?? 0) }
+        let adapterFloats = zip(linears, firstSlot).reduce(0) { $0 + ($1.1 ? ($1.0.adapter.map { $0.a.count + $0.b.count } ?? 0) : 0) }
         return (shards.count - 1) * adapterFloats * 4
     }
 
@@ -193,7 +201,7 @@ public final class TrainingGraph {
         Embedding.scale(resid[0].pointer, count: N * C, by: model.embedScale)
         // shared layer state (LoRA's saved x·Aᵀ, dropout seeds) is sized and set before the shards start
         for l in 0..<c.layers {
-            for t in LoRATarget.allCases { model.blocks[l].linear(t).prepare(rows: N, dropoutSeed: self.dropoutSeed(l, t)) }
+            for (t, lin, _) in model.blocks[l].projections { lin.prepare(rows: N, dropoutSeed: self.dropoutSeed(l, t)) }
         }
         Parallel.forEachShard(shards.count) { si in
             let sh = shards[si], o = sh.n0 * C
@@ -233,11 +241,16 @@ public final class TrainingGraph {
                 RMSNorm.forward(out: k, rstd: rk.pointer + n0 * c.kvHeads, x: kRaw.pointer + n0 * Ckv, weight: kn.pointer,
                                 N: n * c.kvHeads, C: c.headDim, eps: c.normEps)
             }
+        } else if blk.fused {
+            // Phi-3: one qkv_proj, its columns q | k | v
+            let f = fusedOut.pointer + n0 * max(Cq + 2 * Ckv, 2 * F)
+            linear(.q, out: f, x: ln1)
+            FusedColumns.split(f, n: n, widths: [Cq, Ckv, Ckv], into: [q, k, v])
         } else {
             linear(.q, out: q, x: ln1)
             linear(.k, out: k, x: ln1)
         }
-        linear(.v, out: v, x: ln1)
+        if !blk.fused { linear(.v, out: v, x: ln1) }
         let rope = model.rope(layer: l)
         Profiler.measure("fwd.rope") {
             RoPE.forward(x: q, table: rope, N: n, T: T, heads: c.heads)
@@ -263,8 +276,15 @@ public final class TrainingGraph {
         Profiler.measure("fwd.rmsnorm") {
             RMSNorm.forward(out: ln2, rstd: a.rstd2.pointer + n0, x: x2, weight: blk.postNorm.pointer, N: n, C: C, eps: c.normEps)
         }
-        linear(.gate, out: gate, x: ln2)
-        linear(.up, out: up, x: ln2)
+        if blk.fused {
+            // Phi-3: one gate_up_proj, its columns gate | up
+            let f = fusedOut.pointer + n0 * max(Cq + 2 * Ckv, 2 * F)
+            linear(.gate, out: f, x: ln2)
+            FusedColumns.split(f, n: n, widths: [F, F], into: [gate, up])
+        } else {
+            linear(.gate, out: gate, x: ln2)
+            linear(.up, out: up, x: ln2)
+        }
         Profiler.measure("fwd.swiglu") {
             if c.gemma != nil { GeGLU.forward(h: h, gate: gate, up: up, count: n * F) }
             else { SwiGLU.forward(h: h, gate: gate, up: up, count: n * F) }
@@ -289,7 +309,7 @@ public final class TrainingGraph {
     /// accumulate. Call after `forward` on the same batch. Returns the summed loss over unmasked positions.
     public func backward(_ batch: Batch, gradScale: Float) -> Double {
         let c = model.config, C = c.dim
-        for g in shardGrads { g.reset(for: linears) }
+        for g in shardGrads { g.reset(for: linears, firstSlot: firstSlot) }
         var loss = 0.0
         batch.targets.withUnsafeBufferPointer { tp in
             guard let targets = tp.baseAddress else { return }
@@ -377,8 +397,14 @@ public final class TrainingGraph {
                                 count: n * F)
             }
         }
-        linear(.gate, dx: dln, dout: dff2, x: ln2, accumulate: false)
-        linear(.up, dx: dln, dout: dff3, x: ln2, accumulate: true)
+        if blk.fused {
+            let f = fusedOut.pointer + n0 * max(Cq + 2 * Ckv, 2 * F)
+            FusedColumns.join([dff2, dff3], widths: [F, F], n: n, into: f)
+            linear(.gate, dx: dln, dout: f, x: ln2, accumulate: false)
+        } else {
+            linear(.gate, dx: dln, dout: dff2, x: ln2, accumulate: false)
+            linear(.up, dx: dln, dout: dff3, x: ln2, accumulate: true)
+        }
         Profiler.measure("bwd.rmsnorm") {
             RMSNorm.backward(dx: dres, dout: dln, x: x2, weight: blk.postNorm.pointer, rstd: a.rstd2.pointer + n0,
                              N: n, C: C)                                                  // dres = d x2
@@ -421,9 +447,15 @@ public final class TrainingGraph {
             }
         }
         let dx: UnsafeMutablePointer<Float>? = needInputGrad ? dln : nil
-        linear(.q, dx: dx, dout: dqIn, x: ln1, accumulate: false)
-        linear(.k, dx: dx, dout: dkIn, x: ln1, accumulate: true)
-        linear(.v, dx: dx, dout: dv, x: ln1, accumulate: true)
+        if blk.fused {
+            let f = fusedOut.pointer + n0 * max(Cq + 2 * Ckv, 2 * F)
+            FusedColumns.join([dqIn, dkIn, dv], widths: [Cq, Ckv, Ckv], n: n, into: f)
+            linear(.q, dx: dx, dout: f, x: ln1, accumulate: false)
+        } else {
+            linear(.q, dx: dx, dout: dqIn, x: ln1, accumulate: false)
+            linear(.k, dx: dx, dout: dkIn, x: ln1, accumulate: true)
+            linear(.v, dx: dx, dout: dv, x: ln1, accumulate: true)
+        }
         if needInputGrad {
             Profiler.measure("bwd.rmsnorm") {
                 RMSNorm.backward(dx: dres, dout: dln, x: xIn, weight: blk.inputNorm.pointer, rstd: a.rstd1.pointer + n0,
@@ -468,6 +500,7 @@ extension TrainingGraph {
         let blocks = (checkpointing ? 1 : c.layers) * block
         let resid = (c.layers + 1) * N * C + N * C + N
         let grads = 2 * N * C + 3 * N * F + 2 * N * Cq + 2 * N * Ckv + B * c.kvHeads * T * T + (checkpointing ? N * C : 0)
+            + (c.fusedProjections ? N * max(Cq + 2 * Ckv, 2 * F) : 0)
         let shards = shardCount(B: B, threads: threads)
         let chunk = CrossEntropyHead.defaultChunkRows(vocab: c.vocab, rows: N,
                                                       budget: shards * headBudget(checkpointing: checkpointing, shards: shards))

@@ -153,7 +153,7 @@ extension Bench {
     /// apart; the median of the rest is the steady cost of one panel refresh.
     func timeInspection(model: LlamaModel, trainer: Trainer, step: Double) throws {
         var sources: [String: FrozenMatrix] = [:]
-        for block in model.blocks { for t in LoRATarget.allCases { let lin = block.linear(t); sources[lin.name + ".weight"] = lin.base } }
+        for block in model.blocks { for (_, lin, _) in block.projections { sources[lin.name + ".weight"] = lin.base } }
         let inspector = UpdateInspector()
         var times: [Double] = []
         var modules = 0
@@ -211,8 +211,7 @@ enum BenchMath {
         let N = Double(B * T), NH = Double(headRows ?? B * T)
         var pLin = 0.0, pLora = 0.0
         for blk in model.blocks {
-            for t in LoRATarget.allCases {
-                let lin = blk.linear(t)
+            for (_, lin, _) in blk.projections {
                 pLin += Double(lin.inFeatures * lin.outFeatures)
                 if let ad = lin.adapter { pLora += Double(ad.rank * (ad.inFeatures + ad.outFeatures)) }
             }

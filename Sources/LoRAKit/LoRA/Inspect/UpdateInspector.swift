@@ -40,8 +40,7 @@ public final class UpdateInspector: @unchecked Sendable {
                         storage: String?, gradientNorms: [ObjectIdentifier: Double]?) throws -> UpdateInspection {
         var factors: [Factors] = []
         for block in model.blocks {
-            for t in LoRATarget.allCases {
-                let lin = block.linear(t)
+            for (_, lin, _) in block.projections {
                 guard let ad = lin.adapter else { continue }
                 let src = sources[lin.name + ".weight"]
                 let quantized = src.map { s in lin.base !== s && !(lin.base is DenseMatrix) } ?? false
