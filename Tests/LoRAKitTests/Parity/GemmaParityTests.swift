@@ -118,20 +118,20 @@ final class GemmaParityTests: XCTestCase {
     }
 }
 
-/// An adapter trained by loratop on each tiny Gemma folder (committed as tiny-NAME-loratop-peft/, written by
+/// An adapter trained by loratop on each tiny Gemma and Phi-3 folder (committed as tiny-NAME-loratop-peft/, written by
 /// `GemmaLoratopAdapterWriter`) loads in PEFT on the transformers model: PEFT's logits for the fixture prompts
-/// (make_gemma_fixture.py's `loratop` step, in peft_logits.json beside it) are loratop's.
+/// (the `loratop` step of make_gemma_fixture.py and make_phi3_fixture.py, in peft_logits.json beside it) are loratop's.
 final class GemmaLoratopAdapterTests: XCTestCase {
     override func setUp() { Parallel.setThreads(2) }
 
     func testLoratopAdapterInPEFTGivesLoratopLogits() throws {
-        for name in ["gemma2", "gemma3"] {
+        for (name, perLayer) in [("gemma2", 7), ("gemma3", 7), ("phi3", 4)] {
             let model = try LlamaModel(source: try loadWeights(path: TestModels.fixtures.appendingPathComponent("parity/tiny-\(name)-hf").path),
                                        storage: { DenseMatrix($1) })
             let before = try FamilyParity.lastPromptDifference(model, expected: "parity/tiny-\(name)-loratop-peft/peft_logits.json")
             XCTAssertGreaterThan(before, 1e-2, "\(name): the trained adapter must change the logits, or this proves nothing")
             let adapter = try PEFTAdapter.read(folder: TestModels.fixtures.appendingPathComponent("parity/tiny-\(name)-loratop-peft").path)
-            XCTAssertEqual(adapter.modules.count, 7 * model.config.layers)
+            XCTAssertEqual(adapter.modules.count, perLayer * model.config.layers)
             try adapter.attach(to: model)
             let worst = try FamilyParity.checkPrompts(model, expected: "parity/tiny-\(name)-loratop-peft/peft_logits.json", greedy: false)
             print("\(name): loratop-trained adapter in PEFT, worst |Δlogit| / max |logit| \(worst)")
@@ -140,7 +140,7 @@ final class GemmaLoratopAdapterTests: XCTestCase {
     }
 }
 
-/// Trains an adapter on each tiny Gemma folder (r 4, alpha 8, all seven targets, 12 AdamW steps on seeded random
+/// Trains an adapter on each tiny Gemma and Phi-3 folder (r 4, alpha 8, all seven targets, 12 AdamW steps on seeded random
 /// batches) and writes it as PEFT files to Fixtures/parity/tiny-NAME-loratop-peft when LORATOP_WRITE_FIXTURES=1.
 final class GemmaLoratopAdapterWriter: XCTestCase {
     func testWriteFixtures() throws {
@@ -148,7 +148,7 @@ final class GemmaLoratopAdapterWriter: XCTestCase {
             throw XCTSkip("set LORATOP_WRITE_FIXTURES=1 to rewrite the loratop-trained Gemma adapters")
         }
         Parallel.setThreads(2)
-        for name in ["gemma2", "gemma3"] {
+        for name in ["gemma2", "gemma3", "phi3"] {
             let model = try LlamaModel(source: try loadWeights(path: TestModels.fixtures.appendingPathComponent("parity/tiny-\(name)-hf").path),
                                        storage: { DenseMatrix($1) })
             let lora = try LoRAConfig(rank: 4, alpha: 8, targets: LoRATarget.allCases)

@@ -8,8 +8,12 @@ gate_up_proj, untied head, a sliding window of 6 shorter than two of the prompts
 
 Run: ~/.cache/loratop/pyenv/bin/python make_phi3_fixture.py   (transformers 5.24, peft 0.21.2, torch 2.13 CPU)
 -> tiny-phi3-hf/ (config.json, model.safetensors, expected.json), tiny-phi3-peft/ (adapter), tiny-phi3-grads.json
+
+Then `LORATOP_WRITE_FIXTURES=1 swift test ... --filter GemmaLoratopAdapterWriter` trains an adapter with loratop and
+writes it to tiny-phi3-loratop-peft/, and `make_phi3_fixture.py loratop` loads it in PEFT on the transformers model
+-> tiny-phi3-loratop-peft/peft_logits.json (the logits of the three prompts).
 """
-import json, os
+import json, os, sys
 import torch
 from transformers import Phi3Config, Phi3ForCausalLM
 from peft import LoraConfig, get_peft_model
@@ -17,6 +21,17 @@ from peft import LoraConfig, get_peft_model
 here = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(2)
 V = 96
+if len(sys.argv) > 1 and sys.argv[1] == "loratop":
+    from peft import PeftModel
+    base = Phi3ForCausalLM.from_pretrained(os.path.join(here, "tiny-phi3-hf"), attn_implementation="eager").eval()
+    pm = PeftModel.from_pretrained(base, os.path.join(here, "tiny-phi3-loratop-peft")).eval()
+    out = []
+    for p in json.load(open(os.path.join(here, "tiny-phi3-hf", "expected.json")))["prompts"]:
+        with torch.no_grad():
+            out.append({"ids": p["ids"], "logits": pm(torch.tensor([p["ids"]])).logits[0].flatten().tolist()})
+    json.dump({"prompts": out}, open(os.path.join(here, "tiny-phi3-loratop-peft", "peft_logits.json"), "w"))
+    print("phi3 loratop adapter in PEFT done")
+    sys.exit(0)
 cfg = Phi3Config(vocab_size=V, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
                  num_key_value_heads=2, max_position_embeddings=128, original_max_position_embeddings=128,
                  rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False, sliding_window=6,
