@@ -33,11 +33,12 @@ public struct ExportBase {
             gguf = g.file
         } else if let h = source as? HFFolderWeightSource {
             architecture = ["Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Gemma2ForCausalLM": "gemma2",
-                            "Gemma3ForCausalLM": "gemma3"][h.architecture] ?? "llama"
+                            "Gemma3ForCausalLM": "gemma3", "Phi3ForCausalLM": "phi3"][h.architecture] ?? "llama"
             hfFolder = h.folder
         } else {
             let c = source.config
-            architecture = c.gemma.map { "gemma\($0.version)" } ?? (c.qkNorm ? "qwen3" : c.attentionBias ? "qwen2" : "llama")
+            architecture = c.gemma.map { "gemma\($0.version)" }
+                ?? (c.fusedProjections ? "phi3" : c.qkNorm ? "qwen3" : c.attentionBias ? "qwen2" : "llama")
         }
     }
 

@@ -8,9 +8,10 @@ import Foundation
 /// there is no rsLoRA field, so an rsLoRA adapter is written with alpha·√r (then alpha·√r / r = alpha / √r).
 /// For LLaMA, llama.cpp's q/k base rows are permuted per head, so the rows of q/k `lora_b` are permuted the same way.
 public enum GGUFAdapter {
-    /// The GGUF base tensor name of a PEFT module name (`model.layers.3.self_attn.q_proj` → `blk.3.attn_q.weight`).
-    public static func baseTensorName(module: String) -> String? {
-        GGUFWeightSource.ggufName(hf: module + ".weight")
+    /// The GGUF base tensor name of a PEFT module name (`model.layers.3.self_attn.q_proj` → `blk.3.attn_q.weight`;
+    /// Phi-3's `qkv_proj` → `attn_qkv` under `arch` phi3).
+    public static func baseTensorName(module: String, arch: String = "llama") -> String? {
+        GGUFWeightSource.ggufName(hf: module + ".weight", arch: arch)
     }
 
     /// The alpha written to `adapter.lora.alpha` so that llama.cpp's alpha / r equals the adapter's scale.
@@ -34,7 +35,7 @@ public enum GGUFAdapter {
         if !adapter.baseModel.isEmpty { metadata.append(("general.base_model.0.name", .string(adapter.baseModel))) }
         var tensors: [PlannedTensor] = []
         for m in adapter.modules {
-            guard let baseName = baseTensorName(module: m.name) else {
+            guard let baseName = baseTensorName(module: m.name, arch: base.architecture) else {
                 throw ExportError(path: path, message: "module \(m.name) has no llama.cpp tensor name",
                                   hint: "only the q, k, v, o, gate, up and down projections of a LLaMA-family model can be exported")
             }
@@ -69,7 +70,7 @@ public enum GGUFAdapter {
         var rank = 0
         for t in file.tensors where t.name.hasSuffix(".weight.lora_a") {
             let stem = String(t.name.dropLast(".lora_a".count))
-            guard let hf = GGUFWeightSource.hfName(gguf: stem), hf.hasSuffix(".weight") else {
+            guard let hf = GGUFWeightSource.hfName(gguf: stem, arch: base.architecture), hf.hasSuffix(".weight") else {
                 throw FormatError(file: path, field: "tensor \(t.name)", message: "not a LoRA target of a LLaMA-family model")
             }
             let module = String(hf.dropLast(".weight".count))
@@ -89,7 +90,7 @@ public enum GGUFAdapter {
             var b = try file.floats(bInfo.name)
             if let order = base.ggufRowOrder(module: module, rows: outF) { b = ExportBase.unpermuteRows(b, cols: r, order: order) }
             modules.append(PEFTAdapter.Module(name: module, a: try file.floats(t.name), b: b, rank: r, inFeatures: inF, outFeatures: outF))
-            if let target = module.split(separator: ".").last.flatMap({ LoRATarget(rawValue: String($0)) }), !targets.contains(target) {
+            if let target = module.split(separator: ".").last.flatMap({ LoRATarget(name: String($0)) }), !targets.contains(target) {
                 targets.append(target)
             }
         }

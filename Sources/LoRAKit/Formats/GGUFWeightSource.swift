@@ -14,7 +14,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
     public var origin: String { file.path }
 
     /// Architectures whose tensor naming this reader knows.
-    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "gemma2", "gemma3"]
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"]
 
     /// Gemma's norms hold 1 + w here (llama.cpp's converter adds the 1), so the model must not add it again.
     public var normsIncludeOne: Bool { config.gemma != nil }
@@ -32,7 +32,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         guard Self.supportedArchitectures.contains(arch) else {
             throw FormatError(file: path, field: "metadata \"general.architecture\"",
                               message: "expected one of \(Self.supportedArchitectures), found \"\(arch)\"",
-                              hint: "loratop trains LLaMA-family decoders (LLaMA, SmolLM, Qwen2, Qwen3, Gemma 2 and 3)")
+                              hint: "loratop trains LLaMA-family decoders (LLaMA, SmolLM, Qwen2, Qwen3, Gemma 2 and 3, Phi-3)")
         }
         architecture = arch
         permuted = arch == "llama"
@@ -56,6 +56,15 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
             qkNorm: arch == "qwen3" || arch == "gemma3")
         cfg.ropeScaling = try Self.ropeScaling(file, arch: arch, path: path, pairs: headDim / 2)
         if arch.hasPrefix("gemma") { cfg.gemma = try Self.gemma(file, arch: arch, config: cfg, path: path) }
+        if arch == "phi3" {
+            // fused attn_qkv / ffn_up; llama.cpp runs Phi-3 without its sliding window, and so does this reader
+            cfg.fusedProjections = true
+            if file.tensor("rope_factors_long.weight") != nil || file.tensor("blk.0.rope_factors_long.weight") != nil {
+                throw FormatError(file: path, field: "tensor rope_factors_long.weight",
+                                  message: "LongRoPE scaling (Phi-3's 128k-context models) is not supported",
+                                  hint: "use a 4k-context Phi-3 / 3.5 model")
+            }
+        }
         do {
             try cfg.validate()
         } catch let e as ModelConfigError {
@@ -65,12 +74,12 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
 
         var map = [String: String]()
         for t in file.tensors {
-            if let hf = Self.hfName(gguf: t.name, gemma: cfg.gemma != nil) { map[hf] = t.name }
+            if let hf = Self.hfName(gguf: t.name, arch: arch) { map[hf] = t.name }
         }
         hfToGGUF = map
         for (name, shape) in Self.expectedShapes(cfg) {
             guard let g = map[name], let info = file.tensor(g) else {
-                throw FormatError(file: path, field: "tensor \(Self.ggufName(hf: name, gemma: cfg.gemma != nil) ?? name)",
+                throw FormatError(file: path, field: "tensor \(Self.ggufName(hf: name, arch: arch) ?? name)",
                                   message: "missing (expected for \(name) with shape \(shape))",
                                   hint: "the file is incomplete or not a \(arch) model")
             }
@@ -144,9 +153,19 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         ("post_ffw_norm", "post_feedforward_layernorm"),
     ]
 
-    /// The HF name of a GGUF tensor name ("blk.3.attn_q.weight" → "model.layers.3.self_attn.q_proj.weight"), or nil;
-    /// `gemma` selects Gemma's norm names.
-    public static func hfName(gguf: String, gemma: Bool = false) -> String? {
+    /// Phi-3's fused projections: attn_qkv is qkv_proj and ffn_up is gate_up_proj (gate rows, then up rows).
+    static let phi3BlockNames: [(gguf: String, hf: String)] = blockNames.filter { !["attn_q", "attn_k", "attn_v", "ffn_gate", "ffn_up"].contains($0.gguf) } + [
+        ("attn_qkv", "self_attn.qkv_proj"), ("ffn_up", "mlp.gate_up_proj"),
+    ]
+
+    /// The block names of a GGUF architecture.
+    static func blockNames(arch: String) -> [(gguf: String, hf: String)] {
+        arch.hasPrefix("gemma") ? gemmaBlockNames : arch == "phi3" ? phi3BlockNames : blockNames
+    }
+
+    /// The HF name of a GGUF tensor name ("blk.3.attn_q.weight" → "model.layers.3.self_attn.q_proj.weight") under
+    /// architecture `arch`'s names (Gemma's norms, Phi-3's fused projections), or nil.
+    public static func hfName(gguf: String, arch: String = "llama") -> String? {
         switch gguf {
         case "token_embd.weight": return "model.embed_tokens.weight"
         case "output_norm.weight": return "model.norm.weight"
@@ -156,12 +175,12 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         let parts = gguf.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), layer >= 0,
               parts[3] == "weight" || parts[3] == "bias",
-              let pair = (gemma ? gemmaBlockNames : blockNames).first(where: { $0.gguf == parts[2] }) else { return nil }
+              let pair = blockNames(arch: arch).first(where: { $0.gguf == parts[2] }) else { return nil }
         return "model.layers.\(layer).\(pair.hf).\(parts[3])"
     }
 
-    /// The GGUF name of an HF tensor name, or nil; `gemma` selects Gemma's norm names.
-    public static func ggufName(hf: String, gemma: Bool = false) -> String? {
+    /// The GGUF name of an HF tensor name under architecture `arch`'s names, or nil.
+    public static func ggufName(hf: String, arch: String = "llama") -> String? {
         switch hf {
         case "model.embed_tokens.weight": return "token_embd.weight"
         case "model.norm.weight": return "output_norm.weight"
@@ -172,7 +191,7 @@ public final class GGUFWeightSource: WeightSource, @unchecked Sendable {
         let rest = hf.dropFirst("model.layers.".count)
         guard let dot = rest.firstIndex(of: "."), let layer = Int(rest[..<dot]) else { return nil }
         let tail = rest[rest.index(after: dot)...]
-        for pair in gemma ? gemmaBlockNames : blockNames {
+        for pair in blockNames(arch: arch) {
             for kind in ["weight", "bias"] where tail == "\(pair.hf).\(kind)" {
                 return "blk.\(layer).\(pair.gguf).\(kind)"
             }

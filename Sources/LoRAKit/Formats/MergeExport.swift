@@ -208,7 +208,7 @@ public enum MergeExport {
         try prepareFile(path)
         var tensors: [PlannedTensor] = []
         for t in plan(model, hfNorms: false) {
-            guard let name = GGUFWeightSource.ggufName(hf: t.name, gemma: model.config.gemma != nil) else {
+            guard let name = GGUFWeightSource.ggufName(hf: t.name, arch: base.architecture) else {
                 throw ExportError(path: path, message: "tensor \(t.name) has no GGUF name")
             }
             let module = t.name.hasSuffix(".weight") ? String(t.name.dropLast(".weight".count)) : String(t.name.dropLast(".bias".count))

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import LoRAKit
 
-/// Gemma 2 and Gemma 3 GGUF files made by llama.cpp's own converter (Fixtures/parity/make_gemma_gguf_fixture.py): the
+/// Gemma 2, Gemma 3 and Phi-3 (fused attn_qkv and ffn_up) GGUF files made by llama.cpp's own converter (Fixtures/parity/make_gemma_gguf_fixture.py): the
 /// settings read from the metadata, transformers' logits and greedy continuations from the GGUF alone, PEFT's greedy
 /// continuations with the PEFT adapter, and llama.cpp's greedy continuations with loratop's GGUF adapter export of it
 /// (committed; a fresh export must be the same bytes).
@@ -25,10 +25,14 @@ final class GemmaGGUFParityTests: XCTestCase {
         XCTAssertEqual(g3.config.ropeTheta, 1_000_000)
         XCTAssertTrue(g3.config.qkNorm)
         XCTAssertTrue(g2.config.tiedEmbeddings)
+        let (phi, _) = try load("phi3")
+        XCTAssertTrue(phi.config.fusedProjections)
+        XCTAssertNil(phi.config.slidingWindow)
+        XCTAssertEqual(phi.blocks[0].q.outFeatures, 64 + 2 * 2 * 16)
     }
 
     func testLogitsAndGreedyMatchTransformers() throws {
-        for name in ["gemma2", "gemma3"] {
+        for name in ["gemma2", "gemma3", "phi3"] {
             let (model, _) = try load(name)
             let worst = try FamilyParity.checkPrompts(model, expected: "parity/tiny-\(name)-gguf/expected.json", greedy: true)
             print("\(name) GGUF (llama.cpp's converter): worst |Δlogit| / max |logit| vs transformers \(worst)")
@@ -39,7 +43,7 @@ final class GemmaGGUFParityTests: XCTestCase {
     /// The PEFT adapter gives PEFT's greedy continuations on the GGUF base; its llama.cpp export (byte-identical to
     /// the committed file llama.cpp ran) gives llama.cpp's, and llama.cpp's base continuations are transformers'.
     func testAdapterGreedyMatchesPEFTAndLlamaCpp() throws {
-        for name in ["gemma2", "gemma3"] {
+        for name in ["gemma2", "gemma3", "phi3"] {
             let (model, src) = try load(name)
             let adapter = try PEFTAdapter.read(folder: Self.dir(name) + "/peft")
             let tmp = NSTemporaryDirectory() + "gemma-adapter-\(UUID().uuidString).gguf"
@@ -71,7 +75,7 @@ final class GemmaGGUFFixtureWriter: XCTestCase {
         guard ProcessInfo.processInfo.environment["LORATOP_WRITE_FIXTURES"] == "1" else {
             throw XCTSkip("set LORATOP_WRITE_FIXTURES=1 to rewrite the Gemma GGUF adapter fixtures")
         }
-        for name in ["gemma2", "gemma3"] {
+        for name in ["gemma2", "gemma3", "phi3"] {
             let dir = TestModels.sourceFixtures.appendingPathComponent("parity/tiny-\(name)-gguf").path
             let src = try loadWeights(path: dir + "/model.gguf")
             try GGUFAdapter.write(try PEFTAdapter.read(folder: dir + "/peft"), base: ExportBase(source: src), to: dir + "/loratop-adapter.gguf")

@@ -1,5 +1,6 @@
-"""Gemma GGUF fixtures (issue 14): tiny random Gemma 2 and Gemma 3 models converted by llama.cpp's own converter, and
-what transformers, PEFT and llama.cpp compute with them.
+"""Gemma and Phi-3 GGUF fixtures (issue 14): tiny random Gemma 2, Gemma 3 and Phi-3 models converted by llama.cpp's own
+converter, and what transformers, PEFT and llama.cpp compute with them (Phi-3: fused attn_qkv and ffn_up, no window,
+as llama.cpp runs it; PEFT on qkv_proj, o_proj, gate_up_proj, down_proj).
 
 The models differ from make_gemma_fixture.py's in what GGUF cannot say, so that transformers and llama.cpp describe the
 same function: query_pre_attn_scalar = head_dim (llama.cpp derives the query scale from head_dim) and the default
@@ -23,13 +24,13 @@ import json, os, subprocess, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 V = 96
-NAMES = ("gemma2", "gemma3")
+NAMES = ("gemma2", "gemma3", "phi3")
 
 
 def models():
     import torch
     import sentencepiece as spm
-    from transformers import Gemma2Config, Gemma2ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM
+    from transformers import Gemma2Config, Gemma2ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM, Phi3Config, Phi3ForCausalLM
     from peft import LoraConfig, get_peft_model
     torch.set_num_threads(2)
     llama_cpp = os.environ.get("LLAMA_CPP")
@@ -49,6 +50,12 @@ def models():
             rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
                              "full_attention": {"rope_type": "default", "rope_theta": 1000000.0}},
             hidden_activation="gelu_pytorch_tanh", attn_implementation="eager"), 29, 6.0, 0.3),
+        # Phi-3 without a window: llama.cpp runs Phi-3 without its sliding window
+        "phi3": (Phi3ForCausalLM, Phi3Config(
+            vocab_size=V, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=128, original_max_position_embeddings=128, rms_norm_eps=1e-5,
+            rope_theta=10000.0, tie_word_embeddings=False, sliding_window=None, pad_token_id=0, bos_token_id=1,
+            eos_token_id=2, attn_implementation="eager"), 31, 6.0, 0.3),
     }
     # (class, config, seed, factor on the initial matrices, scale of PEFT's B): Gemma 2's pair keeps its greedy
     # continuations from collapsing onto one token and lets the adapter change every one of them
@@ -66,17 +73,20 @@ def models():
                 else:
                     p.mul_(gain)
         m.save_pretrained(hf, safe_serialization=True)
+        # Phi-3's ids, and the <|endoftext|> llama.cpp's vocabulary code looks up for a phi3 model
+        ids = (dict(pad_id=0, eos_id=1, bos_id=2, unk_id=3) if name != "phi3"
+               else dict(pad_id=0, bos_id=1, eos_id=2, unk_id=3, user_defined_symbols=["<|endoftext|>"]))
         spm.SentencePieceTrainer.train(input=text, model_prefix=hf + "/tokenizer", vocab_size=80, model_type="bpe",
-                                       pad_id=0, eos_id=1, bos_id=2, unk_id=3, character_coverage=1.0,
-                                       byte_fallback=False, num_threads=1, minloglevel=2)
+                                       character_coverage=1.0, byte_fallback=False, num_threads=1, minloglevel=2, **ids)
         os.remove(hf + "/tokenizer.vocab")
         subprocess.run([sys.executable, os.path.join(llama_cpp, "convert_hf_to_gguf.py"), hf, "--outtype", "f32",
                         "--outfile", os.path.join(d, "model.gguf")], check=True,
                        env={**os.environ, "PYTHONPATH": os.path.join(llama_cpp, "gguf-py")})
         gen = torch.Generator().manual_seed(5)
         prompts = []
-        lcfg = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
-                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+        modules = (["qkv_proj", "o_proj", "gate_up_proj", "down_proj"] if name == "phi3"
+                   else ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+        lcfg = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM", target_modules=modules)
         for n in (5, 12, 20):
             ids = [int(x) for x in torch.randint(4, V, (n,), generator=gen)]
             with torch.no_grad():
