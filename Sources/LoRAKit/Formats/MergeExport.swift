@@ -27,6 +27,12 @@ public enum MergeExport {
         for (i, blk) in model.blocks.enumerated() {
             let p = "model.layers.\(i)."
             out.append(vector(p + "input_layernorm.weight", blk.inputNorm))
+            if blk.fused {  // Phi-3: qkv_proj, o_proj, the norm, gate_up_proj, down_proj
+                out += linear(blk.q) + linear(blk.o)
+                out.append(vector(p + "post_attention_layernorm.weight", blk.postNorm))
+                out += linear(blk.gate) + linear(blk.down)
+                continue
+            }
             for t in [LoRATarget.q, .k, .v, .o] { out += linear(blk.linear(t)) }
             if let qn = blk.qNorm, let kn = blk.kNorm {
                 out += [vector(p + "self_attn.q_norm.weight", qn), vector(p + "self_attn.k_norm.weight", kn)]
@@ -51,13 +57,14 @@ public enum MergeExport {
         let c = base.config
         if let g = c.gemma { return try gemmaConfigJSON(base: base, gemma: g, dtype: dtype) }
         let qwen = base.architecture == "qwen2" || base.architecture == "qwen3"
-        let mistral = !qwen && c.slidingWindow != nil  // a window only Mistral's config.json can say
-        let hfArchitecture = base.architecture == "qwen3" ? "Qwen3ForCausalLM" : qwen ? "Qwen2ForCausalLM"
+        let phi3 = c.fusedProjections
+        let mistral = !qwen && !phi3 && c.slidingWindow != nil  // a window only Mistral's (or Phi-3's) config.json can say
+        let hfArchitecture = phi3 ? "Phi3ForCausalLM" : base.architecture == "qwen3" ? "Qwen3ForCausalLM" : qwen ? "Qwen2ForCausalLM"
             : mistral ? "MistralForCausalLM" : "LlamaForCausalLM"
         let torchDType = dtype == .f16 ? "float16" : dtype == .bf16 ? "bfloat16" : "float32"
         var obj: [String: Any] = [
             "architectures": [hfArchitecture],
-            "model_type": qwen ? base.architecture : mistral ? "mistral" : "llama",
+            "model_type": phi3 ? "phi3" : qwen ? base.architecture : mistral ? "mistral" : "llama",
             "hidden_size": c.dim, "intermediate_size": c.ffnDim, "num_hidden_layers": c.layers,
             "num_attention_heads": c.heads, "num_key_value_heads": c.kvHeads, "head_dim": c.headDim,
             "vocab_size": c.vocab, "max_position_embeddings": c.maxPositions,
@@ -73,8 +80,13 @@ public enum MergeExport {
             }
             obj["rope_scaling"] = object
         }
-        if let w = c.slidingWindow, mistral { obj["sliding_window"] = w }
-        if !qwen && !mistral {
+        if mistral || phi3 { obj["sliding_window"] = c.slidingWindow.map { $0 as Any } ?? NSNull() }
+        if phi3 {
+            obj["original_max_position_embeddings"] = c.maxPositions
+            obj["rope_parameters"] = ["rope_type": "default", "rope_theta": Double(c.ropeTheta), "partial_rotary_factor": 1.0]
+            obj["attention_bias"] = false
+        }
+        if !qwen && !mistral && !phi3 {
             obj["attention_bias"] = c.attentionBias
             obj["mlp_bias"] = false
             obj["pretraining_tp"] = 1
@@ -132,7 +144,6 @@ public enum MergeExport {
     /// tokenizer files when the source is a folder that has them. Returns the names of the files written.
     @discardableResult
     public static func writeHF(model: LlamaModel, base: ExportBase, to folder: String, dtype: SafetensorsDType = .f32) throws -> [String] {
-        try refuseFused(base, path: folder)
         let config = try hfConfigJSON(base: base, dtype: dtype)  // first: a base it cannot describe writes nothing
         try prepareFolder(folder)
         try ExportStream.writeSafetensors(to: folder + "/model.safetensors", metadata: ["format": "pt"],
@@ -203,7 +214,6 @@ public enum MergeExport {
         guard type == .f32 || type == .f16 || type == .q8_0 else {
             throw ExportError(path: path, message: "a merged GGUF can be f32, f16 or q8_0, not \(type.name)")
         }
-        try refuseFused(base, path: path)
         try checkGemmaQueryScale(base, path: path)
         try prepareFile(path)
         var tensors: [PlannedTensor] = []
@@ -225,13 +235,6 @@ public enum MergeExport {
         try ExportStream.writeGGUF(to: path, metadata: ggufMetadata(base: base, type: type), tensors: tensors) { t in
             t.shape.count == 2 ? type : .f32
         }
-    }
-
-    /// Phi-3's fused projections have no merged config.json or GGUF writer yet: refused before anything is written.
-    static func refuseFused(_ base: ExportBase, path: String) throws {
-        guard base.config.fusedProjections else { return }
-        throw ExportError(path: path, message: "merged exports of a Phi-3 base (fused qkv_proj and gate_up_proj) are not supported yet",
-                          hint: "export the adapter instead (--format peft) and merge it with PEFT")
     }
 
     /// llama.cpp derives Gemma's query scale from the shape (1/√head_dim, or 1/√(hidden/heads) for the 27B models) and

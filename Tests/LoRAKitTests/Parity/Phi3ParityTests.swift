@@ -42,8 +42,38 @@ final class Phi3ParityTests: XCTestCase {
         let cfg = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/adapter_config.json"))) as? [String: Any])
         XCTAssertEqual(cfg["target_modules"] as? [String], ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"])
         XCTAssertEqual(try PEFTAdapter.read(folder: dir).modules, adapter.modules)
-        XCTAssertThrowsError(try MergeExport.writeHF(model: model, base: ExportBase(source: try loadWeights(path: folder)), to: dir + "/merged")) { e in
-            XCTAssertTrue("\(e)".contains("Phi-3"), "\(e)")
+    }
+
+    /// Merged exports keep the fused modules: an HF folder (Phi3ForCausalLM, transformers' keys) and a GGUF (llama.cpp's
+    /// attn_qkv, ffn_up) load back to the adapted model's logits.
+    func testMergedExportsLoadBackToTheAdaptedLogits() throws {
+        let dir = NSTemporaryDirectory() + "phi3-merged-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func logits(_ m: LlamaModel) throws -> [Float] { try KVCache(model: m, capacity: 12).append((0..<12).map { Int32($0 * 7 % 96) }) }
+        let src = try loadWeights(path: folder)
+        let model = try LlamaModel(source: src, storage: { DenseMatrix($1) })
+        try PEFTAdapter.read(folder: peft).attach(to: model)
+        let want = try logits(model)
+        try MergeExport.writeHF(model: model, base: ExportBase(source: src), to: dir + "/hf")
+        let back = try LlamaModel(source: try loadWeights(path: dir + "/hf"), storage: { DenseMatrix($1) })
+        XCTAssertLessThanOrEqual(FamilyParity.relMaxDiff(try logits(back), want), 1e-5, "merged HF")
+        let mine = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/hf/config.json"))) as? NSDictionary)
+        let theirs = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/config.json"))) as? NSDictionary)
+        for key in ["architectures", "model_type", "sliding_window", "rope_parameters", "tie_word_embeddings", "hidden_act",
+                    "num_key_value_heads", "original_max_position_embeddings"] {
+            XCTAssertEqual(mine[key] as? NSObject, theirs[key] as? NSObject, "config.json \(key)")
         }
+        let ggufDir = GemmaGGUFParityTests.dir("phi3")
+        let gsrc = try loadWeights(path: ggufDir + "/model.gguf")
+        let gmodel = try LlamaModel(source: gsrc, storage: { DenseMatrix($1) })
+        try PEFTAdapter.read(folder: ggufDir + "/peft").attach(to: gmodel)
+        let gwant = try logits(gmodel)
+        try MergeExport.writeGGUF(model: gmodel, base: ExportBase(source: gsrc), to: dir + "/m.gguf")
+        let file = try GGUFFile(path: dir + "/m.gguf")
+        XCTAssertEqual(file.string("general.architecture"), "phi3")
+        XCTAssertNotNil(file.tensor("blk.1.attn_qkv.weight"))
+        XCTAssertEqual(file.tensor("blk.1.ffn_up.weight")?.dims, [64, 192])
+        let gback = try LlamaModel(source: try loadWeights(path: dir + "/m.gguf"), storage: { DenseMatrix($1) })
+        XCTAssertLessThanOrEqual(FamilyParity.relMaxDiff(try logits(gback), gwant), 1e-5, "merged GGUF")
     }
 }
