@@ -37,7 +37,7 @@ public struct GemmaConfig: Sendable, Equatable {
     public static func embedScale(dim: Int) -> Float { Float(Double(dim).squareRoot()) }
 
     /// The attention scale of layer `l` and whether it slides.
-    func attention(layer l: Int, headDim: Int) -> AttentionOptions {
+    func attention(layer l: Int) -> AttentionOptions {
         AttentionOptions(scale: 1 / queryPreAttnScalar.squareRoot(), softcap: version == 2 ? attentionSoftcap : nil,
                          window: l < slidingLayers.count && slidingLayers[l] ? slidingWindow : nil)
     }
@@ -140,27 +140,5 @@ public struct GemmaConfig: Sendable, Equatable {
             attentionSoftcap: version == 2 ? try number(.attentionSoftcap) : nil, finalSoftcap: try number(.finalSoftcap),
             slidingWindow: window, slidingLayers: sliding, localRopeTheta: local)
         return (gemma, theta, scaling)
-    }
-}
-
-/// How one layer's attention scores are formed: scale, optional tanh soft-cap, optional sliding window.
-public struct AttentionOptions: Sendable, Equatable {
-    /// Factor on q·k.
-    public var scale: Float
-    /// cap in cap·tanh(s/cap), nil for none.
-    public var softcap: Float?
-    /// Keys a query sees, itself included; nil for the whole causal prefix.
-    public var window: Int?
-
-    /// LLaMA's attention: scale 1/√hd, no cap, no window.
-    public static func standard(headDim: Int) -> AttentionOptions {
-        AttentionOptions(scale: 1 / Float(headDim).squareRoot(), softcap: nil, window: nil)
-    }
-
-    /// The attention options.
-    public init(scale: Float, softcap: Float? = nil, window: Int? = nil) {
-        self.scale = scale
-        self.softcap = softcap
-        self.window = window
     }
 }

@@ -55,6 +55,8 @@ public final class KVCache {
         let g = FloatBuffer(count: n * F), u = FloatBuffer(count: n * F), h = FloatBuffer(count: n * F)
         let att = FloatBuffer(count: n * (p0 + n))
         let headRstd = c.qkNorm ? FloatBuffer(count: n * c.heads) : nil  // Qwen3's per-head norms (rstd unused here)
+        // Phi-3: a fused projection's output, qkv_proj's or gate_up_proj's (one buffer for every layer)
+        let fused = c.fusedProjections ? FloatBuffer(count: n * max(Cq + 2 * Ckv, 2 * F)) : nil
         tokens.withUnsafeBufferPointer { tp in
             if let t = tp.baseAddress { Embedding.forward(out: x.pointer, tokens: t, table: model.embedding, N: n) }
         }
@@ -63,8 +65,7 @@ public final class KVCache {
             let kNew = keys[l].pointer + p0 * Ckv, vNew = values[l].pointer + p0 * Ckv
             RMSNorm.forward(out: ln.pointer, rstd: rstd.pointer, x: x.pointer, weight: blk.inputNorm.pointer,
                             N: n, C: C, eps: c.normEps)
-            if blk.fused {  // Phi-3: qkv_proj's columns q | k | v
-                let f = FloatBuffer(count: n * (Cq + 2 * Ckv))
+            if blk.fused, let f = fused {  // Phi-3: qkv_proj's columns q | k | v
                 blk.q.forward(out: f.pointer, x: ln.pointer, N: n, scratch: scratch)
                 FusedColumns.split(f.pointer, n: n, widths: [Cq, Ckv, Ckv], into: [q.pointer, kNew, vNew])
             } else {
@@ -91,8 +92,7 @@ public final class KVCache {
             Vec.add(x.pointer, tmp.pointer, n * C)
             RMSNorm.forward(out: ln.pointer, rstd: rstd.pointer, x: x.pointer, weight: blk.postNorm.pointer,
                             N: n, C: C, eps: c.normEps)
-            if blk.fused {  // Phi-3: gate_up_proj's columns gate | up
-                let f = FloatBuffer(count: n * 2 * F)
+            if blk.fused, let f = fused {  // Phi-3: gate_up_proj's columns gate | up
                 blk.gate.forward(out: f.pointer, x: ln.pointer, N: n, scratch: scratch)
                 FusedColumns.split(f.pointer, n: n, widths: [F, F], into: [g.pointer, u.pointer])
             } else {

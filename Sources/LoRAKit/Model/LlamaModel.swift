@@ -110,8 +110,8 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// How layer `l` forms its attention scores.
     public func attentionOptions(layer l: Int) -> AttentionOptions {
-        config.gemma?.attention(layer: l, headDim: config.headDim)
-            ?? AttentionOptions(scale: 1 / Float(config.headDim).squareRoot(), window: config.slidingWindow)
+        config.gemma?.attention(layer: l)
+            ?? .standard(headDim: config.headDim, window: config.slidingWindow)
     }
 
     /// The factor on token embeddings (√C for Gemma, else 1).

@@ -87,8 +87,9 @@ public final class TrainingGraph {
     let acts: [BlockActivations]   // L, or 1 shared when checkpointing
     let lnf, rstdf: FloatBuffer    // (N, C), (N)
     let dres, dln, dff1, dff2, dff3, dattn, dq, dk, dv, attScratch, recomputeOut: FloatBuffer
-    let fusedOut: FloatBuffer      // Phi-3: (N, max(Cq + 2·Ckv, 2F)), a fused projection's output or gradient; shard
-                                   // rows start at n0 · that width whichever projection uses it (regions never overlap)
+    let fusedOut: FloatBuffer      // Phi-3: (N, fusedWidth), a fused projection's output or gradient; shard rows start
+                                   // at n0 · fusedWidth whichever projection uses it (regions never overlap)
+    let fusedWidth: Int            // max(Cq + 2·Ckv, 2F) with fused projections, else 0
     let head: CrossEntropyHead     // the whole batch's unmasked rows, chunked (the shards' budgets together)
     let scratches: [ScratchBuffer] // one per shard (dequantized tiles)
     let shardGrads: [ShardGradients]  // shards 1...
@@ -135,7 +136,8 @@ public final class TrainingGraph {
         dv = FloatBuffer(count: N * Ckv)
         attScratch = FloatBuffer(count: B * c.kvHeads * T * T)
         recomputeOut = FloatBuffer(count: checkpointing ? N * C : 0)
-        fusedOut = FloatBuffer(count: c.fusedProjections ? N * max(Cq + 2 * Ckv, 2 * F) : 0)
+        fusedWidth = c.fusedProjections ? max(Cq + 2 * Ckv, 2 * F) : 0
+        fusedOut = FloatBuffer(count: N * fusedWidth)
         let budget = TrainingGraph.headBudget(checkpointing: checkpointing, shards: count)
         head = CrossEntropyHead(vocab: c.vocab, width: C, rows: N, budget: budget * count)
         head.softcap = c.gemma?.finalSoftcap
@@ -243,7 +245,7 @@ public final class TrainingGraph {
             }
         } else if blk.fused {
             // Phi-3: one qkv_proj, its columns q | k | v
-            let f = fusedOut.pointer + n0 * max(Cq + 2 * Ckv, 2 * F)
+            let f = fusedOut.pointer + n0 * fusedWidth
             linear(.q, out: f, x: ln1)
             FusedColumns.split(f, n: n, widths: [Cq, Ckv, Ckv], into: [q, k, v])
         } else {
@@ -261,15 +263,16 @@ public final class TrainingGraph {
                               B: sh.nb, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                               options: model.attentionOptions(layer: l))
         }
-        if let w = blk.attnOutNorm, let raw = a.attnRaw, let rstd = a.rstdAttn {
-            // Gemma: x2 = x + norm(o_proj(attn))
-            linear(.o, out: raw.pointer + n0 * C, x: o)
+        /// out = t(x), or with Gemma's norm on that output, norm(t(x)) with t(x) and the rstd kept for backward.
+        func projectThroughOutputNorm(_ t: LoRATarget, out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                                      _ w: FloatBuffer?, raw: FloatBuffer?, rstd: FloatBuffer?) {
+            guard let w, let raw, let rstd else { return linear(t, out: out, x: x) }
+            linear(t, out: raw.pointer + n0 * C, x: x)
             Profiler.measure("fwd.rmsnorm") {
-                RMSNorm.forward(out: x2, rstd: rstd.pointer + n0, x: raw.pointer + n0 * C, weight: w.pointer, N: n, C: C, eps: c.normEps)
+                RMSNorm.forward(out: out, rstd: rstd.pointer + n0, x: raw.pointer + n0 * C, weight: w.pointer, N: n, C: C, eps: c.normEps)
             }
-        } else {
-            linear(.o, out: x2, x: o)
         }
+        projectThroughOutputNorm(.o, out: x2, x: o, blk.attnOutNorm, raw: a.attnRaw, rstd: a.rstdAttn)  // x2 = x + (norm of) o_proj
         Profiler.measure("fwd.residual") {
             Vec.addParallel(x2, xIn, n * C)                                              // x2 = x + attn
         }
@@ -278,7 +281,7 @@ public final class TrainingGraph {
         }
         if blk.fused {
             // Phi-3: one gate_up_proj, its columns gate | up
-            let f = fusedOut.pointer + n0 * max(Cq + 2 * Ckv, 2 * F)
+            let f = fusedOut.pointer + n0 * fusedWidth
             linear(.gate, out: f, x: ln2)
             FusedColumns.split(f, n: n, widths: [F, F], into: [gate, up])
         } else {
@@ -289,15 +292,7 @@ public final class TrainingGraph {
             if c.gemma != nil { GeGLU.forward(h: h, gate: gate, up: up, count: n * F) }
             else { SwiGLU.forward(h: h, gate: gate, up: up, count: n * F) }
         }
-        if let w = blk.mlpOutNorm, let raw = a.mlpRaw, let rstd = a.rstdMlp {
-            // Gemma: out = x2 + norm(down(h))
-            linear(.down, out: raw.pointer + n0 * C, x: h)
-            Profiler.measure("fwd.rmsnorm") {
-                RMSNorm.forward(out: xOut, rstd: rstd.pointer + n0, x: raw.pointer + n0 * C, weight: w.pointer, N: n, C: C, eps: c.normEps)
-            }
-        } else {
-            linear(.down, out: xOut, x: h)
-        }
+        projectThroughOutputNorm(.down, out: xOut, x: h, blk.mlpOutNorm, raw: a.mlpRaw, rstd: a.rstdMlp)  // out = x2 + (norm of) down
         Profiler.measure("fwd.residual") {
             Vec.addParallel(xOut, x2, n * C)                                             // out = x2 + mlp
         }
@@ -378,15 +373,17 @@ public final class TrainingGraph {
         }
         // MLP: out = x2 + down(silu(gate)·up)
         // (the first write into each gradient buffer overwrites it, so none needs zeroing)
-        var dMlp = UnsafePointer(dres)  // the gradient down_proj's output receives
-        if let w = blk.mlpOutNorm, let raw = a.mlpRaw, let rstd = a.rstdMlp {
-            // through Gemma's norm on the MLP output, into dln (free until the gate/up backward writes it)
+        /// The gradient a projection's output receives: dres, or with Gemma's norm on that output, dres through it into
+        /// dln (free at both places this is called: before the gate/up and the q/k/v backward write it).
+        func throughOutputNorm(_ w: FloatBuffer?, raw: FloatBuffer?, rstd: FloatBuffer?) -> UnsafePointer<Float> {
+            guard let w, let raw, let rstd else { return UnsafePointer(dres) }
             Profiler.measure("bwd.rmsnorm") {
                 dln.update(repeating: 0, count: n * C)
                 RMSNorm.backward(dx: dln, dout: dres, x: raw.pointer + n0 * C, weight: w.pointer, rstd: rstd.pointer + n0, N: n, C: C)
             }
-            dMlp = UnsafePointer(dln)
+            return UnsafePointer(dln)
         }
+        let dMlp = throughOutputNorm(blk.mlpOutNorm, raw: a.mlpRaw, rstd: a.rstdMlp)
         linear(.down, dx: dff1, dout: dMlp, x: a.h.pointer + n0 * F, accumulate: false)
         Profiler.measure("bwd.swiglu") {
             if c.gemma != nil {
@@ -398,7 +395,7 @@ public final class TrainingGraph {
             }
         }
         if blk.fused {
-            let f = fusedOut.pointer + n0 * max(Cq + 2 * Ckv, 2 * F)
+            let f = fusedOut.pointer + n0 * fusedWidth
             FusedColumns.join([dff2, dff3], widths: [F, F], n: n, into: f)
             linear(.gate, dx: dln, dout: f, x: ln2, accumulate: false)
         } else {
@@ -410,15 +407,7 @@ public final class TrainingGraph {
                              N: n, C: C)                                                  // dres = d x2
         }
         // Attention: x2 = x + o(attn(rope(q), rope(k), v))
-        var dAttn = UnsafePointer(dres)  // the gradient o_proj's output receives
-        if let w = blk.attnOutNorm, let raw = a.attnRaw, let rstd = a.rstdAttn {
-            // through Gemma's norm on the attention output, into dln (free until the q/k/v backward writes it)
-            Profiler.measure("bwd.rmsnorm") {
-                dln.update(repeating: 0, count: n * C)
-                RMSNorm.backward(dx: dln, dout: dres, x: raw.pointer + n0 * C, weight: w.pointer, rstd: rstd.pointer + n0, N: n, C: C)
-            }
-            dAttn = UnsafePointer(dln)
-        }
+        let dAttn = throughOutputNorm(blk.attnOutNorm, raw: a.attnRaw, rstd: a.rstdAttn)
         linear(.o, dx: dattn, dout: dAttn, x: a.o.pointer + n0 * Cq, accumulate: false)
         Profiler.measure("bwd.zero") {
             dq.update(repeating: 0, count: n * Cq); dk.update(repeating: 0, count: n * Ckv); dv.update(repeating: 0, count: n * Ckv)
@@ -448,7 +437,7 @@ public final class TrainingGraph {
         }
         let dx: UnsafeMutablePointer<Float>? = needInputGrad ? dln : nil
         if blk.fused {
-            let f = fusedOut.pointer + n0 * max(Cq + 2 * Ckv, 2 * F)
+            let f = fusedOut.pointer + n0 * fusedWidth
             FusedColumns.join([dqIn, dkIn, dv], widths: [Cq, Ckv, Ckv], n: n, into: f)
             linear(.q, dx: dx, dout: f, x: ln1, accumulate: false)
         } else {
