@@ -6,44 +6,34 @@ extension BPETokenizer {
     /// Special ids come from `specialIDs` when given, else from `tokenizer_config.json` in the same folder,
     /// else from well-known token names (`<|endoftext|>`, `<|im_end|>`, `</s>`, ...).
     public convenience init(tokenizerJSON url: URL, specialIDs: SpecialTokenIDs? = nil) throws {
-        let path = url.path
-        let data: Data
-        do {
-            guard let d = try RegularFile.contents(path) else { throw FileError(path: path, message: "no such file") }
-            data = d
-        } catch let e as FileError {
-            throw TokenizerError(source: path, message: e.message, hint: "pass the tokenizer.json of a Hugging Face model folder")
-        }
-        let parsed = try Self.parse(data, source: path)
-        var resolved = specialIDs
-        if resolved == nil {
-            let config = url.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
-            if let configData = try? RegularFile.contents(config.path),
-               let json = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
-                resolved = TokenizerConfigNames(json: json).resolve(in: parsed.vocab)
-            }
-        }
-        let ids = resolved ?? TokenizerConfigNames.wellKnown.resolve(in: parsed.vocab)
+        let file = try TokenizerFile(url)
+        try self.init(parsed: try Self.parse(file.root, source: file.path), specialIDs: specialIDs, config: file.config, source: file.path)
+    }
+
+    private convenience init(parsed: ParsedJSON, specialIDs: SpecialTokenIDs?, config: [String: Any]?, source: String) throws {
+        let ids = specialIDs ?? TokenizerFile.specialIDs(config: config, vocab: parsed.vocab)
         try self.init(tokens: parsed.tokens, mergePairs: parsed.merges, tokenTypes: nil, specialIDs: ids,
-                      preTokenizer: try Self.preTokenizer(parsed.root["pre_tokenizer"], source: path),
-                      extraSpecialTokens: parsed.added, source: path)
+                      preTokenizer: try Self.preTokenizer(parsed.root["pre_tokenizer"], source: source),
+                      extraSpecialTokens: parsed.added, source: source)
     }
 
     /// The tokenizer of a Hugging Face `tokenizer.json`: byte-level BPE (`BPETokenizer`) or SentencePiece-style
-    /// (`SentencePieceTokenizer`: byte fallback, "▁" for spaces), with special ids as `init(tokenizerJSON:)` finds them.
+    /// (`SentencePieceTokenizer`: byte fallback, "▁" for spaces), with special ids as `init(tokenizerJSON:)` finds them
+    /// and BOS as `tokenizer_config.json`'s `add_bos_token` says. Each file is read once.
     public static func load(tokenizerJSON url: URL) throws -> any Tokenizing {
-        let path = url.path
-        guard let data = try? RegularFile.contents(path),
-              let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              SentencePieceTokenizer.isSentencePiece(root) else { return try BPETokenizer(tokenizerJSON: url) }
-        let parsed = try parse(data, source: path)
-        let config = url.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
-        var ids = TokenizerConfigNames.wellKnown.resolve(in: parsed.vocab)
-        if let configData = try? RegularFile.contents(config.path),
-           let json = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
-            ids = TokenizerConfigNames(json: json).resolve(in: parsed.vocab)
+        let file = try TokenizerFile(url)
+        let parsed = try parse(file.root, source: file.path)
+        let ids = TokenizerFile.specialIDs(config: file.config, vocab: parsed.vocab)
+        let addsBOS = file.config?["add_bos_token"] as? Bool
+        if SentencePieceTokenizer.isSentencePiece(file.root) {
+            // the vocabulary again, exactly (ExactJSON): JSONSerialization's merges canonically equivalent pieces
+            let tok = try SentencePieceTokenizer(json: file.bytes, root: file.root, specialIDs: ids, source: file.path)
+            if let addsBOS { tok.addsBOS = addsBOS }
+            return tok
         }
-        return try SentencePieceTokenizer(json: [UInt8](data), root: root, specialIDs: ids, source: path)
+        let tok = try BPETokenizer(parsed: parsed, specialIDs: ids, config: file.config, source: file.path)
+        if let addsBOS { tok.addsBOS = addsBOS }
+        return tok
     }
 
     /// What `tokenizer.json` holds, in plain values.
@@ -56,12 +46,9 @@ extension BPETokenizer {
         var root: [String: Any]
     }
 
-    static func parse(_ data: Data, source: String) throws -> ParsedJSON {
+    static func parse(_ root: [String: Any], source: String) throws -> ParsedJSON {
         func fail(_ message: String, _ hint: String = "expected a Hugging Face tokenizers file (tokenizer.json) with a BPE model") -> TokenizerError {
             TokenizerError(source: source, message: message, hint: hint)
-        }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw fail("not a JSON object")
         }
         guard let model = root["model"] as? [String: Any] else { throw fail("no \"model\" object") }
         let type = model["type"] as? String ?? "BPE"
@@ -165,6 +152,38 @@ extension BPETokenizer {
         default:
             throw fail("unsupported pre_tokenizer \(type)", hint)
         }
+    }
+}
+
+/// A `tokenizer.json` read once: its bytes, the JSON object, and `tokenizer_config.json` beside it when there is one.
+struct TokenizerFile {
+    let path: String
+    let bytes: [UInt8]
+    let root: [String: Any]
+    let config: [String: Any]?
+
+    init(_ url: URL) throws {
+        path = url.path
+        let data: Data
+        do {
+            guard let d = try RegularFile.contents(path) else { throw FileError(path: path, message: "no such file") }
+            data = d
+        } catch let e as FileError {
+            throw TokenizerError(source: path, message: e.message, hint: "pass the tokenizer.json of a Hugging Face model folder")
+        }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw TokenizerError(source: path, message: "not a JSON object",
+                                 hint: "expected a Hugging Face tokenizers file (tokenizer.json) with a BPE model")
+        }
+        bytes = [UInt8](data)
+        self.root = root
+        let cfg = url.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json").path
+        config = (try? RegularFile.contents(cfg)).flatMap { $0 }.flatMap { (try? JSONSerialization.jsonObject(with: $0)) as? [String: Any] }
+    }
+
+    /// Special ids by tokenizer_config.json's names, else by well-known names.
+    static func specialIDs(config: [String: Any]?, vocab: [String: Int32]) -> SpecialTokenIDs {
+        (config.map { TokenizerConfigNames(json: $0) } ?? .wellKnown).resolve(in: vocab)
     }
 }
 

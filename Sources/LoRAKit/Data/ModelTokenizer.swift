@@ -69,17 +69,13 @@ public struct ModelTokenizer: Sendable {
                 throw TokenizerError(source: h.folder, message: "no tokenizer.json in the model folder",
                                      hint: "copy the model's tokenizer.json next to config.json")
             }
-            let tok = try BPETokenizer.load(tokenizerJSON: url)
+            let tok = try BPETokenizer.load(tokenizerJSON: url)  // reads tokenizer_config.json's add_bos_token too
             var template = ChatTemplate.chatML
             let cfg = URL(fileURLWithPath: h.folder).appendingPathComponent("tokenizer_config.json")
             if let data = try? RegularFile.contents(cfg.path),
                let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
                let jinja = json["chat_template"] as? String {
                 template = Self.template(jinja: jinja, source: cfg.path)
-            }
-            if let data = try? RegularFile.contents(cfg.path),
-               let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let add = json["add_bos_token"] as? Bool {
-                if let b = tok as? BPETokenizer { b.addsBOS = add } else if let s = tok as? SentencePieceTokenizer { s.addsBOS = add }
             }
             return ModelTokenizer(tokenizer: tok, template: template)
         }

@@ -286,15 +286,11 @@ extension SentencePieceTokenizer {
                       splitWords: style.split, source: source)
     }
 
-    /// Whether a tokenizer.json is SentencePiece-style: a BPE model with byte fallback, or "▁" written for spaces.
+    /// Whether a tokenizer.json is SentencePiece-style: a BPE model with byte fallback, or steps that write "▁" for
+    /// spaces (`style` accepts only such steps).
     static func isSentencePiece(_ root: [String: Any]) -> Bool {
         if let model = root["model"] as? [String: Any], model["byte_fallback"] as? Bool == true { return true }
-        return (try? style(root, source: "")) != nil && writesSpace(root)
-    }
-
-    private static func writesSpace(_ root: [String: Any]) -> Bool {
-        let text = String(describing: root["normalizer"] ?? "") + String(describing: root["pre_tokenizer"] ?? "")
-        return text.contains("\u{2581}")
+        return (try? style(root, source: "")) != nil
     }
 
     /// The "▁" rules of the normalizer and pre-tokenizer: Replace(" ", "▁"), Prepend("▁"), Metaspace, and Gemma's

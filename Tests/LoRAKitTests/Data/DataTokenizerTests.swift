@@ -32,8 +32,7 @@ final class DataTokenizerTests: XCTestCase {
 
     /// The tokenizer built from plain arrays, as the GGUF metadata gives them (tokens, "a b" merges, token types).
     private func fromArrays(_ pre: PreTokenizerKind) throws -> BPETokenizer {
-        let data = try Data(contentsOf: try TokenizerFixtures.url("tokenizer.json"))
-        let parsed = try BPETokenizer.parse(data, source: "tokenizer.json")
+        let parsed = try BPETokenizer.parse(try TokenizerFile(try TokenizerFixtures.url("tokenizer.json")).root, source: "tokenizer.json")
         let expected = try TokenizerFixtures.json("expected.json")
         let nonNormal = try XCTUnwrap(expected["gguf_non_normal_token_types"] as? [String: NSNumber])
         var types = [Int32](repeating: 1, count: parsed.tokens.count)
