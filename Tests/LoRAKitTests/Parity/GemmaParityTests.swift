@@ -48,7 +48,7 @@ final class GemmaParityTests: XCTestCase {
         func without(_ name: String, _ change: (inout GemmaConfig) -> Void) throws -> Float {
             let m = try load(name)
             var c = m.config
-            guard var g = c.gemma else { throw XCTSkip("not a Gemma fixture") }
+            var g = try XCTUnwrap(c.gemma, "\(name) must load as Gemma")
             change(&g)
             c.gemma = g
             let changed = LlamaModel(config: c, embedding: m.embedding, lmHead: nil, blocks: m.blocks, finalNorm: m.finalNorm)

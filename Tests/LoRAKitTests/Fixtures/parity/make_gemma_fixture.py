@@ -25,7 +25,7 @@ import sys
 import json, os
 import torch
 from transformers import Gemma2Config, Gemma2ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM
-from peft import LoraConfig, get_peft_model
+from tiny_parity import perturb, save_folder, prompts, peft_model, gradients
 
 here = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(2)
@@ -33,54 +33,15 @@ V = 96
 
 
 def build(name, model):
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 1:   # Gemma's norms start at w = 0, i.e. a factor 1: make every one non-trivial
-                p.add_(torch.randn_like(p) * 0.2)
-            else:
-                p.mul_(6.0)
+    perturb(model)   # Gemma's norms start at w = 0, i.e. a factor 1: make every one non-trivial
     d = os.path.join(here, f"tiny-{name}-hf")
-    model.save_pretrained(d, safe_serialization=True)
-    if os.path.exists(os.path.join(d, "generation_config.json")):
-        os.remove(os.path.join(d, "generation_config.json"))
-    gen = torch.Generator().manual_seed(5)
-    prompts = []
-    for n in (5, 12, 20):
-        ids = [int(x) for x in torch.randint(0, V, (n,), generator=gen)]
-        with torch.no_grad():
-            logits = model(torch.tensor([ids])).logits[0]
-            cont = model.generate(torch.tensor([ids]), max_new_tokens=24, min_new_tokens=24, do_sample=False,
-                                  eos_token_id=None, pad_token_id=0)[0, n:].tolist()
-        prompts.append({"ids": ids, "logits": logits.flatten().tolist(), "greedy": cont})
-    json.dump({"prompts": prompts}, open(os.path.join(d, "expected.json"), "w"))
-
-    lcfg = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
-                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    pm = get_peft_model(model, lcfg)
-    torch.manual_seed(17)
-    with torch.no_grad():
-        for pname, p in pm.named_parameters():
-            if "lora_B" in pname:
-                p.copy_(torch.randn_like(p) * 0.3)
+    save_folder(model, d)
+    cases, gen = prompts(model, V)
+    json.dump({"prompts": cases}, open(os.path.join(d, "expected.json"), "w"))
+    pm = peft_model(model, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], b_seed=17, b_scale=0.3)
     pm.save_pretrained(os.path.join(here, f"tiny-{name}-peft"))
-    inputs = torch.randint(0, V, (2, 16), generator=gen)
-    targets = torch.randint(0, V, (2, 16), generator=gen)
-    targets[0, :5] = -100   # a prompt's positions
-    targets[1, 12:] = -100  # padding
-    out = pm(input_ids=inputs).logits
-    loss = torch.nn.functional.cross_entropy(out.reshape(-1, V), targets.reshape(-1), ignore_index=-100)
-    loss.backward()
-    grads = {}
-    for pname, p in pm.named_parameters():
-        if p.grad is not None and "lora_" in pname:
-            key = pname.replace("base_model.model.", "", 1).replace(".default.weight", "")
-            grads[key] = p.grad.flatten().tolist()
-    with torch.no_grad():
-        adapted = pm(input_ids=inputs).logits[0].flatten().tolist()
-    json.dump({"inputs": inputs.flatten().tolist(), "targets": targets.flatten().tolist(), "batch": 2, "seq_len": 16,
-               "loss": float(loss), "logits_seq0": adapted, "grads": grads},
-              open(os.path.join(here, f"tiny-{name}-grads.json"), "w"))
-    print(f"{name}:", sum(p.numel() for p in model.parameters()), "params;", len(grads), "LoRA gradients; loss", float(loss))
+    count, loss = gradients(pm, gen, V, os.path.join(here, f"tiny-{name}-grads.json"))
+    print(f"{name}:", sum(p.numel() for p in model.parameters()), "params;", count, "LoRA gradients; loss", loss)
 
 
 def loratop_adapters():

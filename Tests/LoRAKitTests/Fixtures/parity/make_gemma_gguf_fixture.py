@@ -31,7 +31,7 @@ def models():
     import torch
     import sentencepiece as spm
     from transformers import Gemma2Config, Gemma2ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM, Phi3Config, Phi3ForCausalLM
-    from peft import LoraConfig, get_peft_model
+    from tiny_parity import perturb, prompts, peft_model
     torch.set_num_threads(2)
     llama_cpp = os.environ.get("LLAMA_CPP")
     if not llama_cpp:
@@ -66,12 +66,7 @@ def models():
         os.makedirs(hf, exist_ok=True)
         torch.manual_seed(seed)
         m = cls(cfg).eval()
-        with torch.no_grad():
-            for p in m.parameters():
-                if p.dim() == 1:
-                    p.add_(torch.randn_like(p) * 0.2)
-                else:
-                    p.mul_(gain)
+        perturb(m, gain)
         m.save_pretrained(hf, safe_serialization=True)
         # Phi-3's ids, and the <|endoftext|> llama.cpp's vocabulary code looks up for a phi3 model
         ids = (dict(pad_id=0, eos_id=1, bos_id=2, unk_id=3) if name != "phi3"
@@ -82,31 +77,17 @@ def models():
         subprocess.run([sys.executable, os.path.join(llama_cpp, "convert_hf_to_gguf.py"), hf, "--outtype", "f32",
                         "--outfile", os.path.join(d, "model.gguf")], check=True,
                        env={**os.environ, "PYTHONPATH": os.path.join(llama_cpp, "gguf-py")})
-        gen = torch.Generator().manual_seed(5)
-        prompts = []
+        cases, _ = prompts(m, V, low=4)
         modules = (["qkv_proj", "o_proj", "gate_up_proj", "down_proj"] if name == "phi3"
                    else ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-        lcfg = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM", target_modules=modules)
-        for n in (5, 12, 20):
-            ids = [int(x) for x in torch.randint(4, V, (n,), generator=gen)]
-            with torch.no_grad():
-                logits = m(torch.tensor([ids])).logits[0]
-                cont = m.generate(torch.tensor([ids]), max_new_tokens=24, min_new_tokens=24, do_sample=False,
-                                  eos_token_id=None, pad_token_id=0)[0, n:].tolist()
-            prompts.append({"ids": ids, "logits": logits.flatten().tolist(), "greedy": cont})
-        pm = get_peft_model(m, lcfg)
-        torch.manual_seed(seed + 1)
-        with torch.no_grad():
-            for pname, p in pm.named_parameters():
-                if "lora_B" in pname:
-                    p.copy_(torch.randn_like(p) * b_scale)
+        pm = peft_model(m, modules, b_seed=seed + 1, b_scale=b_scale)
         pm.save_pretrained(os.path.join(d, "peft"))
-        for pr in prompts:
+        for pr in cases:
             with torch.no_grad():
                 ids = pr["ids"]
                 pr["peft_greedy"] = pm.generate(input_ids=torch.tensor([ids]), max_new_tokens=24, min_new_tokens=24,
                                                 do_sample=False, eos_token_id=None, pad_token_id=0)[0, len(ids):].tolist()
-        json.dump({"prompts": prompts}, open(os.path.join(d, "expected.json"), "w"))
+        json.dump({"prompts": cases}, open(os.path.join(d, "expected.json"), "w"))
         print(name, "done:", sum(p.numel() for p in m.parameters()), "params")
 
 

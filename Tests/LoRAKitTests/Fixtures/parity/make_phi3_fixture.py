@@ -16,7 +16,7 @@ writes it to tiny-phi3-loratop-peft/, and `make_phi3_fixture.py loratop` loads i
 import json, os, sys
 import torch
 from transformers import Phi3Config, Phi3ForCausalLM
-from peft import LoraConfig, get_peft_model
+from tiny_parity import perturb, save_folder, prompts, peft_model, gradients
 
 here = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(2)
@@ -38,50 +38,13 @@ cfg = Phi3Config(vocab_size=V, hidden_size=64, intermediate_size=96, num_hidden_
                  pad_token_id=0, bos_token_id=1, eos_token_id=2, attn_implementation="eager")
 torch.manual_seed(43)
 m = Phi3ForCausalLM(cfg).eval()
-with torch.no_grad():
-    for p in m.parameters():
-        if p.dim() == 1:
-            p.add_(torch.randn_like(p) * 0.2)
-        else:
-            p.mul_(6.0)
+perturb(m)
 d = os.path.join(here, "tiny-phi3-hf")
-m.save_pretrained(d, safe_serialization=True)
-if os.path.exists(os.path.join(d, "generation_config.json")):
-    os.remove(os.path.join(d, "generation_config.json"))
-gen = torch.Generator().manual_seed(5)
-prompts = []
-for n in (5, 12, 20):
-    ids = [int(x) for x in torch.randint(0, V, (n,), generator=gen)]
-    with torch.no_grad():
-        logits = m(torch.tensor([ids])).logits[0]
-        cont = m.generate(torch.tensor([ids]), max_new_tokens=24, min_new_tokens=24, do_sample=False,
-                          eos_token_id=None, pad_token_id=0)[0, n:].tolist()
-    prompts.append({"ids": ids, "logits": logits.flatten().tolist(), "greedy": cont})
-json.dump({"prompts": prompts}, open(os.path.join(d, "expected.json"), "w"))
+save_folder(m, d)
+cases, gen = prompts(m)
+json.dump({"prompts": cases}, open(os.path.join(d, "expected.json"), "w"))
 
-lcfg = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
-                  target_modules=["qkv_proj", "o_proj", "gate_up_proj", "down_proj"])
-pm = get_peft_model(m, lcfg)
-torch.manual_seed(47)
-with torch.no_grad():
-    for name, p in pm.named_parameters():
-        if "lora_B" in name:
-            p.copy_(torch.randn_like(p) * 0.3)
+pm = peft_model(m, ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"], b_seed=47, b_scale=0.3)
 pm.save_pretrained(os.path.join(here, "tiny-phi3-peft"))
-inputs = torch.randint(0, V, (2, 16), generator=gen)
-targets = torch.randint(0, V, (2, 16), generator=gen)
-targets[0, :5] = -100
-targets[1, 12:] = -100
-out = pm(input_ids=inputs).logits
-loss = torch.nn.functional.cross_entropy(out.reshape(-1, V), targets.reshape(-1), ignore_index=-100)
-loss.backward()
-grads = {}
-for name, p in pm.named_parameters():
-    if p.grad is not None and "lora_" in name:
-        grads[name.replace("base_model.model.", "", 1).replace(".default.weight", "")] = p.grad.flatten().tolist()
-with torch.no_grad():
-    adapted = pm(input_ids=inputs).logits[0].flatten().tolist()
-json.dump({"inputs": inputs.flatten().tolist(), "targets": targets.flatten().tolist(), "batch": 2, "seq_len": 16,
-           "loss": float(loss), "logits_seq0": adapted, "grads": grads},
-          open(os.path.join(here, "tiny-phi3-grads.json"), "w"))
-print("phi3:", sum(p.numel() for p in m.parameters()), "params;", len(grads), "LoRA gradients; loss", float(loss))
+count, loss = gradients(pm, gen, V, os.path.join(here, "tiny-phi3-grads.json"))
+print("phi3:", sum(p.numel() for p in m.parameters()), "params;", count, "LoRA gradients; loss", loss)

@@ -13,6 +13,7 @@ Run: ~/.cache/loratop/pyenv/bin/python make_rope_scaling_fixture.py   (transform
 import json, os
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_parity import perturb, save_folder, prompts
 
 here = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(2)
@@ -24,27 +25,11 @@ def tiny(name, tied, rope_scaling):
                       tie_word_embeddings=tied, rope_scaling=rope_scaling)
     torch.manual_seed(11)
     m = LlamaForCausalLM(cfg).eval()
-    with torch.no_grad():
-        for p in m.parameters():
-            if p.dim() == 1:   # make the norms non-trivial
-                p.add_(torch.randn_like(p) * 0.1)
-            else:              # and the weights large enough that positions matter to the logits
-                p.mul_(6.0)
+    perturb(m, norm_noise=0.1)
     d = os.path.join(here, name)
-    m.save_pretrained(d, safe_serialization=True)
-    gen = torch.Generator().manual_seed(5)
-    prompts = []
-    for n in (5, 12, 20):
-        ids = [int(x) for x in torch.randint(0, 96, (n,), generator=gen)]
-        with torch.no_grad():
-            logits = m(torch.tensor([ids])).logits[0]
-            cont = m.generate(torch.tensor([ids]), max_new_tokens=24, min_new_tokens=24, do_sample=False,
-                              eos_token_id=None, pad_token_id=0)[0, n:].tolist()
-        prompts.append({"ids": ids, "logits": logits.flatten().tolist(), "greedy": cont})
-    json.dump({"rope_scaling": rope_scaling, "prompts": prompts}, open(os.path.join(d, "expected.json"), "w"))
-    for junk in ("generation_config.json",):
-        if os.path.exists(os.path.join(d, junk)):
-            os.remove(os.path.join(d, junk))
+    save_folder(m, d)
+    cases, _ = prompts(m)
+    json.dump({"rope_scaling": rope_scaling, "prompts": cases}, open(os.path.join(d, "expected.json"), "w"))
     print(name, sum(p.numel() for p in m.parameters()), "params;", "config:",
           json.load(open(os.path.join(d, "config.json"))).get("rope_parameters"))
 
