@@ -215,6 +215,10 @@ public enum MergeExport {
             throw ExportError(path: path, message: "a merged GGUF can be f32, f16 or q8_0, not \(type.name)")
         }
         try checkGemmaQueryScale(base, path: path)
+        if case .dynamic? = base.config.ropeScaling {
+            throw ExportError(path: path, message: "the base's RoPE scaling is dynamic NTK, which llama.cpp does not have (GGUF cannot say it)",
+                              hint: "export the merged model as a Hugging Face folder instead, or the adapter alone")
+        }
         try prepareFile(path)
         var tensors: [PlannedTensor] = []
         for t in plan(model, hfNorms: false) {

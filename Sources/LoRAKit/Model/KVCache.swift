@@ -61,6 +61,7 @@ public final class KVCache {
             if let t = tp.baseAddress { Embedding.forward(out: x.pointer, tokens: t, table: model.embedding, N: n) }
         }
         Embedding.scale(x.pointer, count: n * C, by: model.embedScale)
+        let ropes = model.ropeTables(for: p0..<(p0 + n))
         for (l, blk) in model.blocks.enumerated() {
             let kNew = keys[l].pointer + p0 * Ckv, vNew = values[l].pointer + p0 * Ckv
             RMSNorm.forward(out: ln.pointer, rstd: rstd.pointer, x: x.pointer, weight: blk.inputNorm.pointer,
@@ -79,7 +80,7 @@ public final class KVCache {
                 RMSNorm.forward(out: kNew, rstd: r.pointer, x: kNew, weight: kn.pointer, N: n * c.kvHeads, C: c.headDim,
                                 eps: c.normEps)
             }
-            let rope = model.rope(layer: l)
+            let rope = ropes[l]
             RoPE.forward(x: q.pointer, table: rope, N: n, T: n, heads: c.heads, offset: p0)
             RoPE.forward(x: kNew, table: rope, N: n, T: n, heads: c.kvHeads, offset: p0)
             Attention.forwardCached(out: o.pointer, scratch: att.pointer, q: q.pointer, kCache: keys[l].pointer,

@@ -102,6 +102,14 @@ public final class LlamaModel: @unchecked Sendable {
         return rope
     }
 
+    /// Every layer's RoPE table for a forward over `positions` (`RoPETable.frames(for:)`: dynamic NTK's frequencies
+    /// depend on the forward's length), each distinct table made once. Grows the shared tables to cover them.
+    public func ropeTables(for positions: Range<Int>) -> [RoPETable] {
+        ensureRope(positions.upperBound)
+        let global = rope.frames(for: positions), local = localRope?.frames(for: positions)
+        return (0..<config.layers).map { l in rope(layer: l) === rope ? global : local ?? global }
+    }
+
     /// Grows every RoPE table to cover positions 0..<n.
     public func ensureRope(_ n: Int) {
         rope.ensure(n)

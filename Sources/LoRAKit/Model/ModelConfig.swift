@@ -40,6 +40,13 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// Phi-3: q, k, v in one `qkv_proj` and gate, up in one `gate_up_proj` (its architecture implies it).
     public var fusedProjections: Bool = false
 
+    /// The longest sequence generation runs to: `maxPositions`, which dynamic NTK scaling stretches by its factor
+    /// (the length its frequencies are meant for; transformers itself sets no limit).
+    public var context: Int {
+        if case .dynamic(let factor, let original)? = ropeScaling { return Int(Double(original) * Double(factor)) }
+        return maxPositions
+    }
+
     enum CodingKeys: String, CodingKey {
         case layers = "num_hidden_layers"
         case dim = "hidden_size"
@@ -103,12 +110,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         // transformers 5 writes rope_parameters (θ with the scaling); earlier versions rope_theta and rope_scaling
         let parameters = try extra.decodeIfPresent(RoPEScaling.Raw.self, forKey: .ropeParameters)
         let scaling = try extra.decodeIfPresent(RoPEScaling.Raw.self, forKey: .ropeScaling)
-        ropeScaling = try parameters.flatMap { try RoPEScaling.parse($0, field: "rope_parameters") }
-            ?? scaling.flatMap { try RoPEScaling.parse($0, field: "rope_scaling") }
+        maxPositions = try c.decodeIfPresent(Int.self, forKey: .maxPositions) ?? 2048
+        ropeScaling = try parameters.flatMap { try RoPEScaling.parse($0, field: "rope_parameters", maxPositions: maxPositions) }
+            ?? scaling.flatMap { try RoPEScaling.parse($0, field: "rope_scaling", maxPositions: maxPositions) }
         ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? parameters?.ropeTheta.map(Float.init) ?? 10_000
         normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
         tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? false
-        maxPositions = try c.decodeIfPresent(Int.self, forKey: .maxPositions) ?? 2048
         let architectures = (try? extra.decodeIfPresent([String].self, forKey: .architectures)) ?? nil
         // Qwen2 always has q/k/v biases and says so only through its architecture.
         attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias)

@@ -12,12 +12,27 @@ public enum RoPEScaling: Sendable, Equatable {
     /// Each inverse frequency divided by its own factor (llama.cpp's `rope_freqs.weight`, which its converter writes
     /// for Llama 3.x): one per rotated pair, hd / 2 of them.
     case divisors([Float])
+    /// Dynamic NTK (`rope_type` "dynamic", transformers' LLaMA): a forward over positions 0..<L with L above
+    /// `originalContext` (config.json's max_position_embeddings) raises the base θ to
+    /// θ·(factor·L/originalContext − (factor − 1))^(hd/(hd−2)); up to originalContext the frequencies are plain.
+    /// The frequencies therefore depend on the length of the forward, not on the position alone.
+    case dynamic(factor: Float, originalContext: Int)
+
+    /// Whether the frequencies depend on the forward's length (`dynamic`), so that one table per length is needed.
+    var dependsOnLength: Bool {
+        if case .dynamic = self { return true }
+        return false
+    }
 
     /// The inverse frequencies θ^(−2i/hd) (i < hd/2) after scaling, in float32 as transformers computes them.
+    /// `dynamic` is applied by `inverseFrequencies(headDim:theta:scaling:length:)`, which knows the length; here it
+    /// leaves them plain.
     func apply(_ inv: [Float]) -> [Float] {
         switch self {
         case .linear(let factor):
             return inv.map { $0 / factor }
+        case .dynamic:
+            return inv
         case .divisors(let d):
             return zip(inv, d).map { $0 / $1 }
         case .llama3(let factor, let low, let high, let context):
@@ -35,16 +50,24 @@ public enum RoPEScaling: Sendable, Equatable {
 
     /// The inverse frequencies of head width `headDim` and base θ, as `RoPETable` uses them (transformers' float32
     /// arithmetic), scaled by `scaling` when given.
-    static func inverseFrequencies(headDim: Int, theta: Float, scaling: RoPEScaling?) -> [Float] {
+    /// `length` is the forward's length L (its largest position + 1), which only `dynamic` reads.
+    static func inverseFrequencies(headDim: Int, theta: Float, scaling: RoPEScaling?, length: Int = 0) -> [Float] {
+        if case .dynamic(let factor, let context)? = scaling, length > context {
+            // transformers' _compute_dynamic_ntk_parameters once L exceeds the context: L is a tensor there, so the
+            // new base and the powers are float32
+            let ratio = factor * Float(length) / Float(context) - (factor - 1)
+            let grown = theta * Float(pow(Double(ratio), Double(Float(headDim) / Float(headDim - 2))))
+            return (0..<(headDim / 2)).map { i in Float(1) / Float(pow(Double(grown), Double(Float(2 * i) / Float(headDim)))) }
+        }
         let base = (0..<(headDim / 2)).map { i in Float(1) / Float(pow(Double(theta), Double(Float(2 * i) / Float(headDim)))) }
         return scaling?.apply(base) ?? base
     }
 
     /// What llama.cpp's `rope_freqs.weight` holds for this scaling: each frequency's divisor (nil for `linear`,
-    /// which GGUF says in metadata instead).
+    /// which GGUF says in metadata instead, and for `dynamic`, which llama.cpp does not have).
     func divisors(headDim: Int, theta: Float) -> [Float]? {
         switch self {
-        case .linear: return nil
+        case .linear, .dynamic: return nil
         case .divisors(let d): return d
         case .llama3:
             let base = Self.inverseFrequencies(headDim: headDim, theta: theta, scaling: nil)
@@ -71,8 +94,9 @@ public enum RoPEScaling: Sendable, Equatable {
         }
     }
 
-    /// The scaling `raw` describes: nil for none or "default". `field` names the object in errors.
-    static func parse(_ raw: Raw, field: String) throws -> RoPEScaling? {
+    /// The scaling `raw` describes: nil for none or "default". `field` names the object in errors. `maxPositions` is
+    /// config.json's max_position_embeddings, the context `dynamic` grows from (nil where dynamic is not supported).
+    static func parse(_ raw: Raw, field: String, maxPositions: Int? = nil) throws -> RoPEScaling? {
         let type = raw.ropeType ?? raw.type ?? "default"
         func positive(_ value: Double?, _ key: String) throws -> Float {
             guard let v = value else {
@@ -88,6 +112,19 @@ public enum RoPEScaling: Sendable, Equatable {
             return nil
         case "linear":
             return .linear(factor: try positive(raw.factor, "factor"))
+        case "dynamic":
+            guard let context = maxPositions else {
+                throw ModelConfigError(field: "\(field).rope_type",
+                                       message: "RoPE scaling `dynamic` is supported for LLaMA-family models only (supported here: default, linear)")
+            }
+            guard context >= 1 else {
+                throw ModelConfigError(field: "max_position_embeddings", message: "expected at least 1 for RoPE scaling `dynamic`, found \(context)")
+            }
+            let factor = try positive(raw.factor, "factor")
+            guard factor >= 1 else {
+                throw ModelConfigError(field: "\(field).factor", message: "expected at least 1 for RoPE scaling `dynamic`, found \(factor)")
+            }
+            return .dynamic(factor: factor, originalContext: context)
         case "llama3":
             let low = try positive(raw.lowFreqFactor, "low_freq_factor"), high = try positive(raw.highFreqFactor, "high_freq_factor")
             guard high > low else {
@@ -103,7 +140,7 @@ public enum RoPEScaling: Sendable, Equatable {
                            originalContext: Int(context))
         default:
             throw ModelConfigError(field: "\(field).rope_type",
-                                   message: "RoPE scaling `\(Printable.escaped(type, limit: 40))` is not supported (supported: default, linear, llama3)")
+                                   message: "RoPE scaling `\(Printable.escaped(type, limit: 40))` is not supported (supported: default, linear, dynamic, llama3)")
         }
     }
 
@@ -112,6 +149,8 @@ public enum RoPEScaling: Sendable, Equatable {
         switch self {
         case .linear(let factor):
             return ["rope_type": "linear", "factor": Double(factor)]
+        case .dynamic(let factor, _):
+            return ["rope_type": "dynamic", "factor": Double(factor)]  // the context is max_position_embeddings
         case .llama3(let factor, let low, let high, let context):
             return ["rope_type": "llama3", "factor": Double(factor), "low_freq_factor": Double(low),
                     "high_freq_factor": Double(high), "original_max_position_embeddings": context]

@@ -103,9 +103,9 @@ public enum Generator {
         onToken: (Int32) -> Bool = { _ in true }
     ) throws -> [Int32] {
         guard !prompt.isEmpty else { throw ModelInputError(message: "the prompt is empty; hint: give some text") }
-        let limit = min(model.config.maxPositions, prompt.count + maxTokens)
+        let limit = min(model.config.context, prompt.count + maxTokens)
         guard prompt.count < limit || maxTokens == 0 else {
-            throw ModelInputError(message: "the prompt has \(prompt.count) tokens, the model's context is \(model.config.maxPositions)")
+            throw ModelInputError(message: "the prompt has \(prompt.count) tokens, the model's context is \(model.config.context)")
         }
         let cache = KVCache(model: model, capacity: limit)
         var sampler = Sampler(sampling)

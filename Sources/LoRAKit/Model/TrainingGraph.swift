@@ -95,6 +95,7 @@ public final class TrainingGraph {
     let shardGrads: [ShardGradients]  // shards 1...
     let linears: [LoRALinear]
     let firstSlot: [Bool]          // per slot of `linears`: the module's first (a fused module fills several)
+    let ropes: [RoPETable]         // per layer: the RoPE table of this graph's positions 0..<T
     var tokens: [Int32] = []
     var seed: UInt64? = nil
 
@@ -147,7 +148,7 @@ public final class TrainingGraph {
         // a fused module fills several slots (Phi-3's qkv_proj is q, k and v): only its first slot takes gradients
         var seen = Set<ObjectIdentifier>()
         firstSlot = linears.map { seen.insert(ObjectIdentifier($0)).inserted }
-        model.ensureRope(T)
+        ropes = model.ropeTables(for: 0..<T)
     }
 
     /// Bytes of activations and scratch this graph holds (the shards' private gradient sums are `shardGradientBytes`).
@@ -253,7 +254,7 @@ public final class TrainingGraph {
             linear(.k, out: k, x: ln1)
         }
         if !blk.fused { linear(.v, out: v, x: ln1) }
-        let rope = model.rope(layer: l)
+        let rope = ropes[l]
         Profiler.measure("fwd.rope") {
             RoPE.forward(x: q, table: rope, N: n, T: T, heads: c.heads)
             RoPE.forward(x: k, table: rope, N: n, T: T, heads: c.kvHeads)
@@ -418,7 +419,7 @@ public final class TrainingGraph {
                                B: sh.nb, T: T, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                                options: model.attentionOptions(layer: l))
         }
-        let rope = model.rope(layer: l)
+        let rope = ropes[l]
         Profiler.measure("bwd.rope") {
             RoPE.backward(dx: dq, table: rope, N: n, T: T, heads: c.heads)
             RoPE.backward(dx: dk, table: rope, N: n, T: T, heads: c.kvHeads)

@@ -102,9 +102,9 @@ final class GemmaParityTests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/\(name)-bad.gguf"))
         }
         for name in ["gemma2", "gemma3"] {
-            let src = try loadWeights(path: GemmaGGUFParityTests.dir(name) + "/model.gguf")
+            let src = try loadWeights(path: GGUFFamilyParityTests.dir(name) + "/model.gguf")
             let model = try LlamaModel(source: src, storage: { DenseMatrix($1) })
-            try PEFTAdapter.read(folder: GemmaGGUFParityTests.dir(name) + "/peft").attach(to: model)
+            try PEFTAdapter.read(folder: GGUFFamilyParityTests.dir(name) + "/peft").attach(to: model)
             let want = try logits(model)
             try MergeExport.writeGGUF(model: model, base: ExportBase(source: src), to: dir + "/\(name).gguf")
             let file = try GGUFFile(path: dir + "/\(name).gguf")
@@ -173,7 +173,7 @@ final class GemmaLoratopAdapterWriter: XCTestCase {
 final class GemmaMergedGGUFMetadataTests: XCTestCase {
     func testKeysForAnHFSourcedBase() throws {
         for (name, layers) in [("gemma2", 2), ("gemma3", 6)] {
-            let src = try loadWeights(path: GemmaGGUFParityTests.dir(name) + "/model.gguf")
+            let src = try loadWeights(path: GGUFFamilyParityTests.dir(name) + "/model.gguf")
             var c = src.config
             c.gemma?.slidingLayers = (0..<layers).map { $0 % 3 != 2 }  // not the default pattern: only flags can say it
             let base = ExportBase(architecture: name, config: c, origin: "tiny")

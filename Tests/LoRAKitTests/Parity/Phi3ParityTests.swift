@@ -63,7 +63,7 @@ final class Phi3ParityTests: XCTestCase {
                     "num_key_value_heads", "original_max_position_embeddings"] {
             XCTAssertEqual(mine[key] as? NSObject, theirs[key] as? NSObject, "config.json \(key)")
         }
-        let ggufDir = GemmaGGUFParityTests.dir("phi3")
+        let ggufDir = GGUFFamilyParityTests.dir("phi3")
         let gsrc = try loadWeights(path: ggufDir + "/model.gguf")
         let gmodel = try LlamaModel(source: gsrc, storage: { DenseMatrix($1) })
         try PEFTAdapter.read(folder: ggufDir + "/peft").attach(to: gmodel)

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import LoRAKit
 
-/// RoPE scaling (Llama 3.x's `llama3`, and `linear`): tiny folders written by transformers give its logits at every
+/// RoPE scaling (Llama 3.x's `llama3`, `linear` and dynamic NTK): tiny folders written by transformers give its logits at every
 /// position of three prompts and its greedy continuations (Fixtures/parity/make_rope_scaling_fixture.py); the
 /// merged GGUF export carries the scaling to a GGUF that loads to the same logits; config errors name the key.
 final class RoPEScalingParityTests: XCTestCase {
@@ -63,9 +63,53 @@ final class RoPEScalingParityTests: XCTestCase {
         try checkFolder("tiny-llama-linear-hf", scaling: .linear(factor: 4), tied: false)
     }
 
+    /// Dynamic NTK (max_position_embeddings 12): prompts inside and past the context, greedy continuations whose every
+    /// token leaves it (each new position with its own length's frequencies, as transformers generates), and the LoRA
+    /// gradients of a 16-position batch against PEFT + autograd.
+    func testDynamicScalingMatchesTransformers() throws {
+        try checkFolder("tiny-llama-dynamic-hf", scaling: .dynamic(factor: 4, originalContext: 12), tied: false)
+        try FamilyParity.checkGradients(folder: folder("tiny-llama-dynamic-hf"), peft: folder("tiny-llama-dynamic-peft"),
+                                        grads: "parity/tiny-llama-dynamic-grads.json", adapters: 14, label: "dynamic RoPE")
+    }
+
+    /// Up to its context dynamic NTK is plain RoPE; past it, a forward over 0..<L has the grown base
+    /// θ·(f·L/ctx − (f − 1))^(hd/(hd−2)) at every position, the table of a forward's own positions.
+    func testDynamicFrequenciesFollowTheForwardLength() throws {
+        let s = RoPEScaling.dynamic(factor: 4, originalContext: 12)
+        let plain = RoPEScaling.inverseFrequencies(headDim: 16, theta: 10_000, scaling: nil)
+        XCTAssertEqual(RoPEScaling.inverseFrequencies(headDim: 16, theta: 10_000, scaling: s, length: 12), plain)
+        let grown = RoPEScaling.inverseFrequencies(headDim: 16, theta: 10_000, scaling: s, length: 20)
+        let theta = 10_000 * pow(4 * 20 / 12 - 3, 16 / 14.0)
+        for i in 0..<8 { XCTAssertEqual(Double(grown[i]), 1 / pow(theta, Double(2 * i) / 16), accuracy: Double(plain[i]) * 1e-5) }
+        XCTAssertLessThan(grown[7], plain[7])
+        let table = RoPETable(headDim: 16, theta: 10_000, length: 32, scaling: s)
+        XCTAssertTrue(table.frames(for: 0..<12) === table, "inside the context: the shared table")
+        let step = table.frames(for: 19..<20)
+        XCTAssertEqual(step.first, 19)
+        XCTAssertEqual(step.length, 1)
+        XCTAssertEqual(step.cosTable[7], Float(cos(Double(Float(19) * grown[7]))), accuracy: 1e-6)
+    }
+
+    /// llama.cpp has no dynamic NTK: a merged GGUF of such a base is refused before anything is written; the HF folder
+    /// export keeps the type (and transformers' context, max_position_embeddings).
+    func testDynamicExports() throws {
+        let src = try loadWeights(path: folder("tiny-llama-dynamic-hf"))
+        let model = try LlamaModel(source: src, storage: { DenseMatrix($1) })
+        let dir = NSTemporaryDirectory() + "rope-dyn-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertThrowsError(try MergeExport.writeGGUF(model: model, base: ExportBase(source: src), to: dir + "/m.gguf")) { e in
+            XCTAssertTrue("\(e)".contains("dynamic NTK"), "\(e)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.gguf"))
+        try MergeExport.writeHF(model: model, base: ExportBase(source: src), to: dir + "/hf")
+        let back = try LlamaModel(source: try loadWeights(path: dir + "/hf"), storage: { DenseMatrix($1) })
+        XCTAssertEqual(back.config.ropeScaling, .dynamic(factor: 4, originalContext: 12))
+        XCTAssertLessThanOrEqual(try worst(back, "tiny-llama-dynamic-hf"), 1e-4)
+    }
+
     /// The fixtures test the scaling: without it the same weights are far from transformers' logits.
     func testTheFixturesDependOnTheScaling() throws {
-        for name in ["tiny-llama3-hf", "tiny-llama-linear-hf"] {
+        for name in ["tiny-llama3-hf", "tiny-llama-linear-hf", "tiny-llama-dynamic-hf"] {
             let src = try loadWeights(path: folder(name))
             let scaled = try LlamaModel(source: src, storage: { DenseMatrix($1) })
             var plain = scaled.config
@@ -129,8 +173,11 @@ final class RoPEScalingParityTests: XCTestCase {
         XCTAssertEqual(try decode(#""rope_scaling": {"type": "linear", "factor": 2}"#).ropeScaling, .linear(factor: 2))
         XCTAssertNil(try decode(#""rope_scaling": null"#).ropeScaling)
         XCTAssertNil(try decode(#""rope_parameters": {"rope_type": "default", "rope_theta": 10000.0}"#).ropeScaling)
+        XCTAssertEqual(try decode(#""max_position_embeddings": 4096, "rope_scaling": {"type": "dynamic", "factor": 2.0}"#).ropeScaling,
+                       .dynamic(factor: 2, originalContext: 4096))
         let refusals: [(String, String)] = [
-            (#""rope_scaling": {"rope_type": "dynamic", "factor": 2.0}"#, "rope_scaling.rope_type"),
+            (#""rope_scaling": {"rope_type": "dynamic", "factor": 0.5}"#, "rope_scaling.factor"),
+            (#""rope_scaling": {"rope_type": "dynamic"}"#, "rope_scaling.factor"),
             (#""rope_parameters": {"rope_type": "yarn", "factor": 4.0, "rope_theta": 10000.0}"#, "rope_parameters.rope_type"),
             (#""rope_scaling": {"rope_type": "linear"}"#, "rope_scaling.factor"),
             (#""rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 4, "high_freq_factor": 1, "original_max_position_embeddings": 8192}"#, "rope_scaling.high_freq_factor"),

@@ -7,33 +7,46 @@ The llama3 shape is chosen so that all three of its bands occur: head width 16 a
 (high-frequency) band, 19.9 in the blended one, and the rest in the stretched one. Prompts plus continuations run
 to 44 positions, past the original context.
 
-Run: ~/.cache/loratop/pyenv/bin/python make_rope_scaling_fixture.py   (transformers 5.24, torch 2.13 CPU)
--> tiny-llama3-hf/, tiny-llama-linear-hf/ (each: config.json, model.safetensors, expected.json)
+The dynamic (NTK) folder has max_position_embeddings 12, the context its frequencies grow from: the 5- and 12-id
+prompts start inside it and their continuations leave it (every generated token then has frequencies of its own
+length, the cached keys keeping theirs, as transformers generates), the 20-id one starts past it. Each forward starts
+from the rotary embedding's first state (tiny_parity.fresh_rope). It also gets a PEFT adapter and the LoRA gradients
+of a masked batch of 16 positions, past the context too.
+
+Run: ~/.cache/loratop/pyenv/bin/python make_rope_scaling_fixture.py   (transformers 5.24, peft 0.21.2, torch 2.13 CPU)
+-> tiny-llama3-hf/, tiny-llama-linear-hf/, tiny-llama-dynamic-hf/ (each: config.json, model.safetensors,
+   expected.json), tiny-llama-dynamic-peft/ (adapter), tiny-llama-dynamic-grads.json
 """
 import json, os
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
-from tiny_parity import perturb, save_folder, prompts
+from tiny_parity import perturb, save_folder, prompts, fresh_rope, peft_model, gradients
 
 here = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(2)
 
 
-def tiny(name, tied, rope_scaling):
+def tiny(name, tied, rope_scaling, max_positions=128, reset=None):
     cfg = LlamaConfig(vocab_size=96, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, max_position_embeddings=128, rms_norm_eps=1e-5, rope_theta=10000.0,
+                      num_key_value_heads=2, max_position_embeddings=max_positions, rms_norm_eps=1e-5, rope_theta=10000.0,
                       tie_word_embeddings=tied, rope_scaling=rope_scaling)
     torch.manual_seed(11)
     m = LlamaForCausalLM(cfg).eval()
     perturb(m, norm_noise=0.1)
     d = os.path.join(here, name)
     save_folder(m, d)
-    cases, _ = prompts(m)
+    cases, gen = prompts(m, reset=reset)
     json.dump({"rope_scaling": rope_scaling, "prompts": cases}, open(os.path.join(d, "expected.json"), "w"))
     print(name, sum(p.numel() for p in m.parameters()), "params;", "config:",
           json.load(open(os.path.join(d, "config.json"))).get("rope_parameters"))
+    return m, gen
 
 
 tiny("tiny-llama3-hf", True, {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                               "original_max_position_embeddings": 32})
 tiny("tiny-llama-linear-hf", False, {"rope_type": "linear", "factor": 4.0})
+m, gen = tiny("tiny-llama-dynamic-hf", False, {"rope_type": "dynamic", "factor": 4.0}, max_positions=12, reset=fresh_rope)
+pm = peft_model(m, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], b_seed=19, b_scale=0.3)
+pm.save_pretrained(os.path.join(here, "tiny-llama-dynamic-peft"))
+count, loss = gradients(pm, gen, 96, os.path.join(here, "tiny-llama-dynamic-grads.json"), reset=fresh_rope)
+print("dynamic:", count, "LoRA gradients; loss", loss)

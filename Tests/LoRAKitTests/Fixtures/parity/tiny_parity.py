@@ -22,15 +22,29 @@ def save_folder(model, d):
         os.remove(os.path.join(d, "generation_config.json"))
 
 
-def prompts(model, vocab=96, low=0, gen=None):
+def fresh_rope(model):
+    """Puts a dynamic-NTK rotary embedding back to its first state. transformers keeps the frequencies of the longest
+    sequence seen until one shorter than max_position_embeddings comes, so a forward's logits would depend on the
+    forwards before it; with this before each, they are those of a forward over positions 0..<L alone."""
+    rotary = model.get_base_model().model.rotary_emb if hasattr(model, "get_base_model") else model.model.rotary_emb
+    rotary.register_buffer("inv_freq", rotary.original_inv_freq.clone(), persistent=False)
+    rotary.max_seq_len_cached = rotary.original_max_seq_len
+
+
+def prompts(model, vocab=96, low=0, gen=None, reset=None):
     """Three prompts of 5, 12 and 20 ids in [low, vocab) from `gen` (seed 5 unless given): the logits at every position
-    and the greedy 24-token continuation of each. Returns the list and the generator, for the draws that follow."""
+    and the greedy 24-token continuation of each. Returns the list and the generator, for the draws that follow.
+    `reset(model)`, when given, runs before each forward and each generation."""
     gen = gen or torch.Generator().manual_seed(5)
     out = []
     for n in (5, 12, 20):
         ids = [int(x) for x in torch.randint(low, vocab, (n,), generator=gen)]
         with torch.no_grad():
+            if reset:
+                reset(model)
             logits = model(torch.tensor([ids])).logits[0]
+            if reset:
+                reset(model)
             cont = model.generate(torch.tensor([ids]), max_new_tokens=24, min_new_tokens=24, do_sample=False,
                                   eos_token_id=None, pad_token_id=0)[0, n:].tolist()
         out.append({"ids": ids, "logits": logits.flatten().tolist(), "greedy": cont})
@@ -51,14 +65,17 @@ def peft_model(model, target_modules, b_seed, b_scale):
     return pm
 
 
-def gradients(pm, gen, vocab, path):
+def gradients(pm, gen, vocab, path, reset=None):
     """On a batch of two sequences of 16 from `gen` with masked targets (a prompt's first 5, padding after 12): the
     loss, every lora_A / lora_B gradient from torch autograd (by module name) and PEFT's logits of the first sequence,
-    written to `path`. Returns the number of gradients and the loss."""
+    written to `path`. Returns the number of gradients and the loss. `reset(pm)`, when given, runs before the
+    forwards."""
     inputs = torch.randint(0, vocab, (2, 16), generator=gen)
     targets = torch.randint(0, vocab, (2, 16), generator=gen)
     targets[0, :5] = -100
     targets[1, 12:] = -100
+    if reset:
+        reset(pm)
     out = pm(input_ids=inputs).logits
     loss = torch.nn.functional.cross_entropy(out.reshape(-1, vocab), targets.reshape(-1), ignore_index=-100)
     loss.backward()
@@ -68,6 +85,8 @@ def gradients(pm, gen, vocab, path):
             # base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight -> model.layers.0.self_attn.q_proj.lora_A
             grads[name.replace("base_model.model.", "", 1).replace(".default.weight", "")] = p.grad.flatten().tolist()
     with torch.no_grad():
+        if reset:
+            reset(pm)
         adapted = pm(input_ids=inputs).logits[0].flatten().tolist()
     json.dump({"inputs": inputs.flatten().tolist(), "targets": targets.flatten().tolist(), "batch": 2, "seq_len": 16,
                "loss": float(loss), "logits_seq0": adapted, "grads": grads}, open(path, "w"))
