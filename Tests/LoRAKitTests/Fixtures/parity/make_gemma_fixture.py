@@ -15,7 +15,7 @@ two sequences with masked targets, the loss and every lora_A / lora_B gradient f
 Run: ~/.cache/loratop/pyenv/bin/python make_gemma_fixture.py   (transformers 5.24, peft 0.21.2, torch 2.13 CPU)
 -> tiny-gemma2-hf/, tiny-gemma2-peft/, tiny-gemma2-grads.json and the same for gemma3
 
-Then, for the other direction: `LORATOP_WRITE_FIXTURES=1 swift test ... --filter GemmaLoratopAdapterWriter` trains an
+Then, for the other direction: `LORATOP_WRITE_FIXTURES=1 swift test ... --filter LoratopAdapterWriter` trains an
 adapter with loratop on each folder and writes it as PEFT files to tiny-NAME-loratop-peft/, and
   ~/.cache/loratop/pyenv/bin/python make_gemma_fixture.py loratop
 loads each in PEFT on the transformers model -> tiny-NAME-loratop-peft/peft_logits.json (the logits of the three
@@ -25,7 +25,7 @@ import sys
 import json, os
 import torch
 from transformers import Gemma2Config, Gemma2ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM
-from tiny_parity import perturb, save_folder, prompts, peft_model, gradients
+from tiny_parity import perturb, save_folder, prompts, peft_model, gradients, loratop_in_peft
 
 here = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(2)
@@ -44,22 +44,9 @@ def build(name, model):
     print(f"{name}:", sum(p.numel() for p in model.parameters()), "params;", count, "LoRA gradients; loss", loss)
 
 
-def loratop_adapters():
-    from peft import PeftModel
-    for name, cls in (("gemma2", Gemma2ForCausalLM), ("gemma3", Gemma3ForCausalLM)):
-        base = cls.from_pretrained(os.path.join(here, f"tiny-{name}-hf"), attn_implementation="eager").eval()
-        pm = PeftModel.from_pretrained(base, os.path.join(here, f"tiny-{name}-loratop-peft")).eval()
-        prompts = []
-        for p in json.load(open(os.path.join(here, f"tiny-{name}-hf", "expected.json")))["prompts"]:
-            with torch.no_grad():
-                logits = pm(torch.tensor([p["ids"]])).logits[0]
-            prompts.append({"ids": p["ids"], "logits": logits.flatten().tolist()})
-        json.dump({"prompts": prompts}, open(os.path.join(here, f"tiny-{name}-loratop-peft", "peft_logits.json"), "w"))
-        print(name, "loratop adapter in PEFT done")
-
-
 if len(sys.argv) > 1 and sys.argv[1] == "loratop":
-    loratop_adapters()
+    loratop_in_peft(Gemma2ForCausalLM, "gemma2", attn_implementation="eager")
+    loratop_in_peft(Gemma3ForCausalLM, "gemma3", attn_implementation="eager")
     sys.exit(0)
 
 g2 = Gemma2Config(vocab_size=V, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,

@@ -9,28 +9,20 @@ gate_up_proj, untied head, a sliding window of 6 shorter than two of the prompts
 Run: ~/.cache/loratop/pyenv/bin/python make_phi3_fixture.py   (transformers 5.24, peft 0.21.2, torch 2.13 CPU)
 -> tiny-phi3-hf/ (config.json, model.safetensors, expected.json), tiny-phi3-peft/ (adapter), tiny-phi3-grads.json
 
-Then `LORATOP_WRITE_FIXTURES=1 swift test ... --filter GemmaLoratopAdapterWriter` trains an adapter with loratop and
+Then `LORATOP_WRITE_FIXTURES=1 swift test ... --filter LoratopAdapterWriter` trains an adapter with loratop and
 writes it to tiny-phi3-loratop-peft/, and `make_phi3_fixture.py loratop` loads it in PEFT on the transformers model
 -> tiny-phi3-loratop-peft/peft_logits.json (the logits of the three prompts).
 """
 import json, os, sys
 import torch
 from transformers import Phi3Config, Phi3ForCausalLM
-from tiny_parity import perturb, save_folder, prompts, peft_model, gradients
+from tiny_parity import perturb, save_folder, prompts, peft_model, gradients, loratop_in_peft
 
 here = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(2)
 V = 96
 if len(sys.argv) > 1 and sys.argv[1] == "loratop":
-    from peft import PeftModel
-    base = Phi3ForCausalLM.from_pretrained(os.path.join(here, "tiny-phi3-hf"), attn_implementation="eager").eval()
-    pm = PeftModel.from_pretrained(base, os.path.join(here, "tiny-phi3-loratop-peft")).eval()
-    out = []
-    for p in json.load(open(os.path.join(here, "tiny-phi3-hf", "expected.json")))["prompts"]:
-        with torch.no_grad():
-            out.append({"ids": p["ids"], "logits": pm(torch.tensor([p["ids"]])).logits[0].flatten().tolist()})
-    json.dump({"prompts": out}, open(os.path.join(here, "tiny-phi3-loratop-peft", "peft_logits.json"), "w"))
-    print("phi3 loratop adapter in PEFT done")
+    loratop_in_peft(Phi3ForCausalLM, "phi3", attn_implementation="eager")
     sys.exit(0)
 cfg = Phi3Config(vocab_size=V, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
                  num_key_value_heads=2, max_position_embeddings=128, original_max_position_embeddings=128,

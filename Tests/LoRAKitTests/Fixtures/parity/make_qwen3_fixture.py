@@ -7,14 +7,21 @@ RMSNorm before RoPE, no q/k/v bias, head_dim 24 != hidden / heads = 16, tied hea
 
 Run: ~/.cache/loratop/pyenv/bin/python make_qwen3_fixture.py   (transformers 5.24, peft 0.21.2, torch 2.13 CPU)
 -> tiny-qwen3-hf/ (config.json, model.safetensors, expected.json), tiny-qwen3-peft/ (adapter), tiny-qwen3-grads.json
+
+Then `LORATOP_WRITE_FIXTURES=1 swift test ... --filter LoratopAdapterWriter` trains an adapter with loratop and
+writes it to tiny-qwen3-loratop-peft/, and `make_qwen3_fixture.py loratop` loads it in PEFT on the transformers model
+-> tiny-qwen3-loratop-peft/peft_logits.json (the logits of the three prompts).
 """
-import json, os
+import json, os, sys
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
-from tiny_parity import perturb, save_folder, prompts, peft_model, gradients
+from tiny_parity import perturb, save_folder, prompts, peft_model, gradients, loratop_in_peft
 
 here = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(2)
+if len(sys.argv) > 1 and sys.argv[1] == "loratop":
+    loratop_in_peft(Qwen3ForCausalLM, "qwen3")
+    sys.exit(0)
 
 cfg = Qwen3Config(vocab_size=96, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
                   num_key_value_heads=2, head_dim=24, max_position_embeddings=128, rms_norm_eps=1e-6,

@@ -16,14 +16,22 @@ of a masked batch of 16 positions, past the context too.
 Run: ~/.cache/loratop/pyenv/bin/python make_rope_scaling_fixture.py   (transformers 5.24, peft 0.21.2, torch 2.13 CPU)
 -> tiny-llama3-hf/, tiny-llama-linear-hf/, tiny-llama-dynamic-hf/ (each: config.json, model.safetensors,
    expected.json), tiny-llama-dynamic-peft/ (adapter), tiny-llama-dynamic-grads.json
+
+Then `LORATOP_WRITE_FIXTURES=1 swift test ... --filter LoratopAdapterWriter` trains adapters with loratop and writes
+them to tiny-llama3-loratop-peft/ and tiny-llama-dynamic-loratop-peft/, and `make_rope_scaling_fixture.py loratop`
+loads each in PEFT on the transformers model -> peft_logits.json there (the logits of the three prompts).
 """
-import json, os
+import json, os, sys
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
-from tiny_parity import perturb, save_folder, prompts, fresh_rope, peft_model, gradients
+from tiny_parity import perturb, save_folder, prompts, fresh_rope, peft_model, gradients, loratop_in_peft
 
 here = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(2)
+if len(sys.argv) > 1 and sys.argv[1] == "loratop":
+    loratop_in_peft(LlamaForCausalLM, "llama3")
+    loratop_in_peft(LlamaForCausalLM, "llama-dynamic", reset=fresh_rope)
+    sys.exit(0)
 
 
 def tiny(name, tied, rope_scaling, max_positions=128, reset=None):

@@ -91,3 +91,22 @@ def gradients(pm, gen, vocab, path, reset=None):
     json.dump({"inputs": inputs.flatten().tolist(), "targets": targets.flatten().tolist(), "batch": 2, "seq_len": 16,
                "loss": float(loss), "logits_seq0": adapted, "grads": grads}, open(path, "w"))
     return len(grads), float(loss)
+
+
+def loratop_in_peft(cls, name, reset=None, **load):
+    """The adapter loratop trained on tiny-NAME-hf (tiny-NAME-loratop-peft/, written by the Swift test
+    LoratopAdapterWriter) loaded in PEFT on the transformers model: its logits of tiny-NAME-hf's prompts, written to
+    peft_logits.json beside the adapter (the structure of expected.json). `load` goes to from_pretrained; `reset`, when
+    given, runs before each forward."""
+    from peft import PeftModel
+    here = os.path.dirname(os.path.abspath(__file__))
+    base = cls.from_pretrained(os.path.join(here, f"tiny-{name}-hf"), **load).eval()
+    pm = PeftModel.from_pretrained(base, os.path.join(here, f"tiny-{name}-loratop-peft")).eval()
+    out = []
+    for p in json.load(open(os.path.join(here, f"tiny-{name}-hf", "expected.json")))["prompts"]:
+        with torch.no_grad():
+            if reset:
+                reset(pm)
+            out.append({"ids": p["ids"], "logits": pm(torch.tensor([p["ids"]])).logits[0].flatten().tolist()})
+    json.dump({"prompts": out}, open(os.path.join(here, f"tiny-{name}-loratop-peft", "peft_logits.json"), "w"))
+    print(name, "loratop adapter in PEFT done")
