@@ -37,12 +37,25 @@ public struct TokenizedExample: Sendable, Equatable {
 ///   message first when the conversation has none, and `<|im_start|>assistant\n` for a generation prompt;
 /// - Gemma's (2 and 3): `<bos>` first, then `<start_of_turn>{user|model}\n{content, trimmed}<end_of_turn>\n` per
 ///   message, a system message's content put before the first turn's (followed by a blank line), and
-///   `<start_of_turn>model\n` for a generation prompt.
+///   `<start_of_turn>model\n` for a generation prompt;
+/// - Llama 3.x's: `<|begin_of_text|>` first, then `<|start_header_id|>{role}<|end_header_id|>\n\n{content, trimmed}<|eot_id|>`
+///   per message; Llama 3.1 and later always open with a system turn of "Cutting Knowledge Date: December 2023\nToday
+///   Date: {date}\n\n" and the system message (`llamaDate`); `<|start_header_id|>assistant<|end_header_id|>\n\n` for a
+///   generation prompt;
+/// - Phi-3's: `<|{role}|>\n{content}<|end|>\n` per message, `<|assistant|>\n` for a generation prompt and otherwise
+///   `<|endoftext|>` at the end (Phi-3.5 drops an empty system message; early Phi-3 templates begin with `<s>`).
 public struct ChatTemplate: Sendable, Equatable {
-    /// The formats loratop renders; `unsupported` is a model whose template is neither (its plain-text and
+    /// The formats loratop renders; `unsupported` is a model whose template is none of them (its plain-text and
     /// prompt-completion data still train; chat data and `--chat` are refused with `unsupportedReason`).
     public enum Format: String, Sendable, Equatable {
-        case chatML, gemma, unsupported
+        case chatML, gemma, llama3, phi3, unsupported
+    }
+
+    /// The date Llama 3.1+'s system turn states: the template's own (`date_string`'s default), or today's where the
+    /// template asks for it (`strftime_now`, as transformers renders it: the local date as "%d %b %Y").
+    public enum LlamaDate: Sendable, Equatable {
+        case fixed(String)
+        case today
     }
 
     /// Inserted as a system message when the first message is not one; nil for plain ChatML (ChatML only).
@@ -51,6 +64,11 @@ public struct ChatTemplate: Sendable, Equatable {
     public var format: Format = .chatML
     /// Why the model's template cannot be rendered (with `.unsupported`).
     public var unsupportedReason: String?
+    /// Llama 3.1+'s dated system turn (nil for Llama 3.0's template, where a system message is a turn like any other).
+    public var llamaDate: LlamaDate?
+    /// Phi-3: the template begins with `<s>` (bos_token), writes a system message even when empty, and ends a
+    /// conversation without a generation prompt with `<|endoftext|>` (eos_token).
+    public var phiBOS = false, phiEmptySystem = true, phiEOS = true
 
     /// A template loratop cannot render, remembered with the reason (`ChatTemplate(jinja:)`'s error).
     public static func unsupported(_ reason: String) -> ChatTemplate {
@@ -73,22 +91,43 @@ public struct ChatTemplate: Sendable, Equatable {
     }()
 
     /// The special token that closes a turn (generation stops on it).
-    public var endOfTurn: String { format == .gemma ? "<end_of_turn>" : "<|im_end|>" }
+    public var endOfTurn: String {
+        switch format {
+        case .gemma: return "<end_of_turn>"
+        case .llama3: return "<|eot_id|>"
+        case .phi3: return "<|end|>"
+        case .chatML, .unsupported: return "<|im_end|>"
+        }
+    }
 
     /// SmolLM2-Instruct's template.
     public static let smolLM2 = ChatTemplate(defaultSystemPrompt: "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
     /// ChatML without a default system message.
     public static let chatML = ChatTemplate(defaultSystemPrompt: nil)
 
-    /// Recognises a ChatML Jinja template (GGUF `tokenizer.chat_template`) and reads its default system prompt.
+    /// Recognises a ChatML, Gemma, Llama 3.x or Phi-3 Jinja template (GGUF `tokenizer.chat_template`, tokenizer_config's
+    /// `chat_template`) and reads what varies within the family: ChatML's default system prompt, Llama's date.
     public init(jinja: String) throws {
         if jinja.contains("<start_of_turn>"), jinja.contains("<end_of_turn>") {
             self = .gemma
             return
         }
+        if jinja.contains("<|start_header_id|>"), jinja.contains("<|eot_id|>") {
+            self = try Self.llama3(jinja: jinja)
+            return
+        }
+        if jinja.contains("<|user|>"), jinja.contains("<|assistant|>"), jinja.contains("<|end|>") {
+            var t = ChatTemplate(defaultSystemPrompt: nil)
+            t.format = .phi3
+            t.phiBOS = jinja.contains("bos_token")
+            t.phiEmptySystem = !jinja.replacingOccurrences(of: " ", with: "").contains("=='system'andmessage['content']")
+            t.phiEOS = jinja.contains("eos_token")
+            self = t
+            return
+        }
         guard jinja.contains("<|im_start|>"), jinja.contains("<|im_end|>") else {
-            throw TokenizerError(source: "tokenizer.chat_template", message: "not a ChatML or Gemma template (expected <|im_start|>…<|im_end|> or <start_of_turn>…<end_of_turn>, found \(Printable.escaped(String(jinja.prefix(60)), limit: 60))…)",
-                                 hint: "loratop renders ChatML and Gemma's format; use such a model or plain-text / prompt-completion data")
+            throw TokenizerError(source: "tokenizer.chat_template", message: "not a ChatML, Gemma, Llama 3 or Phi-3 template (expected <|im_start|>…<|im_end|>, <start_of_turn>…<end_of_turn>, <|start_header_id|>…<|eot_id|> or <|user|>…<|end|>, found \(Printable.escaped(String(jinja.prefix(60)), limit: 60))…)",
+                                 hint: "loratop renders ChatML, Gemma's, Llama 3's and Phi-3's formats; use such a model or plain-text / prompt-completion data")
         }
         let text = jinja.replacingEscapedNewlines()
         let head = "<|im_start|>system\n"
@@ -105,13 +144,18 @@ public struct ChatTemplate: Sendable, Equatable {
     public struct Piece: Sendable, Equatable {
         /// Text of the piece.
         public var text: String
-        /// Trained (assistant content and its closing `<|im_end|>`).
+        /// Trained (assistant content and its closing end-of-turn token).
         public var trained: Bool
     }
 
     /// The conversation as pieces; concatenated they are the rendered text.
     public func pieces(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> [Piece] {
-        if format == .gemma { return gemmaPieces(messages, addGenerationPrompt: addGenerationPrompt) }
+        switch format {
+        case .gemma: return gemmaPieces(messages, addGenerationPrompt: addGenerationPrompt)
+        case .llama3: return llamaPieces(messages, addGenerationPrompt: addGenerationPrompt)
+        case .phi3: return phiPieces(messages, addGenerationPrompt: addGenerationPrompt)
+        case .chatML, .unsupported: break
+        }
         var out = [Piece]()
         if let system = defaultSystemPrompt, messages.first?.role != "system" {
             out.append(Piece(text: "<|im_start|>system\n" + system + "<|im_end|>\n", trained: false))
@@ -146,13 +190,83 @@ public struct ChatTemplate: Sendable, Equatable {
         return out
     }
 
+    /// Llama 3.x's turns: contents trimmed; from 3.1 on a system turn always comes first, with the dates and the system
+    /// message (trimmed, or empty); trained are the assistant's content and its `<|eot_id|>`.
+    private func llamaPieces(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> [Piece] {
+        var out = [Piece(text: "<|begin_of_text|>", trained: false)]
+        var rest = messages[...]
+        if let date = llamaDate {
+            var system = ""
+            if let first = messages.first, first.role == "system" {
+                system = first.content.trimmingCharacters(in: .whitespacesAndNewlines)
+                rest = messages.dropFirst()
+            }
+            let day: String
+            switch date {
+            case .fixed(let d): day = d
+            case .today: day = Self.llamaDateString(Date())
+            }
+            out.append(Piece(text: "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: "
+                               + day + "\n\n" + system + "<|eot_id|>", trained: false))
+        }
+        for m in rest {
+            out.append(Piece(text: "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n", trained: false))
+            out.append(Piece(text: m.content.trimmingCharacters(in: .whitespacesAndNewlines) + "<|eot_id|>", trained: m.role == "assistant"))
+        }
+        if addGenerationPrompt { out.append(Piece(text: "<|start_header_id|>assistant<|end_header_id|>\n\n", trained: false)) }
+        return out
+    }
+
+    /// Phi-3's turns, contents as written; trained are the assistant's content and its `<|end|>`.
+    private func phiPieces(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> [Piece] {
+        var out = phiBOS ? [Piece(text: "<s>", trained: false)] : []
+        for m in messages where ["system", "user", "assistant"].contains(m.role) {
+            if m.role == "system", m.content.isEmpty, !phiEmptySystem { continue }
+            out.append(Piece(text: "<|" + m.role + "|>\n", trained: false))
+            out.append(Piece(text: m.content + "<|end|>", trained: m.role == "assistant"))
+            out.append(Piece(text: "\n", trained: false))
+        }
+        if addGenerationPrompt {
+            out.append(Piece(text: "<|assistant|>\n", trained: false))
+        } else if phiEOS {
+            out.append(Piece(text: "<|endoftext|>", trained: false))
+        }
+        return out
+    }
+
+    /// A Llama 3.x template: 3.0's plain turns, or 3.1+'s dated system turn with the template's default date or
+    /// today's (`strftime_now`).
+    private static func llama3(jinja: String) throws -> ChatTemplate {
+        var t = ChatTemplate(defaultSystemPrompt: nil)
+        t.format = .llama3
+        guard jinja.contains("Cutting Knowledge Date") else { return t }
+        if jinja.contains("strftime_now") {
+            t.llamaDate = .today
+        } else if let r = jinja.range(of: #"set date_string = ""#), let e = jinja[r.upperBound...].firstIndex(of: "\"") {
+            t.llamaDate = .fixed(String(jinja[r.upperBound..<e]))
+        } else {
+            throw TokenizerError(source: "tokenizer.chat_template", message: "a Llama 3.1+ template without the date it states (expected `set date_string = \"…\"` or strftime_now)",
+                                 hint: "use the model's published template, or plain-text / prompt-completion data")
+        }
+        return t
+    }
+
+    /// A date as Llama 3.2's template writes it through transformers' strftime_now("%d %b %Y"): "06 Dec 2026", local time.
+    public static func llamaDateString(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone.current
+        f.dateFormat = "dd MMM yyyy"
+        return f.string(from: date)
+    }
+
     /// The rendered text (what transformers' `apply_chat_template(tokenize=False)` returns).
     public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
         pieces(messages, addGenerationPrompt: addGenerationPrompt).map(\.text).joined()
     }
 
     /// Token ids of the rendered text, trained on assistant turns only: a token is trained when its bytes
-    /// overlap an assistant message's content or its closing `<|im_end|>`.
+    /// overlap an assistant message's content or its closing end-of-turn token.
     public func encode(_ messages: [ChatMessage], addGenerationPrompt: Bool, tokenizer: any Tokenizing) -> TokenizedExample {
         let parts = pieces(messages, addGenerationPrompt: addGenerationPrompt)
         var spans = [Range<Int>]()

@@ -88,4 +88,58 @@ final class DataChatTemplateTests: XCTestCase {
             XCTAssertTrue("\(e)".contains(":1"), "names the line: \(e)")
         }
     }
+
+    /// Llama 3.0–3.3's and Phi-3 / 3.5's published templates (make_llama_phi_chat_fixture.py: through transformers'
+    /// apply_chat_template) are recognised and rendered identically: Llama's trimmed turns and 3.1+'s dated system
+    /// turn (the template's date, or today's where it calls strftime_now), Phi's turns with its <s>, empty-system and
+    /// <|endoftext|> variants.
+    func testLlama3AndPhi3TemplatesRenderAsTransformers() throws {
+        let fx = try TokenizerFixtures.json("llama_phi_chat.json")
+        let jinjas = try XCTUnwrap(fx["templates"] as? [String: String])
+        let cases = try XCTUnwrap(fx["cases"] as? [[String: Any]])
+        XCTAssertEqual(cases.count, 36)
+        for c in cases {
+            let name = try XCTUnwrap(c["template"] as? String)
+            var template = try ChatTemplate(jinja: try XCTUnwrap(jinjas[name]))
+            XCTAssertEqual(template.format, name.hasPrefix("phi") ? .phi3 : .llama3, name)
+            switch name {
+            case "llama3.0": XCTAssertNil(template.llamaDate)
+            case "llama3.2": XCTAssertEqual(template.llamaDate, .today)
+            case "llama3.1", "llama3.3": XCTAssertEqual(template.llamaDate, .fixed("26 Jul 2024"), name)
+            default: XCTAssertEqual([template.phiBOS, template.phiEmptySystem], name == "phi3-mini" ? [true, true] : [false, false], name)
+            }
+            if let date = c["date_string"] as? String { template.llamaDate = .fixed(date) }  // the fixture gave date_string
+            let messages = try XCTUnwrap(c["messages"] as? [[String: String]]).map { ChatMessage(role: $0["role"] ?? "", content: $0["content"] ?? "") }
+            let gen = try XCTUnwrap(c["add_generation_prompt"] as? Bool)
+            XCTAssertEqual(template.render(messages, addGenerationPrompt: gen), c["text"] as? String, "\(name) generation prompt \(gen)")
+        }
+        XCTAssertEqual(ChatTemplate.llamaDateString(Date(timeIntervalSince1970: 1_796_558_400)).count, 11)
+        let today = try ChatTemplate(jinja: try XCTUnwrap(jinjas["llama3.2"])).render([ChatMessage(role: "user", content: "hi")], addGenerationPrompt: true)
+        XCTAssertTrue(today.contains("Today Date: " + ChatTemplate.llamaDateString(Date()) + "\n\n"), today)
+    }
+
+    /// Only the assistant's content and its end-of-turn token train (Llama's <|eot_id|> a special token of the tiny Llama
+    /// 3 GGUF's vocabulary, Phi's <|end|> in a byte-level one's pieces); generation stops on Llama's.
+    func testLlama3AndPhi3MasksAndStops() throws {
+        let fx = try TokenizerFixtures.json("llama_phi_chat.json")
+        let jinjas = try XCTUnwrap(fx["templates"] as? [String: String])
+        let messages = [ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Which lamp?"),
+                        ChatMessage(role: "assistant", content: "The north lamp.")]
+        let llama = try ModelTokenizer.load(for: try loadWeights(path: GGUFFamilyParityTests.dir("llama3") + "/model.gguf")).tokenizer
+        let l = try ChatTemplate(jinja: try XCTUnwrap(jinjas["llama3.1"]))
+        let ex = l.encode(messages, addGenerationPrompt: false, tokenizer: llama)
+        XCTAssertEqual(llama.decode(zip(ex.ids, ex.trained).filter(\.1).map(\.0)), "The north lamp.<|eot_id|>")
+        let eot = try XCTUnwrap(llama.specialID("<|eot_id|>"))
+        XCTAssertEqual(ex.ids.last, eot)
+        XCTAssertEqual(ex.ids.first, llama.specialID("<|begin_of_text|>"))
+        XCTAssertTrue(ModelTokenizer(tokenizer: llama, template: l).stopIDs.contains(eot))
+        let bytes = try BPETokenizer.load(tokenizerJSON: try TokenizerFixtures.url("llama3_tokenizer.json"))
+        let p = try ChatTemplate(jinja: try XCTUnwrap(jinjas["phi3.5"]))
+        XCTAssertEqual(p.endOfTurn, "<|end|>")
+        let pe = p.encode(messages, addGenerationPrompt: false, tokenizer: bytes)
+        // this vocabulary has no <|end|> token: Llama 3's regex keeps punctuation with the newline after it, so the
+        // last piece, ending "|>\n", straddles the turn's end and trains (a token trains when it overlaps)
+        XCTAssertEqual(bytes.decode(zip(pe.ids, pe.trained).filter(\.1).map(\.0)), "The north lamp.<|end|>\n")
+        XCTAssertEqual(bytes.decode(pe.ids), p.render(messages, addGenerationPrompt: false))
+    }
 }
