@@ -427,36 +427,7 @@ public final class TrainingRun: TrainingSession, @unchecked Sendable {
     }
 
     public func memoryReport() -> MemoryReport? {
-        // The projections (what `b` re-stores) apart from the embeddings and LM head (which keep the storage they were
-        // loaded in; the fp32 norms and biases are counted with them), so a live re-quantize changes one row.
-        var projections: [FrozenMatrix] = []
-        var vectorFloats = model.finalNorm.count
-        for b in model.blocks {
-            vectorFloats += b.inputNorm.count + b.postNorm.count + (b.qNorm?.count ?? 0) + (b.kNorm?.count ?? 0)
-                + (b.attnOutNorm?.count ?? 0) + (b.mlpOutNorm?.count ?? 0)
-            for (_, lin, _) in b.projections {
-                projections.append(lin.base)
-                vectorFloats += lin.bias?.count ?? 0
-            }
-        }
-        let heads = model.lmHead !== model.embedding ? [model.embedding, model.lmHead] : [model.embedding]
-        let storages = heads.map(\.storageName).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        var parts = MemoryReport.baseWeights(projections)
-        // sources kept on the heap beside a different storage, for `b` to re-quantize from (a random preset's
-        // matrices; a file's own are mapped and cost nothing here)
-        let kept = sourceMatrices.values.filter { s in (s is DenseMatrix || s is BF16Matrix) && !projections.contains { $0 === s } }
-        if !kept.isEmpty {
-            parts.append(MemoryComponent("sources for re-quantizing (heap)", bytes: kept.reduce(0) { $0 + $1.storageBytes },
-                                         kind: .baseWeights))
-        }
-        parts.append(MemoryComponent("embeddings \(storages.joined(separator: "/"))",  // with the fp32 norms and biases
-                                     bytes: heads.reduce(0) { $0 + $1.storageBytes } + 4 * vectorFloats, kind: .baseWeights))
-        let p = trainableParameters
-        parts.append(MemoryComponent("LoRA A/B", bytes: p * 4, kind: .adapters))
-        parts.append(MemoryComponent("gradients", bytes: p * 4 + trainer.shardGradientBytes, kind: .gradients))
-        parts.append(MemoryComponent("AdamW m, v", bytes: p * 8, kind: .optimizerState))
-        parts.append(MemoryComponent("activations", bytes: trainer.activationBytes, kind: .activations))
-        return MemoryReport(components: parts + loadCosts, measure: true)
+        MemoryReport.training(model: model, trainer: trainer, sources: Array(sourceMatrices.values), other: loadCosts)
     }
 }
 

@@ -19,6 +19,9 @@ public final class LoRALinear: @unchecked Sendable {
     var u = FloatBuffer(count: 0)    // (N, r)  saved: dropout(x) Aᵀ
     var du = FloatBuffer(count: 0)   // (N, r)  scratch
     var xd = FloatBuffer(count: 0)   // (N, in) saved: dropout(x), when dropout is active
+
+    /// Bytes of the adapter's per-step buffers above (the saved dropout(x)·Aᵀ, its gradient, the dropped input).
+    public var savedBytes: Int { 4 * (u.count + du.count + xd.count) }
     var dropSeed: UInt64?            // the seed of the mask in xd (nil: no dropout in the last forward)
 
     /// A layer over `base` with an optional frozen `bias`.

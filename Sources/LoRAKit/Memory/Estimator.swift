@@ -74,6 +74,8 @@ public struct MethodEstimate: Codable, Sendable {
     public var baseBitsPerParam: Double
     /// Total divided by full fine-tuning's total.
     public var ratioToFull: Double
+    /// This machine's predicted step and throughput (the engine's own row, with `estimate --speed`).
+    public var speed: SpeedEstimate?
 
     /// Total bytes.
     public var total: Int { report.total }
@@ -86,6 +88,15 @@ public enum Estimator {
     public static func blockwiseBits(codeBits: Int, blockSize: Int, doubleQuant: Bool, nestedBlock: Int = 256) -> Double {
         let b = Double(blockSize)
         return Double(codeBits) + (doubleQuant ? 8 / b + 32 / (b * Double(nestedBlock)) : 32 / b)
+    }
+
+    /// Bytes of one matrix of `count` values stored blockwise as the quantizer stores it: the codes, and the block
+    /// scales (fp32, or 8-bit with an fp32 scale per nested block of 256 (INT8: of `blockSize`) and one offset).
+    public static func blockwiseBytes(count: Int, kind: QuantKind, blockSize: Int, doubleQuant: Bool) -> Int {
+        let blocks = (count + blockSize - 1) / blockSize
+        let nested = kind == .int8 ? blockSize : 256
+        let scales = doubleQuant ? blocks + 4 * ((blocks + nested - 1) / nested) + 4 : 4 * blocks
+        return (kind == .int8 ? count : (count + 1) / 2) + scales
     }
 
     /// Parameters in the adapted linear layers (all seven per block), and in everything else (embeddings, head, norms).
@@ -204,6 +215,8 @@ public enum Estimator {
     public static let runtimeBytes = 24 << 20
     /// See `runtimeBytes`.
     public static let tokenizerBytes = 5 << 20
+    /// The engine row's method name.
+    public static let engineMethod = "loratop, this run"
 
     /// What this engine itself would hold for the settings: the linear base in `s.quant` storage (dense fp32 for none),
     /// embeddings in the file's storage when quantized (fp32 otherwise), fp32 adapters, gradients and AdamW moments,
@@ -220,7 +233,10 @@ public enum Estimator {
         case .int8: linearBits = blockwiseBits(codeBits: 8, blockSize: s.blockSize, doubleQuant: s.doubleQuant, nestedBlock: s.blockSize)
         case .fp4, .nf4: linearBits = blockwiseBits(codeBits: 4, blockSize: s.blockSize, doubleQuant: s.doubleQuant)
         }
-        let linearBytes = Int((linearBits * Double(split.linear) / 8).rounded(.up))
+        let linearBytes = quantized ? c.layers * LoRATarget.allCases.reduce(0) { sum, t in
+            let (i, o) = t.shape(c)
+            return sum + blockwiseBytes(count: i * o, kind: s.quant, blockSize: s.blockSize, doubleQuant: s.doubleQuant)
+        } : Int((linearBits * Double(split.linear) / 8).rounded(.up))
         let embedValues = c.vocab * c.dim * (c.tiedEmbeddings ? 1 : 2)
         let denseBytes = s.computeBF16 ? 2 : 4
         let embedBytes = quantized ? (s.embeddingFileBytes ?? denseBytes * embedValues) : denseBytes * embedValues
@@ -245,9 +261,9 @@ public enum Estimator {
             MemoryComponent("runtime + tokenizer", bytes: runtimeBytes + tokenizerBytes, kind: .other),
         ])
         let baseBits = Double(8 * (linearBytes + embedBytes + normBytes)) / Double(c.parameterCount)
-        return MethodEstimate(method: "loratop, this run",
+        return MethodEstimate(method: engineMethod,
                               explanation: "this engine with your flags: \(label) linear base, embeddings "
-                                + (quantized ? "as the file stores them" : s.computeBF16 ? "bf16" : "fp32")
+                                + (quantized && s.embeddingFileBytes != nil ? "as the file stores them" : s.computeBF16 ? "bf16" : "fp32")
                                 + (s.computeBF16 ? ", bf16 products with fp32 sums" : ", fp32 math") + ", chunked LM head",
                               report: report, linearBitsPerParam: linearBits, baseBitsPerParam: baseBits,
                               ratioToFull: Double(report.total) / fullTotal)

@@ -220,12 +220,11 @@ public final class LlamaModel: @unchecked Sendable {
         var rng = SeededRNG(seed: seed)
         let a = Float(0.02 * 3.0.squareRoot())
         func mat(_ name: String, _ rows: Int, _ cols: Int) throws -> FrozenMatrix {
-            var v = [Float](repeating: 0, count: rows * cols)
-            for i in 0..<v.count { v[i] = rng.uniform(-a, a) }
-            return try storage(name, DenseMatrix(rows: rows, cols: cols, values: v))
+            try storage(name, DenseMatrix(rows: rows, cols: cols) { v in for i in v.indices { v[i] = rng.uniform(-a, a) } })
         }
         func ones(_ n: Int) -> FloatBuffer { FloatBuffer([Float](repeating: 1, count: n)) }
         let c = config, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim
+        // the embedding first: stored otherwise (bf16), its fp32 values and their copy are the largest pair held at once
         let emb = try mat("model.embed_tokens.weight", c.vocab, c.dim)
         let head = c.tiedEmbeddings ? nil : try mat("lm_head.weight", c.vocab, c.dim)
         var blocks: [LlamaBlock] = []

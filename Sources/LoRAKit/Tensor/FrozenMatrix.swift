@@ -157,6 +157,16 @@ public final class DenseMatrix: FrozenMatrix, @unchecked Sendable {
         _ = values.withUnsafeBufferPointer { storage.initialize(from: $0) }
     }
 
+    /// rows × cols values written in place by `fill` (row-major), with no array in between: a model-sized matrix
+    /// is held once, not twice, while it is made.
+    public init(rows: Int, cols: Int, fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        self.rows = rows
+        self.cols = cols
+        storage = .allocate(capacity: max(rows * cols, 1))
+        storage.initialize(repeating: 0)
+        fill(UnsafeMutableBufferPointer(rebasing: storage[0..<(rows * cols)]))
+    }
+
     /// Copies any frozen matrix into dense fp32.
     public convenience init(_ other: FrozenMatrix) {
         self.init(rows: other.rows, cols: other.cols, values: other.dequantizedArray())

@@ -77,6 +77,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        let rssAtStart = ProcessMemory.current()?.residentBytes ?? 0
         Parallel.setThreads(threads)
         let choice = Compute.select(ComputePrecision(parsing: compute) ?? .auto)
         if let note = choice.note { Output.out("note: \(note)") }
@@ -133,6 +134,10 @@ struct Bench: ParsableCommand {
                      Double(n) / (times.min() ?? med)))
         Output.out(String(format: "work: %.1f GFLOP/step → %.1f GFLOP/s = %.0f%% of sgemm peak", flops / 1e9, flops / med / 1e9,
                      100 * flops / med / peak))
+        let memory = MemoryReport.training(model: model, trainer: trainer, other: [
+            MemoryComponent("runtime + libraries (measured)", bytes: rssAtStart, kind: .other)])
+        Output.out("memory (accounted as `train` shows it, and the process's resident set):")
+        for line in memory.summaryLines() { Output.out("  " + line) }
         if profile {
             let rows = Profiler.report()
             let total = rows.reduce(0) { $0 + $1.seconds }

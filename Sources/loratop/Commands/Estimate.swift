@@ -46,8 +46,11 @@ struct Estimate: ParsableCommand {
     @Option(help: "Numeric precision: fp32 (this engine) or bf16 (the QLoRA paper's GPU setting).")
     var precision: String = "fp32"
 
-    @Option(help: "This engine's products (its own row): fp32, or bf16 (a dense base held in bf16).")
-    var compute: String = "fp32"
+    @Option(help: "This engine's products (its own row): auto (bf16 where the CPU has native bf16, as train and bench choose), fp32, or bf16.")
+    var compute: String = "auto"
+
+    @Flag(help: "Also predict this engine's step time and tokens/s on this machine: times a few steps of one block of the shape with an LM head of an eighth of the vocabulary (seconds, a fraction of the model's memory) and scales them to the model.")
+    var speed = false
 
     @Option(help: "Compute threads of the run (the engine keeps one LM-head buffer per thread when they divide the batch).")
     var threads: Int = 2
@@ -69,8 +72,11 @@ struct Estimate: ParsableCommand {
         if ActivationPrecision(rawValue: precision.lowercased()) == nil {
             throw ValidationError("--precision: expected fp32 or bf16, found '\(precision)'")
         }
-        if ComputePrecision(parsing: compute) == nil || ComputePrecision(parsing: compute) == .auto {
-            throw ValidationError("--compute: expected fp32 or bf16, found '\(compute)'")
+        if ComputePrecision(parsing: compute) == nil {
+            throw ValidationError("--compute: expected auto, fp32 or bf16, found '\(compute)'")
+        }
+        if speed, QuantKind(parsing: quant) == .source {
+            throw ValidationError("--speed: --quant source keeps the file's own blocks, which a random probe does not have; hint: time the file itself with `loratop bench --model FILE --quant source`")
         }
         if (try? LoRATarget.parseList(targets)) == nil {
             throw ValidationError("--targets: expected names from q,k,v,o,gate,up,down (or all), found '\(targets)'")
@@ -92,8 +98,17 @@ struct Estimate: ParsableCommand {
         s.blockSize = blockSize
         s.precision = ActivationPrecision(rawValue: precision.lowercased()) ?? .fp32
         s.threads = max(1, threads)
-        s.computeBF16 = ComputePrecision(parsing: compute) == .bf16
-        let rows = Estimator.estimate(config, s)
+        let choice = Compute.select(ComputePrecision(parsing: compute) ?? .auto)
+        s.computeBF16 = choice.precision == .bf16
+        var rows = Estimator.estimate(config, s)
+        if speed, let engine = rows.firstIndex(where: { $0.method == Estimator.engineMethod }) {
+            Parallel.setThreads(s.threads)
+            let settings = s
+            rows[engine].speed = try SpeedEstimate.measure(config, s) { name, m in
+                try TrainingRun.store(m, name: name, kind: settings.quant, blockSize: settings.blockSize,
+                                      doubleQuant: settings.doubleQuant, bf16: settings.computeBF16)
+            }
+        }
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -193,6 +208,12 @@ enum EstimateTable {
             lines.append("  \(pad(r.method, nameWidth)) \(r.explanation); whole base \(String(format: "%.2f", r.baseBitsPerParam)) bits/param")
         }
         lines.append("Activations follow Estimator.activationValues (this engine's saved tensors); GPU frameworks differ.")
+        if let sp = rows.first(where: { $0.speed != nil })?.speed {
+            lines.append(String(format: "Speed on this machine (%d threads, %@ products): predicted %.1f tokens/s, %.2f s/step; timed: one block with a "
+                                + "head of %d ids, %.3f s/step of which the head %.3f s (median of %d), scaled to %d blocks and %d ids.",
+                                s.threads, s.computeBF16 ? "bf16" : "fp32", sp.tokensPerSecond, sp.stepSeconds, sp.probeVocab,
+                                sp.probeStepSeconds, sp.probeHeadSeconds, sp.probeSteps, c.layers, c.vocab))
+        }
         return lines.joined(separator: "\n")
     }
 

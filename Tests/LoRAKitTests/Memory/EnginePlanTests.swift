@@ -36,4 +36,60 @@ final class EnginePlanTests: XCTestCase {
         let embed = engine?.report.components.first { $0.name == "embeddings" }?.bytes ?? 0
         XCTAssertEqual(embed, 30_081_024 + 4 * (c.parameterCount - Estimator.parameterSplit(c).linear - c.vocab * c.dim))
     }
+
+    /// For a random model (what `bench` and the 1B-scale figures run), the engine row's components are what the run
+    /// accounts once it has stepped: the NF4+DQ base, bf16 embeddings under bf16 products, adapters, gradients,
+    /// AdamW and the graph's activations, to the byte.
+    func testEngineRowIsWhatARandomRunAccounts() throws {
+        let c = ModelConfig(layers: 2, dim: 64, heads: 4, kvHeads: 2, ffnDim: 128, vocab: 300)
+        var s = EstimateSettings()
+        s.quant = .nf4
+        s.doubleQuant = true
+        s.checkpointing = true
+        s.batch = 1
+        s.seqLen = 16
+        s.rank = 4
+        s.computeBF16 = true
+        Parallel.setThreads(2)
+        let model = try LlamaModel(random: c, seed: 3) { name, m in
+            try TrainingRun.store(m, name: name, kind: .nf4, blockSize: 64, doubleQuant: true, bf16: true)
+        }
+        let trainer = try Trainer(model: model, lora: try LoRAConfig(rank: 4, alpha: 8, targets: LoRATarget.allCases),
+                                  optimizer: OptimizerConfig(), seed: 3, checkpointing: true)
+        let ids = (0..<17).map { Int32($0 * 7 % 300) }
+        _ = try trainer.step(microBatches: [Batch(batch: 1, seqLen: 16, inputs: Array(ids.prefix(16)), targets: Array(ids.dropFirst()))])
+        let run = MemoryReport.training(model: model, trainer: trainer)
+        let row = try XCTUnwrap(Estimator.estimate(c, s).first { $0.method == Estimator.engineMethod })
+        for kind in [MemoryKind.baseWeights, .adapters, .gradients, .optimizerState, .activations] {
+            XCTAssertEqual(row.report.bytes(of: kind), run.bytes(of: kind), "\(kind)")
+        }
+        XCTAssertTrue(run.components.contains { $0.name == "embeddings bf16" }, "\(run.components.map(\.name))")
+    }
+
+    /// The speed prediction: layers × (probe step − its head) + the head × vocabulary / probed vocabulary.
+    func testSpeedScalesTheProbeByLayersAndVocabulary() {
+        let sp = SpeedEstimate.scaled(probeStep: 0.5, probeHead: 0.1, probeVocab: 16_064, steps: 3, layers: 16, vocab: 128_256, tokens: 512)
+        XCTAssertEqual(sp.stepSeconds, 16 * 0.4 + 0.1 * 128_256 / 16_064, accuracy: 1e-12)
+        XCTAssertEqual(sp.tokensPerSecond, 512 / sp.stepSeconds, accuracy: 1e-9)
+    }
+
+    /// The probe builds one block and a head of an eighth of a large vocabulary (a small one whole), and times the
+    /// steps it is asked for.
+    func testSpeedProbeTimesOneBlockAndPartOfTheHead() throws {
+        Parallel.setThreads(2)
+        var s = EstimateSettings()
+        s.batch = 1
+        s.seqLen = 8
+        s.rank = 2
+        for (vocab, probed) in [(96, 96), (40_000, 5056)] {
+            let c = ModelConfig(layers: 6, dim: 32, heads: 4, kvHeads: 2, ffnDim: 48, vocab: vocab)
+            let sp = try SpeedEstimate.measure(c, s, steps: 2) { $1 }
+            XCTAssertEqual(sp.probeVocab, probed)
+            XCTAssertEqual(sp.probeSteps, 2)
+            XCTAssertGreaterThan(sp.probeStepSeconds, 0)
+            XCTAssertLessThanOrEqual(sp.probeHeadSeconds, sp.probeStepSeconds)
+            XCTAssertTrue(sp.tokensPerSecond.isFinite && sp.tokensPerSecond > 0)
+        }
+        XCTAssertFalse(Profiler.enabled, "the probe leaves the profiler as it found it")
+    }
 }

@@ -1,0 +1,74 @@
+import Dispatch
+
+/// A training step's time predicted for a model shape on this machine, from timing a small piece of it: one block of
+/// the shape with an LM head of a fraction of the vocabulary, stored and run as `train` would (the same storage,
+/// compute precision, adapters, checkpointing and threads), on random weights and token ids. The step is then
+/// layers × (one block's time, its adapters' AdamW included) + the head's time × vocabulary / probed vocabulary: the
+/// blocks are alike, and the chunked head's products are linear in the vocabulary. Gemma's local and global layers
+/// differ in their attention only (the probe's block is a local one when most are), so its prediction is rougher.
+public struct SpeedEstimate: Codable, Sendable, Equatable {
+    /// Median step of the probe (seconds): one block and the probed head.
+    public var probeStepSeconds: Double
+    /// Of that, the LM head (forward and backward, loss included).
+    public var probeHeadSeconds: Double
+    /// Vocabulary of the probe's head.
+    public var probeVocab: Int
+    /// Timed probe steps (after one warm-up).
+    public var probeSteps: Int
+    /// The predicted step (seconds) and throughput of the whole model.
+    public var stepSeconds: Double
+    /// Tokens per second (batch × sequence / step).
+    public var tokensPerSecond: Double
+}
+
+extension SpeedEstimate {
+    /// Times `steps` probe steps (after a warm-up) of `config` with the settings of `s`; `storage` stores each random
+    /// matrix as the run would (`TrainingRun.store`). Builds a model of one block and a head of up to an eighth of the
+    /// vocabulary (a vocabulary of 32k or less is probed whole), so it costs a fraction of the model's memory.
+    public static func measure(_ config: ModelConfig, _ s: EstimateSettings, steps: Int = 3, seed: UInt64 = 0,
+                               storage: @escaping (String, FrozenMatrix) throws -> FrozenMatrix) throws -> SpeedEstimate {
+        var probe = config
+        probe.layers = 1
+        probe.vocab = config.vocab <= 32_768 ? config.vocab : (config.vocab / 8 + 63) / 64 * 64
+        if var g = probe.gemma {
+            let local = g.slidingLayers.filter { $0 }.count
+            g.slidingLayers = [2 * local > g.slidingLayers.count]
+            probe.gemma = g
+        }
+        let model = try LlamaModel(random: probe, seed: seed, storage: storage)
+        let lora = try LoRAConfig(rank: s.rank, alpha: s.alpha, targets: s.targets)
+        let trainer = try Trainer(model: model, lora: lora, optimizer: OptimizerConfig(), seed: seed, checkpointing: s.checkpointing)
+        var rng = SeededRNG(seed: seed &+ 1)
+        let n = s.batch * s.seqLen
+        let wasEnabled = Profiler.enabled
+        Profiler.enabled = true
+        defer { Profiler.enabled = wasEnabled; Profiler.reset() }
+        var times: [Double] = [], heads: [Double] = []
+        for step in 0...max(1, steps) {
+            let ids = (0..<(n + s.batch)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(probe.vocab)) }
+            var inputs: [Int32] = [], targets: [Int32] = []
+            for b in 0..<s.batch {
+                let at = b * (s.seqLen + 1)
+                inputs += ids[at..<(at + s.seqLen)]
+                targets += ids[(at + 1)...(at + s.seqLen)]
+            }
+            Profiler.reset()
+            let st = try trainer.step(microBatches: [Batch(batch: s.batch, seqLen: s.seqLen, inputs: inputs, targets: targets)])
+            guard step > 0 else { continue }  // the warm-up allocates the graph
+            times.append(st.seconds)
+            heads.append(Profiler.report().first { $0.phase == "head" }?.seconds ?? 0)
+        }
+        let median = { (v: [Double]) in v.sorted()[v.count / 2] }
+        return scaled(probeStep: median(times), probeHead: median(heads), probeVocab: probe.vocab, steps: times.count,
+                      layers: config.layers, vocab: config.vocab, tokens: n)
+    }
+
+    /// The whole model's step from a probe's: `layers` × (probe step − probe head) + probe head × vocab / probeVocab,
+    /// and `tokens` per step over it.
+    public static func scaled(probeStep: Double, probeHead: Double, probeVocab: Int, steps: Int, layers: Int, vocab: Int,
+                              tokens: Int) -> SpeedEstimate {
+        let predicted = Double(layers) * max(0, probeStep - probeHead) + probeHead * Double(vocab) / Double(max(1, probeVocab))
+        return SpeedEstimate(probeStepSeconds: probeStep, probeHeadSeconds: probeHead, probeVocab: probeVocab, probeSteps: steps,
+                             stepSeconds: predicted, tokensPerSecond: predicted > 0 ? Double(tokens) / predicted : 0)
+    }
+}
