@@ -9,6 +9,10 @@
 ///   Q5_0  (22 B / 32):  f16 d, u32 qh, u8 qs[16]             x = d·(n + 16·h − 16)
 ///   Q5_1  (24 B / 32):  f16 d, f16 m, u32 qh, u8 qs[16]      x = d·(n + 16·h) + m
 ///         (nibbles as Q4; bit j of qh is element j's fifth bit, bit j+16 element j+16's)
+///   Q2_K  (84 B / 256): u8 scales[16], u8 qs[64], f16 d, f16 dmin         x = (d·sc)·n − dmin·m  (2-bit n; sc, m nibbles)
+///   Q3_K (110 B / 256): u8 hmask[32], u8 qs[64], u8 scales[12], f16 d     x = (d·sc)·(n − 4·(1 − h))  (6-bit sc − 32)
+///         (both: 16 sub-blocks of 16; value e's 2 bits are bits 2·((e mod 128) / 32) of qs[32·(e / 128) + e mod 32],
+///         Q3_K's high bit is bit e / 32 of hmask[e mod 32])
 ///   Q4_K (144 B / 256): f16 d, f16 dmin, u8 scales[12], u8 qs[128]        x = (d·sc)·n − dmin·m
 ///   Q5_K (176 B / 256): f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]
 ///   Q6_K (210 B / 256): u8 ql[128], u8 qh[64], i8 scales[16], f16 d      x = (d·sc)·(q − 32)
@@ -33,6 +37,8 @@ public enum GGUFBlocks {
         case .q4_1: q4_1(src, dst, blocks)
         case .q5_0: q5(src, dst, blocks, withMin: false)
         case .q5_1: q5(src, dst, blocks, withMin: true)
+        case .q2_K: q2_K(src, dst, blocks)
+        case .q3_K: q3_K(src, dst, blocks)
         case .q4_K: q4_K(src, dst, blocks)
         case .q5_K: q5_K(src, dst, blocks)
         case .q6_K: q6_K(src, dst, blocks)
@@ -141,6 +147,45 @@ public enum GGUFBlocks {
         let sc = (u(j + 4) & 0x0F) | ((u(j - 4) >> 6) << 4)
         let mn = (u(j + 4) >> 4) | ((u(j) >> 6) << 4)
         return (Float(sc), Float(mn))
+    }
+
+    /// Sub-block j's 16 two-bit values (j < 16): bytes 32·(j / 8) + 16·(j mod 2) of `qs`, shifted by 2·((j mod 8) / 2).
+    @inline(__always)
+    static func crumbs(_ qs: UnsafeRawPointer, _ j: Int) -> SIMD16<UInt8> {
+        ((qs + 32 * (j / 8) + 16 * (j % 2)).loadUnaligned(as: SIMD16<UInt8>.self) &>> UInt8(2 * ((j % 8) / 2))) & 3
+    }
+
+    static func q2_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {
+        for b in 0..<blocks {
+            let p = src + b * 84
+            let qs = p + 16
+            let d = half(p, 80), dmin = half(p, 82)
+            let o = dst + b * 256
+            for j in 0..<16 {
+                let sc = p.load(fromByteOffset: j, as: UInt8.self)
+                let dl = SIMD16<Float>(repeating: d * Float(sc & 0x0F)), ml = SIMD16<Float>(repeating: dmin * Float(sc >> 4))
+                store(dl * SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: crumbs(qs, j))) - ml, o + 16 * j)
+            }
+        }
+    }
+
+    static func q3_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {
+        for b in 0..<blocks {
+            let p = src + b * 110
+            let hmask = p, qs = p + 32, scales = p + 96
+            let d = half(p, 108)
+            let o = dst + b * 256
+            for j in 0..<16 {
+                // 6-bit scale: low nibble from byte j mod 8 (its high nibble for j ≥ 8), two high bits from byte
+                // 8 + j mod 4 at bit 2·(j / 4)
+                let low = (scales.load(fromByteOffset: j % 8, as: UInt8.self) &>> UInt8(4 * (j / 8))) & 0x0F
+                let high = (scales.load(fromByteOffset: 8 + j % 4, as: UInt8.self) &>> UInt8(2 * (j / 4))) & 3
+                let sc = Float(Int8(bitPattern: low | (high << 4)) &- 32)
+                let h = ((hmask + 16 * (j % 2)).loadUnaligned(as: SIMD16<UInt8>.self) &>> UInt8(j / 2)) & 1
+                let q = SIMD16<Int32>(truncatingIfNeeded: crumbs(qs, j)) &- (SIMD16<Int32>(truncatingIfNeeded: h ^ 1) &<< 2)
+                store(SIMD16<Float>(repeating: d * sc) * SIMD16<Float>(q), o + 16 * j)
+            }
+        }
     }
 
     static func q4_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {

@@ -101,6 +101,12 @@ final class FormatsGGUFReaderTests: XCTestCase {
         try checkBitExact("blocks_q5.gguf", ["q5_0", "q5_1"])
     }
 
+    /// Q2_K and Q3_K (llama.cpp's Q2_K and Q3_K_S/M/L files) against gguf-py, bit-exact
+    /// (Fixtures/formats/make_q23k_blocks.py).
+    func testQ2KAndQ3KDequantizeMatchGGUFPyBitExact() throws {
+        try checkBitExact("blocks_q23k.gguf", ["q2_k", "q3_k"])
+    }
+
     func testLlamaUnpermuteOrderAndReorderedMatrix() throws {
         // 2 heads of width 4: HF rows (h, j, i) ← GGUF rows h·4 + 2i + j.
         XCTAssertEqual(GGUFMatrix.llamaUnpermuteOrder(rows: 8, heads: 2), [0, 2, 1, 3, 4, 6, 5, 7])
