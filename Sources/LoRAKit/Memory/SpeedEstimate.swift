@@ -1,11 +1,13 @@
 import Dispatch
 
-/// A training step's time predicted for a model shape on this machine, from timing a small piece of it: one block of
-/// the shape with an LM head of a fraction of the vocabulary, stored and run as `train` would (the same storage,
+/// A training step's time predicted for a model shape on this machine, from timing a small piece of it: a few blocks
+/// of the shape with an LM head of a fraction of the vocabulary, stored and run as `train` would (the same storage,
 /// compute precision, adapters, checkpointing and threads), on random weights and token ids. The step is then
 /// layers × (one block's time, its adapters' AdamW included) + the head's time × vocabulary / probed vocabulary: the
-/// blocks are alike, and the chunked head's products are linear in the vocabulary. Gemma's local and global layers
-/// differ in their attention only (the probe's block is a local one when most are), so its prediction is rougher.
+/// blocks are alike, and the chunked head's products are linear in the vocabulary. The probe has enough blocks that
+/// their weights outgrow the last-level cache (`probeLayers`), as the whole model's do: one block alone stays cached
+/// across its forward, recomputation and backward and runs about a tenth faster. Gemma's local and global layers
+/// differ in their attention only (the probe's blocks are local ones when most are), so its prediction is rougher.
 public struct SpeedEstimate: Codable, Sendable, Equatable {
     /// Median step of the probe (seconds): one block and the probed head.
     public var probeStepSeconds: Double
@@ -13,6 +15,8 @@ public struct SpeedEstimate: Codable, Sendable, Equatable {
     public var probeHeadSeconds: Double
     /// Vocabulary of the probe's head.
     public var probeVocab: Int
+    /// Blocks of the probe.
+    public var probeLayers: Int
     /// Timed probe steps (after one warm-up).
     public var probeSteps: Int
     /// The predicted step (seconds) and throughput of the whole model.
@@ -22,17 +26,29 @@ public struct SpeedEstimate: Codable, Sendable, Equatable {
 }
 
 extension SpeedEstimate {
+    /// Weights the probe's blocks hold at least (twice a 32 MiB last-level cache), unless the model has fewer.
+    public static let probeBytes = 64 << 20
+
+    /// Blocks to probe: enough that their stored linear weights (`blockBytes` each) reach `probeBytes`, at least one,
+    /// at most the model's.
+    public static func probeLayers(blockBytes: Int, layers: Int) -> Int {
+        min(layers, max(1, (probeBytes + max(1, blockBytes) - 1) / max(1, blockBytes)))
+    }
+
     /// Times `steps` probe steps (after a warm-up) of `config` with the settings of `s`; `storage` stores each random
-    /// matrix as the run would (`TrainingRun.store`). Builds a model of one block and a head of up to an eighth of the
-    /// vocabulary (a vocabulary of 32k or less is probed whole), so it costs a fraction of the model's memory.
+    /// matrix as the run would (`TrainingRun.store`). Builds a model of `probeLayers` blocks and a head of up to an
+    /// eighth of the vocabulary (a vocabulary of 32k or less is probed whole), so it costs a fraction of the model's
+    /// memory.
     public static func measure(_ config: ModelConfig, _ s: EstimateSettings, steps: Int = 3, seed: UInt64 = 0,
                                storage: @escaping (String, FrozenMatrix) throws -> FrozenMatrix) throws -> SpeedEstimate {
         var probe = config
-        probe.layers = 1
+        let blockBytes = (Estimator.engineRow(config, s, fullTotal: 1, adapterParams: 0).report.components
+            .first { $0.name.hasPrefix("base ") }?.bytes ?? 0) / max(1, config.layers)
+        probe.layers = probeLayers(blockBytes: blockBytes, layers: config.layers)
         probe.vocab = config.vocab <= 32_768 ? config.vocab : (config.vocab / 8 + 63) / 64 * 64
         if var g = probe.gemma {
             let local = g.slidingLayers.filter { $0 }.count
-            g.slidingLayers = [2 * local > g.slidingLayers.count]
+            g.slidingLayers = Array(repeating: 2 * local > g.slidingLayers.count, count: probe.layers)
             probe.gemma = g
         }
         let model = try LlamaModel(random: probe, seed: seed, storage: storage)
@@ -59,16 +75,18 @@ extension SpeedEstimate {
             heads.append(Profiler.report().first { $0.phase == "head" }?.seconds ?? 0)
         }
         let median = { (v: [Double]) in v.sorted()[v.count / 2] }
-        return scaled(probeStep: median(times), probeHead: median(heads), probeVocab: probe.vocab, steps: times.count,
-                      layers: config.layers, vocab: config.vocab, tokens: n)
+        return scaled(probeStep: median(times), probeHead: median(heads), probeVocab: probe.vocab, probeLayers: probe.layers,
+                      steps: times.count, layers: config.layers, vocab: config.vocab, tokens: n)
     }
 
-    /// The whole model's step from a probe's: `layers` × (probe step − probe head) + probe head × vocab / probeVocab,
-    /// and `tokens` per step over it.
-    public static func scaled(probeStep: Double, probeHead: Double, probeVocab: Int, steps: Int, layers: Int, vocab: Int,
-                              tokens: Int) -> SpeedEstimate {
-        let predicted = Double(layers) * max(0, probeStep - probeHead) + probeHead * Double(vocab) / Double(max(1, probeVocab))
-        return SpeedEstimate(probeStepSeconds: probeStep, probeHeadSeconds: probeHead, probeVocab: probeVocab, probeSteps: steps,
-                             stepSeconds: predicted, tokensPerSecond: predicted > 0 ? Double(tokens) / predicted : 0)
+    /// The whole model's step from a probe's: `layers` / probeLayers × (probe step − probe head) + probe head × vocab /
+    /// probeVocab, and `tokens` per step over it.
+    public static func scaled(probeStep: Double, probeHead: Double, probeVocab: Int, probeLayers: Int, steps: Int, layers: Int,
+                              vocab: Int, tokens: Int) -> SpeedEstimate {
+        let perBlock = max(0, probeStep - probeHead) / Double(max(1, probeLayers))
+        let predicted = Double(layers) * perBlock + probeHead * Double(vocab) / Double(max(1, probeVocab))
+        return SpeedEstimate(probeStepSeconds: probeStep, probeHeadSeconds: probeHead, probeVocab: probeVocab,
+                             probeLayers: probeLayers, probeSteps: steps, stepSeconds: predicted,
+                             tokensPerSecond: predicted > 0 ? Double(tokens) / predicted : 0)
     }
 }

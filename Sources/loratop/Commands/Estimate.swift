@@ -209,10 +209,11 @@ enum EstimateTable {
         }
         lines.append("Activations follow Estimator.activationValues (this engine's saved tensors); GPU frameworks differ.")
         if let sp = rows.first(where: { $0.speed != nil })?.speed {
-            lines.append(String(format: "Speed on this machine (%d threads, %@ products): predicted %.1f tokens/s, %.2f s/step; timed: one block with a "
+            lines.append(String(format: "Speed on this machine (%d threads, %@ products): predicted %.1f tokens/s, %.2f s/step; timed: %d block%@ with a "
                                 + "head of %d ids, %.3f s/step of which the head %.3f s (median of %d), scaled to %d blocks and %d ids.",
-                                s.threads, s.computeBF16 ? "bf16" : "fp32", sp.tokensPerSecond, sp.stepSeconds, sp.probeVocab,
-                                sp.probeStepSeconds, sp.probeHeadSeconds, sp.probeSteps, c.layers, c.vocab))
+                                s.threads, s.computeBF16 ? "bf16" : "fp32", sp.tokensPerSecond, sp.stepSeconds, sp.probeLayers,
+                                sp.probeLayers == 1 ? "" : "s", sp.probeVocab, sp.probeStepSeconds, sp.probeHeadSeconds, sp.probeSteps,
+                                c.layers, c.vocab))
         }
         return lines.joined(separator: "\n")
     }

@@ -66,11 +66,17 @@ final class EnginePlanTests: XCTestCase {
         XCTAssertTrue(run.components.contains { $0.name == "embeddings bf16" }, "\(run.components.map(\.name))")
     }
 
-    /// The speed prediction: layers × (probe step − its head) + the head × vocabulary / probed vocabulary.
+    /// The speed prediction: layers × (probe step − its head) / probed blocks + the head × vocabulary / probed vocabulary;
+    /// the probe takes blocks until their weights pass 64 MiB (Llama-3.2-1B's NF4+DQ blocks: 31 MiB each, so 3).
     func testSpeedScalesTheProbeByLayersAndVocabulary() {
-        let sp = SpeedEstimate.scaled(probeStep: 0.5, probeHead: 0.1, probeVocab: 16_064, steps: 3, layers: 16, vocab: 128_256, tokens: 512)
+        let sp = SpeedEstimate.scaled(probeStep: 1.3, probeHead: 0.1, probeVocab: 16_064, probeLayers: 3, steps: 3, layers: 16,
+                                      vocab: 128_256, tokens: 512)
         XCTAssertEqual(sp.stepSeconds, 16 * 0.4 + 0.1 * 128_256 / 16_064, accuracy: 1e-12)
         XCTAssertEqual(sp.tokensPerSecond, 512 / sp.stepSeconds, accuracy: 1e-9)
+        XCTAssertEqual(SpeedEstimate.probeLayers(blockBytes: 31 << 20, layers: 16), 3)
+        XCTAssertEqual(SpeedEstimate.probeLayers(blockBytes: 32 << 20, layers: 16), 2)
+        XCTAssertEqual(SpeedEstimate.probeLayers(blockBytes: 100 << 20, layers: 16), 1)
+        XCTAssertEqual(SpeedEstimate.probeLayers(blockBytes: 1 << 20, layers: 30), 30)
     }
 
     /// The probe builds one block and a head of an eighth of a large vocabulary (a small one whole), and times the
@@ -85,6 +91,7 @@ final class EnginePlanTests: XCTestCase {
             let c = ModelConfig(layers: 6, dim: 32, heads: 4, kvHeads: 2, ffnDim: 48, vocab: vocab)
             let sp = try SpeedEstimate.measure(c, s, steps: 2) { $1 }
             XCTAssertEqual(sp.probeVocab, probed)
+            XCTAssertEqual(sp.probeLayers, 6, "tiny blocks: all of them")
             XCTAssertEqual(sp.probeSteps, 2)
             XCTAssertGreaterThan(sp.probeStepSeconds, 0)
             XCTAssertLessThanOrEqual(sp.probeHeadSeconds, sp.probeStepSeconds)
