@@ -215,6 +215,14 @@ public enum Estimator {
     public static let runtimeBytes = 24 << 20
     /// See `runtimeBytes`.
     public static let tokenizerBytes = 5 << 20
+
+    /// Bytes of the LM head matrix as this engine holds it (the embedding when tied): the file's storage under a
+    /// quantized base, bf16 under bf16 products, fp32 otherwise.
+    public static func headMatrixBytes(_ c: ModelConfig, _ s: EstimateSettings) -> Int {
+        let dense = c.vocab * c.dim * (s.computeBF16 ? 2 : 4)
+        guard s.quant.isBlockwise, let file = s.embeddingFileBytes else { return dense }
+        return c.tiedEmbeddings ? file : file / 2
+    }
     /// The engine row's method name.
     public static let engineMethod = "loratop, this run"
 
@@ -244,7 +252,7 @@ public enum Estimator {
         let n = s.batch * s.seqLen
         let lora = 2 * n * s.rank * s.targets.count * c.layers
         let act = 4 * (TrainingGraph.plannedActivationValues(c, B: s.batch, T: s.seqLen, checkpointing: s.checkpointing,
-                                                             threads: s.threads) + lora)
+                                                             threads: s.threads, headBytes: headMatrixBytes(c, s)) + lora)
         let shards = TrainingGraph.shardCount(B: s.batch, threads: s.threads)
         // a dequantized tile (fp32, or bf16 with the bf16 copy of the activation operand, N × max(C, F), per shard)
         let tileValues = quantized ? c.dim * max(c.ffnDim, c.heads * c.headDim) : 0

@@ -4,7 +4,9 @@ import Dispatch
 /// of the shape with an LM head of a fraction of the vocabulary, stored and run as `train` would (the same storage,
 /// compute precision, adapters, checkpointing and threads), on random weights and token ids. The step is then
 /// layers × (one block's time, its adapters' AdamW included) + the head's time × vocabulary / probed vocabulary: the
-/// blocks are alike, and the chunked head's products are linear in the vocabulary. The probe has enough blocks that
+/// blocks are alike, and the head's products are linear in the vocabulary when it is cut into the same chunks of rows
+/// as the whole model's (each chunk reads the whole head matrix, so a head of all the vocabulary in few chunks would
+/// be a different cost: the probe's head takes the whole one's chunking). The probe has enough blocks that
 /// their weights outgrow the last-level cache (`probeLayers`), as the whole model's do: one block alone stays cached
 /// across its forward, recomputation and backward and runs about a tenth faster. Gemma's local and global layers
 /// differ in their attention only (the probe's blocks are local ones when most are), so its prediction is rougher.
@@ -39,7 +41,7 @@ extension SpeedEstimate {
     /// matrix as the run would (`TrainingRun.store`). Builds a model of `probeLayers` blocks and a head of up to an
     /// eighth of the vocabulary (a vocabulary of 32k or less is probed whole), so it costs a fraction of the model's
     /// memory.
-    public static func measure(_ config: ModelConfig, _ s: EstimateSettings, steps: Int = 3, seed: UInt64 = 0,
+    public static func measure(_ config: ModelConfig, _ s: EstimateSettings, steps: Int = 5, seed: UInt64 = 0,
                                storage: @escaping (String, FrozenMatrix) throws -> FrozenMatrix) throws -> SpeedEstimate {
         var probe = config
         let blockBytes = (Estimator.engineRow(config, s, fullTotal: 1, adapterParams: 0).report.components
@@ -54,8 +56,12 @@ extension SpeedEstimate {
         let model = try LlamaModel(random: probe, seed: seed, storage: storage)
         let lora = try LoRAConfig(rank: s.rank, alpha: s.alpha, targets: s.targets)
         let trainer = try Trainer(model: model, lora: lora, optimizer: OptimizerConfig(), seed: seed, checkpointing: s.checkpointing)
+        // the head in the whole model's chunks: each chunk reads the whole head matrix, so their number sets its cost
+        let n = s.batch * s.seqLen, shards = TrainingGraph.shardCount(B: s.batch, threads: s.threads)
+        trainer.headChunkRows = CrossEntropyHead.defaultChunkRows(
+            vocab: config.vocab, rows: n, budget: shards * TrainingGraph.headBudget(
+                checkpointing: s.checkpointing, shards: shards, headBytes: Estimator.headMatrixBytes(config, s)))
         var rng = SeededRNG(seed: seed &+ 1)
-        let n = s.batch * s.seqLen
         let wasEnabled = Profiler.enabled
         Profiler.enabled = true
         defer { Profiler.enabled = wasEnabled; Profiler.reset() }

@@ -100,10 +100,15 @@ public final class TrainingGraph {
     var seed: UInt64? = nil
 
     /// Logits floats of the LM head's chunk per shard: 64 MiB each for speed; with checkpointing (memory first) 16 MiB
-    /// for all shards together, in smaller and slower chunks. The head runs once over the whole batch with the shards'
+    /// for all shards together, in smaller and slower chunks, or an eighth of the head matrix's own bytes
+    /// (`headBytes`) when that is more, up to 64 MiB: every chunk reads the whole matrix, so a large vocabulary in
+    /// 16 MiB chunks would read it a dozen times and more each step (Llama-3.2-1B's 501 MiB bf16 head: 16 chunks of
+    /// 32 rows for 512 positions, a fifth of the step). The head runs once over the whole batch with the shards'
     /// budgets together (`headBudget × shards`).
-    static func headBudget(checkpointing: Bool, shards: Int) -> Int {
-        checkpointing ? CrossEntropyHead.smallBudget / max(1, shards) : CrossEntropyHead.fastBudget
+    public static func headBudget(checkpointing: Bool, shards: Int, headBytes: Int) -> Int {
+        guard checkpointing else { return CrossEntropyHead.fastBudget }
+        let total = min(CrossEntropyHead.fastBudget, max(CrossEntropyHead.smallBudget, headBytes / 8 / 4))
+        return total / max(1, shards)
     }
 
     /// Shards for a batch of B sequences on `threads` workers: one per worker when they divide B, else one.
@@ -112,7 +117,9 @@ public final class TrainingGraph {
     }
 
     /// A graph for batches of B × T on `model`, sharded over `Parallel.threads` workers when they divide B.
-    public init(model: LlamaModel, B: Int, T: Int, checkpointing: Bool = false) {
+    /// `headChunkRows` overrides the LM head's rows per chunk (`estimate --speed`'s probe: a head of part of the
+    /// vocabulary chunked as the whole one would be).
+    public init(model: LlamaModel, B: Int, T: Int, checkpointing: Bool = false, headChunkRows: Int? = nil) {
         let c = model.config
         self.model = model
         self.B = B
@@ -139,8 +146,8 @@ public final class TrainingGraph {
         recomputeOut = FloatBuffer(count: checkpointing ? N * C : 0)
         fusedWidth = c.fusedProjections ? max(Cq + 2 * Ckv, 2 * F) : 0
         fusedOut = FloatBuffer(count: N * fusedWidth)
-        let budget = TrainingGraph.headBudget(checkpointing: checkpointing, shards: count)
-        head = CrossEntropyHead(vocab: c.vocab, width: C, rows: N, budget: budget * count)
+        let budget = TrainingGraph.headBudget(checkpointing: checkpointing, shards: count, headBytes: model.lmHead.storageBytes)
+        head = CrossEntropyHead(vocab: c.vocab, width: C, rows: N, budget: budget * count, chunkRows: headChunkRows)
         head.softcap = c.gemma?.finalSoftcap
         scratches = shards.map { _ in ScratchBuffer() }
         shardGrads = shards.dropFirst().map { _ in ShardGradients() }
@@ -482,8 +489,9 @@ extension TrainingGraph {
     /// The fp32 values a graph for B × T on `threads` workers allocates (block activations, gradient scratch, the
     /// LM-head chunk buffers of every shard),
     /// computed without allocating: the estimator's activation figure for this engine. A test keeps it equal to
-    /// `activationBytes / 4` of a real graph.
-    public static func plannedActivationValues(_ c: ModelConfig, B: Int, T: Int, checkpointing: Bool, threads: Int = 1) -> Int {
+    /// `activationBytes / 4` of a real graph. `headBytes` is the LM head matrix's storage (its chunks follow it).
+    public static func plannedActivationValues(_ c: ModelConfig, B: Int, T: Int, checkpointing: Bool, threads: Int = 1,
+                                               headBytes: Int) -> Int {
         let N = B * T, C = c.dim, Cq = c.heads * c.headDim, Ckv = c.kvHeads * c.headDim, F = c.ffnDim
         let block = 2 * N + 3 * N * C + 2 * N * Cq + 2 * N * Ckv + B * c.heads * T * T + 3 * N * F
             + (c.qkNorm ? N * (Cq + Ckv + c.heads + c.kvHeads) : 0) + (c.gemma != nil ? 2 * N * C + 2 * N : 0)
@@ -493,7 +501,8 @@ extension TrainingGraph {
             + (c.fusedProjections ? N * max(Cq + 2 * Ckv, 2 * F) : 0)
         let shards = shardCount(B: B, threads: threads)
         let chunk = CrossEntropyHead.defaultChunkRows(vocab: c.vocab, rows: N,
-                                                      budget: shards * headBudget(checkpointing: checkpointing, shards: shards))
+                                                      budget: shards * headBudget(checkpointing: checkpointing, shards: shards,
+                                                                                  headBytes: headBytes))
         let head = chunk * c.vocab + 2 * chunk * C
         return blocks + resid + grads + head
     }

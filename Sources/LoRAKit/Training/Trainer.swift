@@ -98,11 +98,14 @@ public final class Trainer {
         }
     }
 
+    /// The LM head's rows per chunk in the training graph, when not its own choice (`SpeedEstimate`'s probe).
+    var headChunkRows: Int?
+
     func graph(for b: Batch) -> TrainingGraph {
         if let g = graph, g.B == b.batch, g.T == b.seqLen { return g }
         graph = nil  // release the old activations first
         evalGraph = nil  // evaluation uses this graph from now on when the shapes match
-        let g = TrainingGraph(model: model, B: b.batch, T: b.seqLen, checkpointing: checkpointing)
+        let g = TrainingGraph(model: model, B: b.batch, T: b.seqLen, checkpointing: checkpointing, headChunkRows: headChunkRows)
         graph = g
         return g
     }

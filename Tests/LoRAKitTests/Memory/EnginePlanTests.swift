@@ -4,8 +4,10 @@ import XCTest
 /// The estimator's activation figure for this engine is the graph's real allocation, not a separate model of it.
 final class EnginePlanTests: XCTestCase {
     func testPlannedActivationsEqualWhatTheGraphAllocates() throws {
+        // the last: a 150k × 256 fp32 head (146 MiB), whose checkpointing chunks follow its size
         let shapes = [ModelConfig(layers: 2, dim: 32, heads: 4, kvHeads: 2, ffnDim: 48, vocab: 96),
-                      ModelConfig(layers: 3, dim: 48, heads: 6, kvHeads: 3, ffnDim: 80, vocab: 5000, tiedEmbeddings: false)]
+                      ModelConfig(layers: 3, dim: 48, heads: 6, kvHeads: 3, ffnDim: 80, vocab: 5000, tiedEmbeddings: false),
+                      ModelConfig(layers: 1, dim: 256, heads: 4, kvHeads: 2, ffnDim: 64, vocab: 150_000)]
         for c in shapes {
             let model = try LlamaModel(random: c, seed: 1)
             for threads in [1, 2] {
@@ -13,7 +15,8 @@ final class EnginePlanTests: XCTestCase {
                 for (B, T) in [(1, 8), (3, 17), (4, 9)] {  // (4, 9) with 2 threads: two shards
                     for ckpt in [false, true] {
                         let g = TrainingGraph(model: model, B: B, T: T, checkpointing: ckpt)
-                        XCTAssertEqual(TrainingGraph.plannedActivationValues(c, B: B, T: T, checkpointing: ckpt, threads: threads) * 4,
+                        XCTAssertEqual(TrainingGraph.plannedActivationValues(c, B: B, T: T, checkpointing: ckpt, threads: threads,
+                                                                             headBytes: model.lmHead.storageBytes) * 4,
                                        g.activationBytes, "\(c.layers) layers, B \(B), T \(T), checkpointing \(ckpt), threads \(threads)")
                     }
                 }
@@ -35,6 +38,21 @@ final class EnginePlanTests: XCTestCase {
         XCTAssertEqual(engine?.linearBitsPerParam ?? 0, 4.127, accuracy: 0.001)
         let embed = engine?.report.components.first { $0.name == "embeddings" }?.bytes ?? 0
         XCTAssertEqual(embed, 30_081_024 + 4 * (c.parameterCount - Estimator.parameterSplit(c).linear - c.vocab * c.dim))
+    }
+
+    /// Under checkpointing the head's chunk budget is 16 MiB, or an eighth of the head matrix when that is more, up to
+    /// the 64 MiB of the speed budget, split over the shards: Llama-3.2-1B's 501 MiB bf16 head gets 62.6 MiB (4 chunks of
+    /// 128 rows for 512 positions instead of 16 of 32).
+    func testCheckpointingHeadBudgetFollowsTheHeadSize() {
+        let small = CrossEntropyHead.smallBudget, fast = CrossEntropyHead.fastBudget
+        XCTAssertEqual(TrainingGraph.headBudget(checkpointing: false, shards: 2, headBytes: 1 << 30), fast)
+        XCTAssertEqual(TrainingGraph.headBudget(checkpointing: true, shards: 1, headBytes: 30 << 20), small)
+        XCTAssertEqual(TrainingGraph.headBudget(checkpointing: true, shards: 2, headBytes: 30 << 20), small / 2)
+        let llama = 128_256 * 2048 * 2
+        XCTAssertEqual(TrainingGraph.headBudget(checkpointing: true, shards: 1, headBytes: llama), llama / 32)
+        XCTAssertEqual(CrossEntropyHead.defaultChunkRows(vocab: 128_256, rows: 512, budget: llama / 32), 128)
+        XCTAssertEqual(CrossEntropyHead.defaultChunkRows(vocab: 128_256, rows: 512, budget: small), 32)
+        XCTAssertEqual(TrainingGraph.headBudget(checkpointing: true, shards: 1, headBytes: 4 << 30), fast)
     }
 
     /// For a random model (what `bench` and the 1B-scale figures run), the engine row's components are what the run
