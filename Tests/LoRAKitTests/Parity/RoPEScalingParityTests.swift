@@ -57,6 +57,8 @@ final class RoPEScalingParityTests: XCTestCase {
     func testLlama3ScalingMatchesTransformers() throws {
         try checkFolder("tiny-llama3-hf", scaling: .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 32),
                         tied: true)
+        try FamilyParity.checkGradients(folder: folder("tiny-llama3-hf"), peft: folder("tiny-llama3-peft"),
+                                        grads: "parity/tiny-llama3-grads.json", adapters: 14, label: "llama3 RoPE")
     }
 
     func testLinearScalingMatchesTransformers() throws {

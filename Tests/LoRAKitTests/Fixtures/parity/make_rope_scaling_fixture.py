@@ -11,11 +11,13 @@ The dynamic (NTK) folder has max_position_embeddings 12, the context its frequen
 prompts start inside it and their continuations leave it (every generated token then has frequencies of its own
 length, the cached keys keeping theirs, as transformers generates), the 20-id one starts past it. Each forward starts
 from the rotary embedding's first state (tiny_parity.fresh_rope). It also gets a PEFT adapter and the LoRA gradients
-of a masked batch of 16 positions, past the context too.
+of a masked batch of 16 positions, past the context too; the llama3 folder gets the same (its scaled frequencies act
+at every position).
 
 Run: ~/.cache/loratop/pyenv/bin/python make_rope_scaling_fixture.py   (transformers 5.24, peft 0.21.2, torch 2.13 CPU)
 -> tiny-llama3-hf/, tiny-llama-linear-hf/, tiny-llama-dynamic-hf/ (each: config.json, model.safetensors,
-   expected.json), tiny-llama-dynamic-peft/ (adapter), tiny-llama-dynamic-grads.json
+   expected.json), tiny-llama3-peft/ and tiny-llama-dynamic-peft/ (adapters), tiny-llama3-grads.json and
+   tiny-llama-dynamic-grads.json
 
 Then `LORATOP_WRITE_FIXTURES=1 swift test ... --filter LoratopAdapterWriter` trains adapters with loratop and writes
 them to tiny-llama3-loratop-peft/ and tiny-llama-dynamic-loratop-peft/, and `make_rope_scaling_fixture.py loratop`
@@ -50,8 +52,12 @@ def tiny(name, tied, rope_scaling, max_positions=128, reset=None):
     return m, gen
 
 
-tiny("tiny-llama3-hf", True, {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                              "original_max_position_embeddings": 32})
+m, gen = tiny("tiny-llama3-hf", True, {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                      "original_max_position_embeddings": 32})
+pm = peft_model(m, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], b_seed=23, b_scale=0.3)
+pm.save_pretrained(os.path.join(here, "tiny-llama3-peft"))
+count, loss = gradients(pm, gen, 96, os.path.join(here, "tiny-llama3-grads.json"))
+print("llama3:", count, "LoRA gradients; loss", loss)
 tiny("tiny-llama-linear-hf", False, {"rope_type": "linear", "factor": 4.0})
 m, gen = tiny("tiny-llama-dynamic-hf", False, {"rope_type": "dynamic", "factor": 4.0}, max_positions=12, reset=fresh_rope)
 pm = peft_model(m, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], b_seed=19, b_scale=0.3)
