@@ -49,7 +49,7 @@ struct Estimate: ParsableCommand {
     @Option(help: "This engine's products (its own row): auto (bf16 where the CPU has native bf16, as train and bench choose), fp32, or bf16.")
     var compute: String = "auto"
 
-    @Flag(help: "Also predict this engine's step time and tokens/s on this machine: times a few steps of one block of the shape with an LM head of an eighth of the vocabulary (seconds, a fraction of the model's memory) and scales them to the model.")
+    @Flag(help: "Also predict this engine's step time and tokens/s on this machine: times five steps of a few blocks of the shape (64 MiB of weights or more) with an LM head of an eighth of the vocabulary (seconds, a fraction of the model's memory) and scales them to the model.")
     var speed = false
 
     @Option(help: "Compute threads of the run (the engine keeps one LM-head buffer per thread when they divide the batch).")
