@@ -27,3 +27,18 @@ public struct Batch: Sendable, Equatable {
     /// Positions that count in the loss.
     public var trainedTokens: Int { targets.reduce(0) { $0 + ($1 == Batch.ignore ? 0 : 1) } }
 }
+
+extension Batch {
+    /// `batch` sequences of `seqLen` random ids below `vocab` from `rng`, each target the next id, the first `masked`
+    /// targets of each sequence ignored (as a prompt's are): the work `bench` and `estimate --speed` time.
+    public static func random(batch: Int, seqLen: Int, vocab: Int, masked: Int = 0, rng: inout SeededRNG) -> Batch {
+        let ids = (0..<(batch * (seqLen + 1))).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(max(1, vocab))) }
+        var inputs: [Int32] = [], targets: [Int32] = []
+        for b in 0..<batch {
+            let s = b * (seqLen + 1)
+            inputs += ids[s..<(s + seqLen)]
+            targets += [Int32](repeating: Batch.ignore, count: masked) + ids[(s + 1 + masked)...(s + seqLen)]
+        }
+        return Batch(batch: batch, seqLen: seqLen, inputs: inputs, targets: targets)
+    }
+}

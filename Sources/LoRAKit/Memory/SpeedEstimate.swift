@@ -1,5 +1,3 @@
-import Dispatch
-
 /// A training step's time predicted for a model shape on this machine, from timing a small piece of it: a few blocks
 /// of the shape with an LM head of a fraction of the vocabulary, stored and run as `train` would (the same storage,
 /// compute precision, adapters, checkpointing and threads), on random weights and token ids. The step is then
@@ -11,7 +9,7 @@ import Dispatch
 /// across its forward, recomputation and backward and runs about a tenth faster. Gemma's local and global layers
 /// differ in their attention only (the probe's blocks are local ones when most are), so its prediction is rougher.
 public struct SpeedEstimate: Codable, Sendable, Equatable {
-    /// Median step of the probe (seconds): one block and the probed head.
+    /// Median step of the probe (seconds): its `probeLayers` blocks and the probed head.
     public var probeStepSeconds: Double
     /// Of that, the LM head (forward and backward, loss included).
     public var probeHeadSeconds: Double
@@ -67,15 +65,9 @@ extension SpeedEstimate {
         defer { Profiler.enabled = wasEnabled; Profiler.reset() }
         var times: [Double] = [], heads: [Double] = []
         for step in 0...max(1, steps) {
-            let ids = (0..<(n + s.batch)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(probe.vocab)) }
-            var inputs: [Int32] = [], targets: [Int32] = []
-            for b in 0..<s.batch {
-                let at = b * (s.seqLen + 1)
-                inputs += ids[at..<(at + s.seqLen)]
-                targets += ids[(at + 1)...(at + s.seqLen)]
-            }
+            let batch = Batch.random(batch: s.batch, seqLen: s.seqLen, vocab: probe.vocab, rng: &rng)
             Profiler.reset()
-            let st = try trainer.step(microBatches: [Batch(batch: s.batch, seqLen: s.seqLen, inputs: inputs, targets: targets)])
+            let st = try trainer.step(microBatches: [batch])
             guard step > 0 else { continue }  // the warm-up allocates the graph
             times.append(st.seconds)
             heads.append(Profiler.report().first { $0.phase == "head" }?.seconds ?? 0)

@@ -107,16 +107,7 @@ struct Bench: ParsableCommand {
         var rng = SeededRNG(seed: seed &+ 1)
         let n = batchSize * seqLen
         let masked = min(seqLen - 1, Int((maskFraction * Double(seqLen)).rounded()))  // leading targets of each sequence
-        func batch() -> Batch {
-            let ids = (0..<(n + batchSize)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(config.vocab)) }
-            var inputs: [Int32] = [], targets: [Int32] = []
-            for b in 0..<batchSize {
-                let s = b * (seqLen + 1)
-                inputs += ids[s..<(s + seqLen)]
-                targets += [Int32](repeating: Batch.ignore, count: masked) + ids[(s + 1 + masked)...(s + seqLen)]
-            }
-            return Batch(batch: batchSize, seqLen: seqLen, inputs: inputs, targets: targets)
-        }
+        func batch() -> Batch { Batch.random(batch: batchSize, seqLen: seqLen, vocab: config.vocab, masked: masked, rng: &rng) }
         let flops = BenchMath.flopsPerStep(config: config, model: model, B: batchSize, T: seqLen, checkpointing: checkpointing,
                                            headRows: batchSize * (seqLen - masked))
         var times: [Double] = []

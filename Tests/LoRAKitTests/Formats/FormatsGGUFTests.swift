@@ -96,13 +96,13 @@ final class FormatsGGUFReaderTests: XCTestCase {
     }
 
     /// Q5_0 and Q5_1 (what llama.cpp's K-quant mixes fall back to on rows that are not a multiple of 256) against
-    /// gguf-py, bit-exact (Fixtures/formats/make_q5_blocks.py).
+    /// gguf-py, bit-exact (Fixtures/formats/make_extra_blocks.py).
     func testQ5DequantizeMatchesGGUFPyBitExact() throws {
         try checkBitExact("blocks_q5.gguf", ["q5_0", "q5_1"])
     }
 
     /// Q2_K and Q3_K (llama.cpp's Q2_K and Q3_K_S/M/L files) against gguf-py, bit-exact
-    /// (Fixtures/formats/make_q23k_blocks.py).
+    /// (Fixtures/formats/make_extra_blocks.py).
     func testQ2KAndQ3KDequantizeMatchGGUFPyBitExact() throws {
         try checkBitExact("blocks_q23k.gguf", ["q2_k", "q3_k"])
     }
