@@ -62,6 +62,16 @@ public enum MergeExport {
         let hfArchitecture = phi3 ? "Phi3ForCausalLM" : base.architecture == "qwen3" ? "Qwen3ForCausalLM" : qwen ? "Qwen2ForCausalLM"
             : mistral ? "MistralForCausalLM" : "LlamaForCausalLM"
         let torchDType = dtype == .f16 ? "float16" : dtype == .bf16 ? "bfloat16" : "float32"
+        var rope: [String: Any]? = nil
+        if let scaling = c.ropeScaling {
+            // a GGUF's rope_freqs.weight says Llama 3's scaling only as divisors: the parameters that give them, if any
+            let said = scaling.recoveredLlama3(headDim: c.headDim, theta: c.ropeTheta, context: c.maxPositions) ?? scaling
+            guard let object = said.configObject else {
+                throw ExportError(path: base.origin, message: "the base's RoPE scaling (one divisor per frequency, GGUF rope_freqs.weight) has no config.json form: no Llama 3 parameters give these divisors",
+                                  hint: "export the merged model as GGUF instead")
+            }
+            rope = object
+        }
         var obj: [String: Any] = [
             "architectures": [hfArchitecture],
             "model_type": phi3 ? "phi3" : qwen ? base.architecture : mistral ? "mistral" : "llama",
@@ -69,17 +79,11 @@ public enum MergeExport {
             "num_attention_heads": c.heads, "num_key_value_heads": c.kvHeads, "head_dim": c.headDim,
             "vocab_size": c.vocab, "max_position_embeddings": c.maxPositions,
             "rms_norm_eps": Double(c.normEps), "rope_theta": Double(c.ropeTheta),
-            "rope_parameters": (c.ropeScaling?.configObject ?? ["rope_type": "default"]).merging(["rope_theta": Double(c.ropeTheta)]) { $1 },
+            "rope_parameters": (rope ?? ["rope_type": "default"]).merging(["rope_theta": Double(c.ropeTheta)]) { $1 },
             "tie_word_embeddings": c.tiedEmbeddings, "hidden_act": "silu", "initializer_range": 0.02,
             "attention_dropout": 0.0, "use_cache": true, "dtype": torchDType,
         ]
-        if let scaling = c.ropeScaling {
-            guard let object = scaling.configObject else {
-                throw ExportError(path: base.origin, message: "the base's RoPE scaling (one divisor per frequency, GGUF rope_freqs.weight) has no config.json form",
-                                  hint: "export the merged model as GGUF instead")
-            }
-            obj["rope_scaling"] = object
-        }
+        if let object = rope { obj["rope_scaling"] = object }
         if mistral || phi3 { obj["sliding_window"] = c.slidingWindow.map { $0 as Any } ?? NSNull() }
         if phi3 {
             obj["original_max_position_embeddings"] = c.maxPositions

@@ -75,6 +75,21 @@ public enum RoPEScaling: Sendable, Equatable {
         }
     }
 
+    /// For `divisors` (a GGUF's rope_freqs.weight): the `llama3` scaling that gives the same divisors within 1e-5, when
+    /// one does with factor the largest divisor, frequency factors 1 and 4 (every Llama 3.x's) and an original context
+    /// that is a power of two up to 2^20 or `context`; nil otherwise (and for the other cases). What a config.json can
+    /// say for such a base: the file keeps only the divisors.
+    func recoveredLlama3(headDim: Int, theta: Float, context: Int) -> RoPEScaling? {
+        guard case .divisors(let d) = self, let factor = d.max(), factor > 1 else { return nil }
+        let contexts = (4...20).map { 1 << $0 } + [context]
+        for original in contexts where original >= 1 {
+            let candidate = RoPEScaling.llama3(factor: factor, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: original)
+            guard let c = candidate.divisors(headDim: headDim, theta: theta), c.count == d.count else { continue }
+            if zip(c, d).allSatisfy({ abs($0 - $1) <= 1e-5 * $1 }) { return candidate }
+        }
+        return nil
+    }
+
     /// A config.json scaling object as written: `rope_scaling`, or transformers 5's `rope_parameters` (which also
     /// holds θ).
     struct Raw: Decodable {

@@ -138,7 +138,8 @@ final class RoPEScalingParityTests: XCTestCase {
     }
 
     /// The merged GGUF export writes the scaling as llama.cpp does (rope_freqs.weight for llama3, rope.scaling.* for
-    /// linear), and the GGUF loads back to the same logits; an HF export of a rope_freqs base is refused before writing.
+    /// linear), and the GGUF loads back to the same logits; an HF export of a rope_freqs base says the llama3
+    /// parameters that give its divisors, and is refused before writing when none do.
     func testMergedGGUFCarriesTheScaling() throws {
         for name in ["tiny-llama3-hf", "tiny-llama-linear-hf"] {
             let src = try loadWeights(path: folder(name))
@@ -151,10 +152,20 @@ final class RoPEScalingParityTests: XCTestCase {
             if name == "tiny-llama3-hf" {
                 guard case .divisors(let d)? = back.config.ropeScaling else { return XCTFail("expected rope_freqs divisors, found \(String(describing: back.config.ropeScaling))") }
                 XCTAssertEqual(d.count, 8)
-                XCTAssertThrowsError(try MergeExport.writeHF(model: back, base: ExportBase(source: gguf), to: dir + "/hf")) { e in
-                    XCTAssertTrue("\(e)".contains("rope_freqs"), "\(e)")
+                // the HF export of the GGUF says the llama3 parameters the divisors came from, and loads back the same
+                try MergeExport.writeHF(model: back, base: ExportBase(source: gguf), to: dir + "/hf")
+                let hf = try LlamaModel(source: try loadWeights(path: dir + "/hf"), storage: { DenseMatrix($1) })
+                XCTAssertEqual(hf.config.ropeScaling, .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 32))
+                XCTAssertLessThanOrEqual(try worst(hf, name), 1e-4, "HF export of the GGUF")
+                // divisors no Llama 3 parameters give are refused before anything is written
+                var odd = back.config
+                odd.ropeScaling = .divisors(d.enumerated().map { $0.offset == 1 ? $0.element * 1.5 : $0.element })
+                let oddModel = LlamaModel(config: odd, embedding: back.embedding, lmHead: nil, blocks: back.blocks, finalNorm: back.finalNorm)
+                XCTAssertThrowsError(try MergeExport.writeHF(model: oddModel, base: ExportBase(architecture: "llama", config: odd, origin: "odd"),
+                                                             to: dir + "/odd")) { e in
+                    XCTAssertTrue("\(e)".contains("no Llama 3 parameters"), "\(e)")
                 }
-                XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/hf/model.safetensors"), "nothing written")
+                XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/odd/model.safetensors"), "nothing written")
             } else {
                 XCTAssertEqual(back.config.ropeScaling, .linear(factor: 4))
             }
