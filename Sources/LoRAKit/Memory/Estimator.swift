@@ -94,8 +94,7 @@ public enum Estimator {
     /// scales (fp32, or 8-bit with an fp32 scale per nested block of 256 (INT8: of `blockSize`) and one offset).
     public static func blockwiseBytes(count: Int, kind: QuantKind, blockSize: Int, doubleQuant: Bool) -> Int {
         let blocks = (count + blockSize - 1) / blockSize
-        let nested = kind == .int8 ? blockSize : 256
-        let scales = doubleQuant ? blocks + 4 * ((blocks + nested - 1) / nested) + 4 : 4 * blocks
+        let scales = BlockScales.bytes(blocks: blocks, nestedBlockSize: doubleQuant ? (kind == .int8 ? blockSize : 256) : nil)
         return (kind == .int8 ? count : (count + 1) / 2) + scales
     }
 
@@ -216,12 +215,35 @@ public enum Estimator {
     /// See `runtimeBytes`.
     public static let tokenizerBytes = 5 << 20
 
-    /// Bytes of the LM head matrix as this engine holds it (the embedding when tied): the file's storage under a
-    /// quantized base, bf16 under bf16 products, fp32 otherwise.
+    /// Bytes of the token embedding and an untied LM head as this engine holds them: the file's storage under a
+    /// quantized base (when estimating from a file), bf16 under bf16 products, fp32 otherwise.
+    public static func embeddingBytes(_ c: ModelConfig, _ s: EstimateSettings) -> Int {
+        let dense = c.vocab * c.dim * (c.tiedEmbeddings ? 1 : 2) * (s.computeBF16 ? 2 : 4)
+        return s.quant.isBlockwise ? s.embeddingFileBytes ?? dense : dense
+    }
+
+    /// Bytes of the LM head matrix (the embedding when tied): what each of the head's chunks reads.
     public static func headMatrixBytes(_ c: ModelConfig, _ s: EstimateSettings) -> Int {
-        let dense = c.vocab * c.dim * (s.computeBF16 ? 2 : 4)
-        guard s.quant.isBlockwise, let file = s.embeddingFileBytes else { return dense }
-        return c.tiedEmbeddings ? file : file / 2
+        embeddingBytes(c, s) / (c.tiedEmbeddings ? 1 : 2)
+    }
+
+    /// Storage bits per weight of the linear layers in `s.quant` (dense fp32, or bf16 under bf16 products, for none).
+    static func linearBits(_ s: EstimateSettings) -> Double {
+        switch s.quant {
+        case .none: return s.computeBF16 ? 16 : 32
+        case .source: return 32
+        case .int8: return blockwiseBits(codeBits: 8, blockSize: s.blockSize, doubleQuant: s.doubleQuant, nestedBlock: s.blockSize)
+        case .fp4, .nf4: return blockwiseBits(codeBits: 4, blockSize: s.blockSize, doubleQuant: s.doubleQuant)
+        }
+    }
+
+    /// Bytes of one block's seven linear layers as this engine stores them (blockwise: the quantizer's exact bytes).
+    public static func blockLinearBytes(_ c: ModelConfig, _ s: EstimateSettings) -> Int {
+        LoRATarget.allCases.reduce(0) { sum, t in
+            let (i, o) = t.shape(c)
+            return sum + (s.quant.isBlockwise ? blockwiseBytes(count: i * o, kind: s.quant, blockSize: s.blockSize, doubleQuant: s.doubleQuant)
+                                              : Int((linearBits(s) * Double(i * o) / 8).rounded(.up)))
+        }
     }
     /// The engine row's method name.
     public static let engineMethod = "loratop, this run"
@@ -234,20 +256,10 @@ public enum Estimator {
     public static func engineRow(_ c: ModelConfig, _ s: EstimateSettings, fullTotal: Double, adapterParams: Int) -> MethodEstimate {
         let split = parameterSplit(c)
         let quantized = s.quant.isBlockwise
-        let linearBits: Double
-        switch s.quant {
-        case .none: linearBits = s.computeBF16 ? 16 : 32
-        case .source: linearBits = 32
-        case .int8: linearBits = blockwiseBits(codeBits: 8, blockSize: s.blockSize, doubleQuant: s.doubleQuant, nestedBlock: s.blockSize)
-        case .fp4, .nf4: linearBits = blockwiseBits(codeBits: 4, blockSize: s.blockSize, doubleQuant: s.doubleQuant)
-        }
-        let linearBytes = quantized ? c.layers * LoRATarget.allCases.reduce(0) { sum, t in
-            let (i, o) = t.shape(c)
-            return sum + blockwiseBytes(count: i * o, kind: s.quant, blockSize: s.blockSize, doubleQuant: s.doubleQuant)
-        } : Int((linearBits * Double(split.linear) / 8).rounded(.up))
+        let linearBits = linearBits(s)
+        let linearBytes = quantized ? c.layers * blockLinearBytes(c, s) : Int((linearBits * Double(split.linear) / 8).rounded(.up))
         let embedValues = c.vocab * c.dim * (c.tiedEmbeddings ? 1 : 2)
-        let denseBytes = s.computeBF16 ? 2 : 4
-        let embedBytes = quantized ? (s.embeddingFileBytes ?? denseBytes * embedValues) : denseBytes * embedValues
+        let embedBytes = embeddingBytes(c, s)
         let normBytes = 4 * (split.other - embedValues)
         let n = s.batch * s.seqLen
         let lora = 2 * n * s.rank * s.targets.count * c.layers

@@ -4,9 +4,11 @@
 /// layers × (one block's time, its adapters' AdamW included) + the head's time × vocabulary / probed vocabulary: the
 /// blocks are alike, and the head's products are linear in the vocabulary when it is cut into the same chunks of rows
 /// as the whole model's (each chunk reads the whole head matrix, so a head of all the vocabulary in few chunks would
-/// be a different cost: the probe's head takes the whole one's chunking). The probe has enough blocks that
-/// their weights outgrow the last-level cache (`probeLayers`), as the whole model's do: one block alone stays cached
-/// across its forward, recomputation and backward and runs about a tenth faster. Gemma's local and global layers
+/// be a different cost: the probe's head takes the whole one's chunking). The probe has enough blocks that their
+/// weights outgrow a last-level cache (`probeLayers`), as the whole model's do, so that none of them is timed from
+/// cache (on the Llama-3.2-1B shape one block and three timed the same per block within the machine's noise,
+/// 0.37–0.41 against 0.36–0.43 s: the head's chunking, not the cache, was what a one-block probe got wrong there).
+/// Gemma's local and global layers
 /// differ in their attention only (the probe's blocks are local ones when most are), so its prediction is rougher.
 public struct SpeedEstimate: Codable, Sendable, Equatable {
     /// Median step of the probe (seconds): its `probeLayers` blocks and the probed head.
@@ -42,9 +44,7 @@ extension SpeedEstimate {
     public static func measure(_ config: ModelConfig, _ s: EstimateSettings, steps: Int = 5, seed: UInt64 = 0,
                                storage: @escaping (String, FrozenMatrix) throws -> FrozenMatrix) throws -> SpeedEstimate {
         var probe = config
-        let blockBytes = (Estimator.engineRow(config, s, fullTotal: 1, adapterParams: 0).report.components
-            .first { $0.name.hasPrefix("base ") }?.bytes ?? 0) / max(1, config.layers)
-        probe.layers = probeLayers(blockBytes: blockBytes, layers: config.layers)
+        probe.layers = probeLayers(blockBytes: Estimator.blockLinearBytes(config, s), layers: config.layers)
         probe.vocab = config.vocab <= 32_768 ? config.vocab : (config.vocab / 8 + 63) / 64 * 64
         if var g = probe.gemma {
             let local = g.slidingLayers.filter { $0 }.count

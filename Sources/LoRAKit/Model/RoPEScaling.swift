@@ -18,12 +18,6 @@ public enum RoPEScaling: Sendable, Equatable {
     /// The frequencies therefore depend on the length of the forward, not on the position alone.
     case dynamic(factor: Float, originalContext: Int)
 
-    /// Whether the frequencies depend on the forward's length (`dynamic`), so that one table per length is needed.
-    var dependsOnLength: Bool {
-        if case .dynamic = self { return true }
-        return false
-    }
-
     /// The inverse frequencies θ^(−2i/hd) (i < hd/2) after scaling, in float32 as transformers computes them.
     /// `dynamic` is applied by `inverseFrequencies(headDim:theta:scaling:length:)`, which knows the length; here it
     /// leaves them plain.

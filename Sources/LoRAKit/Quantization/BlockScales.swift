@@ -94,8 +94,12 @@ public final class BlockScales: @unchecked Sendable {
     public func restored() -> [Float] { (0..<count).map(scale) }
 
     /// Bytes held: 4 per block plain; nested 1 per block + 4 per nested block + 4 for the offset.
-    public var bytes: Int {
-        isNested ? count + 4 * ((count + nestedBlockSize - 1) / nestedBlockSize) + 4 : 4 * count
+    public var bytes: Int { Self.bytes(blocks: count, nestedBlockSize: isNested ? nestedBlockSize : nil) }
+
+    /// Bytes the scales of `blocks` blocks hold, plain (nil) or nested in blocks of `nestedBlockSize`.
+    public static func bytes(blocks: Int, nestedBlockSize: Int?) -> Int {
+        guard let nested = nestedBlockSize else { return 4 * blocks }
+        return blocks + 4 * ((blocks + nested - 1) / nested) + 4
     }
 
     /// Throws unless `codes` and this many scales fit a rows × cols matrix in blocks of `blockSize`.

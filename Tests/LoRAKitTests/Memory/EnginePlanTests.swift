@@ -86,7 +86,8 @@ final class EnginePlanTests: XCTestCase {
 
     /// The speed prediction: layers × (probe step − its head) / probed blocks + the head × vocabulary / probed vocabulary;
     /// the probe takes blocks until their weights pass 64 MiB (Llama-3.2-1B's NF4+DQ blocks: 31 MiB each, so 3).
-    func testSpeedScalesTheProbeByLayersAndVocabulary() {
+    /// The block's bytes are the engine row's base divided by the layers.
+    func testSpeedScalesTheProbeByLayersAndVocabulary() throws {
         let sp = SpeedEstimate.scaled(probeStep: 1.3, probeHead: 0.1, probeVocab: 16_064, probeLayers: 3, steps: 3, layers: 16,
                                       vocab: 128_256, tokens: 512)
         XCTAssertEqual(sp.stepSeconds, 16 * 0.4 + 0.1 * 128_256 / 16_064, accuracy: 1e-12)
@@ -95,11 +96,17 @@ final class EnginePlanTests: XCTestCase {
         XCTAssertEqual(SpeedEstimate.probeLayers(blockBytes: 32 << 20, layers: 16), 2)
         XCTAssertEqual(SpeedEstimate.probeLayers(blockBytes: 100 << 20, layers: 16), 1)
         XCTAssertEqual(SpeedEstimate.probeLayers(blockBytes: 1 << 20, layers: 30), 30)
+        let llama = try XCTUnwrap(ModelPreset.named("llama-1b")).config
+        var s = EstimateSettings()
+        s.doubleQuant = true
+        let row = try XCTUnwrap(Estimator.estimate(llama, s).first { $0.method == Estimator.engineMethod })
+        XCTAssertEqual(Estimator.blockLinearBytes(llama, s) * llama.layers, row.report.components.first?.bytes)
+        XCTAssertEqual(SpeedEstimate.probeLayers(blockBytes: Estimator.blockLinearBytes(llama, s), layers: llama.layers), 3)
     }
 
-    /// The probe builds one block and a head of an eighth of a large vocabulary (a small one whole), and times the
-    /// steps it is asked for.
-    func testSpeedProbeTimesOneBlockAndPartOfTheHead() throws {
+    /// The probe builds its blocks (all of a model whose blocks are tiny) and a head of an eighth of a large vocabulary
+    /// (a small one whole), and times the steps it is asked for.
+    func testSpeedProbeTimesItsBlocksAndPartOfTheHead() throws {
         Parallel.setThreads(2)
         var s = EstimateSettings()
         s.batch = 1
