@@ -252,12 +252,14 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     /// A date as Llama 3.2's template writes it through transformers' strftime_now("%d %b %Y"): "06 Dec 2026", local time.
+    /// (A calendar's fields rather than a DateFormatter: this runs once per rendered conversation of a dataset.)
     public static func llamaDateString(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone.current
-        f.dateFormat = "dd MMM yyyy"
-        return f.string(from: date)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone.current
+        let d = calendar.dateComponents([.day, .month, .year], from: date)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let day = d.day ?? 1, month = months[min(11, max(0, (d.month ?? 1) - 1))], year = d.year ?? 1970
+        return (day < 10 ? "0" : "") + String(day) + " " + month + " " + String(year)
     }
 
     /// The rendered text (what transformers' `apply_chat_template(tokenize=False)` returns).
